@@ -1,0 +1,5 @@
+"""Thin setup.py; the metadata is in setup.cfg."""
+
+from setuptools import setup
+
+setup()

@@ -1,0 +1,176 @@
+"""Paired image-text data: one object whose rows are coupled pairs."""
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["PairedData", "paired"]
+
+
+def _as_modality_matrix(X, name):
+    """Return ``X`` as a 2-D ndarray or CSR matrix, without changing its values."""
+    if sp.issparse(X):
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got a sparse array with {X.ndim} dimension(s).")
+        return X.tocsr()
+    if isinstance(X, PairedData):
+        raise TypeError(f"{name} must be one modality's matrix, got a PairedData.")
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features), "
+            f"got an array with shape {X.shape}."
+        )
+    return X
+
+
+def _row_key(key, n_rows):
+    """Normalise a row key into something both ndarrays and CSR matrices accept."""
+    if isinstance(key, tuple):
+        if len(key) == 2 and (key[1] is Ellipsis or key[1] == slice(None)):
+            key = key[0]
+        elif len(key) == 1:
+            key = key[0]
+        else:
+            raise IndexError(
+                "PairedData supports row indexing only (X[rows] or X[rows, ...]); "
+                "select features with ModalityTransformer or on .image / .text."
+            )
+    if isinstance(key, slice):
+        return key
+    if isinstance(key, numbers.Integral) and not isinstance(key, (bool, np.bool_)):
+        if not -n_rows <= key < n_rows:
+            raise IndexError(f"row {key} is out of range for {n_rows} pairs.")
+        return np.array([key % n_rows])
+    key = np.asarray(key)
+    if key.dtype == bool:
+        if key.shape != (n_rows,):
+            raise IndexError(
+                f"boolean row mask has shape {key.shape}, expected ({n_rows},)."
+            )
+        return np.flatnonzero(key)
+    if key.ndim != 1 or not np.issubdtype(key.dtype, np.integer):
+        raise IndexError(
+            "PairedData rows are selected with an int, a slice, a 1-D integer array "
+            f"or a boolean mask; got an array of dtype {key.dtype} and shape {key.shape}."
+        )
+    return key
+
+
+class PairedData:
+    """Image and text matrices whose row ``i`` is one coupled pair.
+
+    ``PairedData`` lets scikit-learn's model-selection tools (splitters,
+    :class:`~sklearn.model_selection.GridSearchCV`, ``cross_val_score``,
+    joblib workers) handle two-modality data as one ``X``: indexing it selects
+    the same rows of both modalities, so pairs are never split or mixed.
+
+    Parameters
+    ----------
+    image : {array-like, sparse matrix} of shape (n_samples, n_features_image)
+        Image features.
+    text : {array-like, sparse matrix} of shape (n_samples, n_features_text)
+        Text features; row ``i`` is the partner of ``image[i]``.
+
+    Attributes
+    ----------
+    image : ndarray or scipy.sparse.csr_matrix
+        Image features (sparse input is stored as CSR).
+    text : ndarray or scipy.sparse.csr_matrix
+        Text features (sparse input is stored as CSR).
+
+    See Also
+    --------
+    paired : Function building a ``PairedData``.
+    skcross.preprocessing.ModalityTransformer : Apply a transformer to one modality.
+
+    Notes
+    -----
+    ``shape`` is ``(n_samples, n_features_image + n_features_text)`` so that
+    scikit-learn counts samples correctly; the two matrices are never
+    concatenated. Converting a ``PairedData`` to a single NumPy array raises
+    a ``TypeError``: a scikit-learn transformer must be applied to one
+    modality at a time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross import paired
+    >>> X = paired(np.zeros((4, 3)), np.ones((4, 2)))
+    >>> X.shape
+    (4, 5)
+    >>> X[[0, 2]].image.shape, X[1:].text.shape
+    ((2, 3), (3, 2))
+    """
+
+    def __init__(self, image, text):
+        image = _as_modality_matrix(image, "image")
+        text = _as_modality_matrix(text, "text")
+        if image.shape[0] != text.shape[0]:
+            raise ValueError(
+                "image and text must have the same number of rows (one row per pair), "
+                f"got {image.shape[0]} image rows and {text.shape[0]} text rows."
+            )
+        self.image = image
+        self.text = text
+
+    @property
+    def shape(self):
+        return (self.image.shape[0], self.image.shape[1] + self.text.shape[1])
+
+    @property
+    def ndim(self):
+        return 2
+
+    def __len__(self):
+        return self.image.shape[0]
+
+    def __getitem__(self, key):
+        rows = _row_key(key, len(self))
+        return PairedData(self.image[rows], self.text[rows])
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "A PairedData holds two modalities and cannot be turned into one array. "
+            "Use skcross.preprocessing.ModalityTransformer to apply a scikit-learn "
+            "transformer to one modality, or work on X.image / X.text."
+        )
+
+    def __repr__(self):
+        def describe(M):
+            kind = "sparse" if sp.issparse(M) else "dense"
+            return f"{kind} {M.shape[1]} features"
+
+        return (
+            f"PairedData(n_pairs={len(self)}, image: {describe(self.image)}, "
+            f"text: {describe(self.text)})"
+        )
+
+
+def paired(X_img, X_txt):
+    """Bind an image matrix and a text matrix into one :class:`PairedData`.
+
+    Parameters
+    ----------
+    X_img : {array-like, sparse matrix} of shape (n_samples, n_features_image)
+        Image features.
+    X_txt : {array-like, sparse matrix} of shape (n_samples, n_features_text)
+        Text features; row ``i`` is the partner of ``X_img[i]``.
+
+    Returns
+    -------
+    X : PairedData
+        The pairs, usable as ``X`` anywhere scikit-learn expects one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import KFold
+    >>> from skcross import paired
+    >>> X = paired(np.arange(12.).reshape(6, 2), np.arange(6.).reshape(6, 1))
+    >>> train, test = next(KFold(3).split(X))
+    >>> X[test].text.ravel()
+    array([0., 1.])
+    """
+    return PairedData(X_img, X_txt)

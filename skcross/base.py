@@ -1,0 +1,298 @@
+"""Common machinery of every skcross estimator.
+
+:class:`CrossModalMixin` gives an estimator the whole public contract of
+``skcross`` (``fit`` in both forms, ``transform_image``, ``transform_text``,
+``transform``, ``similarity``, ``score``); the estimator only writes its own
+math in the private hooks ``_fit``, ``_transform_image`` and
+``_transform_text`` (and, for a learned metric, ``_similarity``).
+"""
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.preprocessing import normalize
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from ._paired import PairedData
+from .metrics._ranking import check_labels
+
+__all__ = ["CrossModalMixin", "check_modality", "unpack_paired"]
+
+
+def unpack_paired(X_img, X_txt=None, y=None, *, method="fit"):
+    """Return ``(X_img, X_txt, y)`` from either calling form.
+
+    ``method(X_img, X_txt, y)`` and ``method(paired_data, y)``: when the first
+    argument is a :class:`~skcross.PairedData`, the second positional argument
+    is ``y`` (this is how scikit-learn's ``Pipeline`` and model-selection tools
+    call ``fit(X, y)`` and ``score(X, y)``).
+
+    Parameters
+    ----------
+    X_img : array-like, sparse matrix or PairedData
+        Image features, or the pairs.
+    X_txt : array-like, sparse matrix, or labels, default=None
+        Text features; ``y`` when ``X_img`` is a ``PairedData``.
+    y : array-like, default=None
+        Labels.
+    method : str, default="fit"
+        Name used in error messages.
+
+    Returns
+    -------
+    X_img, X_txt, y
+        The image matrix, the text matrix and the labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross import paired
+    >>> from skcross.base import unpack_paired
+    >>> X_img, X_txt, y = unpack_paired(paired(np.ones((2, 3)), np.ones((2, 1))), [0, 1])
+    >>> X_img.shape, X_txt.shape, y
+    ((2, 3), (2, 1), [0, 1])
+    """
+    if isinstance(X_img, PairedData):
+        if X_txt is not None and y is not None:
+            raise TypeError(
+                f"{method}() got a PairedData and both a second positional argument and y=; "
+                "with a PairedData the second positional argument is y."
+            )
+        return X_img.image, X_img.text, (X_txt if X_txt is not None else y)
+    if X_txt is None:
+        raise TypeError(
+            f"{method}() needs X_txt when X_img is not a PairedData: call "
+            f"{method}(X_img, X_txt, y) or {method}(skcross.paired(X_img, X_txt), y)."
+        )
+    if isinstance(X_txt, PairedData):
+        raise TypeError(f"{method}() got a PairedData as X_txt; pass it as the first argument.")
+    return X_img, X_txt, y
+
+
+def check_modality(X, name, *, n_features=None, accept_sparse=True):
+    """Validate one modality's feature matrix.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The features.
+    name : str
+        The argument's name, used in every error message (e.g. ``"X_img"``).
+    n_features : int, default=None
+        Required width (the width seen in ``fit``), or None.
+    accept_sparse : bool, default=True
+        Whether a scipy sparse matrix is accepted (it is returned as CSR).
+
+    Returns
+    -------
+    X : ndarray or csr_matrix of float32 or float64
+        The validated matrix.
+
+    Examples
+    --------
+    >>> from skcross.base import check_modality
+    >>> check_modality([[1, 2], [3, 4]], "X_img").dtype
+    dtype('float64')
+    """
+    if isinstance(X, PairedData):
+        raise TypeError(f"{name} must be one modality's features, got a PairedData.")
+    shape = getattr(X, "shape", None) or np.shape(X)
+    if len(shape) != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features), got shape {shape}."
+        )
+    if shape[0] == 0 or shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {shape}).")
+    X = check_array(
+        X,
+        accept_sparse="csr" if accept_sparse else False,
+        dtype=(np.float64, np.float32),
+        input_name=name,
+    )
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but the estimator was fitted with "
+            f"{n_features} features for this modality."
+        )
+    return X
+
+
+def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired):
+    """Validate ``y`` for ``fit``: None, labels of the pairs, or ``(y_img, y_txt)``."""
+    if y is None:
+        if requires_labels:
+            raise ValueError("y is required: this method is supervised.")
+        return None
+    if isinstance(y, tuple) and len(y) == 2:
+        if not allows_unpaired:
+            raise ValueError(
+                "y=(y_img, y_txt) describes unpaired data, which this method does not support."
+            )
+        return check_labels(y[0], n_img, "y_img"), check_labels(y[1], n_txt, "y_txt")
+    return check_labels(y, n_img, "y")
+
+
+class CrossModalMixin:
+    """Mixin giving a cross-modal estimator the skcross contract.
+
+    Subclasses implement ``_fit(X_img, X_txt, y)``, ``_transform_image(X_img)``
+    and ``_transform_text(X_txt)`` on validated data; they may override
+    ``_similarity(Z_img, Z_txt)`` (cosine by default) for a learned metric.
+    Class attributes declare what the method needs:
+
+    - ``_requires_labels`` (default False): ``fit`` raises without ``y``.
+    - ``_allows_unpaired`` (default False): ``fit`` accepts modalities with
+      different numbers of rows, labelled by ``y=(y_img, y_txt)``.
+    - ``_accepts_sparse`` (default True): sparse features are accepted.
+    """
+
+    _requires_labels = False
+    _allows_unpaired = False
+    _accepts_sparse = True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self._requires_labels
+        tags.input_tags.sparse = self._accepts_sparse
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X_img, X_txt=None, y=None):
+        """Fit the model on image-text data.
+
+        Parameters
+        ----------
+        X_img : {array-like, sparse matrix} of shape (n_samples, n_features_image) or PairedData
+            Image features, or the pairs (then the second argument is ``y``).
+        X_txt : {array-like, sparse matrix} of shape (n_samples, n_features_text), default=None
+            Text features; row ``i`` is the partner of ``X_img[i]``.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
+            Class labels or a 0/1 multi-label indicator matrix; ignored by
+            unsupervised methods (but validated when given).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="fit")
+        X_img = check_modality(X_img, "X_img", accept_sparse=self._accepts_sparse)
+        X_txt = check_modality(X_txt, "X_txt", accept_sparse=self._accepts_sparse)
+        if X_img.shape[0] != X_txt.shape[0] and not self._allows_unpaired:
+            raise ValueError(
+                f"{type(self).__name__} needs paired data (row i of X_img with row i of X_txt), "
+                f"but X_img has {X_img.shape[0]} rows and X_txt has {X_txt.shape[0]}."
+            )
+        y = check_fit_labels(
+            y,
+            X_img.shape[0],
+            X_txt.shape[0],
+            requires_labels=self._requires_labels,
+            allows_unpaired=self._allows_unpaired,
+        )
+        self.n_features_image_in_ = X_img.shape[1]
+        self.n_features_text_in_ = X_txt.shape[1]
+        self._fit(X_img, X_txt, y)
+        return self
+
+    # ------------------------------------------------------------ transform
+    def _check_input(self, X, modality):
+        check_is_fitted(self)
+        name = "X_img" if modality == "image" else "X_txt"
+        width = getattr(self, f"n_features_{modality}_in_")
+        return check_modality(X, name, n_features=width, accept_sparse=self._accepts_sparse)
+
+    def transform_image(self, X_img):
+        """Embed images in the common space.
+
+        Parameters
+        ----------
+        X_img : {array-like, sparse matrix} of shape (n_samples, n_features_image)
+            Image features.
+
+        Returns
+        -------
+        Z_img : ndarray of shape (n_samples, n_components)
+            Image embeddings.
+        """
+        return self._transform_image(self._check_input(X_img, "image"))
+
+    def transform_text(self, X_txt):
+        """Embed texts in the common space.
+
+        Parameters
+        ----------
+        X_txt : {array-like, sparse matrix} of shape (n_samples, n_features_text)
+            Text features.
+
+        Returns
+        -------
+        Z_txt : ndarray of shape (n_samples, n_components)
+            Text embeddings.
+        """
+        return self._transform_text(self._check_input(X_txt, "text"))
+
+    def transform(self, X):
+        """Embed both modalities of paired data.
+
+        Parameters
+        ----------
+        X : PairedData
+            The pairs.
+
+        Returns
+        -------
+        Z : PairedData
+            Image and text embeddings, still paired row by row.
+        """
+        if not isinstance(X, PairedData):
+            raise TypeError(
+                "transform expects a PairedData (skcross.paired(X_img, X_txt)); "
+                "use transform_image or transform_text for one modality."
+            )
+        return PairedData(self.transform_image(X.image), self.transform_text(X.text))
+
+    # ----------------------------------------------------------- similarity
+    def _similarity(self, Z_img, Z_txt):
+        """Cosine similarity of embeddings; override for a learned metric."""
+        return normalize(Z_img) @ normalize(Z_txt).T
+
+    def similarity(self, X_img, X_txt):
+        """Similarity of every image to every text.
+
+        Parameters
+        ----------
+        X_img : {array-like, sparse matrix} of shape (n_images, n_features_image)
+            Image features.
+        X_txt : {array-like, sparse matrix} of shape (n_texts, n_features_text)
+            Text features.
+
+        Returns
+        -------
+        S : ndarray of shape (n_images, n_texts)
+            Larger means more similar (cosine of the embeddings by default).
+        """
+        return self._similarity(self.transform_image(X_img), self.transform_text(X_txt))
+
+    def score(self, X_img, X_txt=None, y=None):
+        """Mean of image-to-text and text-to-image mAP@all on the given data.
+
+        Parameters
+        ----------
+        X_img : {array-like, sparse matrix} or PairedData
+            Image features, or the pairs (then the second argument is ``y``).
+        X_txt : {array-like, sparse matrix}, default=None
+            Text features, paired row by row with ``X_img``.
+        y : array-like, default=None
+            Labels defining relevance; None means each query's only relevant
+            item is its own pair.
+
+        Returns
+        -------
+        score : float
+            Mean mAP in [0, 1]; higher is better.
+        """
+        from .metrics import cross_modal_map
+
+        X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="score")
+        return cross_modal_map(self, X_img, X_txt, y)["mean"]

@@ -1,0 +1,241 @@
+"""Loading and fetching pre-extracted image-text retrieval datasets.
+
+A dataset is a compressed NumPy file ``<name>.npz`` (``X_img_train``,
+``X_txt_train``, ``y_train``, ``X_img_test``, ``X_txt_test``, ``y_test`` and
+optional extra arrays) with a JSON sidecar ``<name>.json`` holding its
+provenance (source, paper, features, split, caveats).
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+__all__ = ["DATASETS", "fetch_dataset", "get_data_home", "load_dataset"]
+
+_REQUIRED_ARRAYS = ("X_img_train", "X_txt_train", "y_train", "X_img_test", "X_txt_test", "y_test")
+
+#: Known datasets: alias -> file stem and SHA-256 of its two files.
+DATASETS = {
+    "wikipedia": {
+        "stem": "wikipedia_sift128_lda10",
+        "sha256": {
+            "npz": "c2f280303e22f14e32b6b7e207559100315d0815e7c0029c6dcc8ca7c21664a5",
+            "json": "b537905a12470b293a9b65f958bc40e413f7c42e2bb5ab78acedffc2d477764a",
+        },
+    },
+    "wikipedia_minilm": {
+        "stem": "wikipedia_sift128_minilm384",
+        "sha256": {
+            "npz": "c550a6513a5fa0f5b6330705e15447b1293ce8ea7d3bfa4a5d7de1b0514e9784",
+            "json": "41c89feb0efd555496f4c77a4746c6f7e62890fea513e60247124b8eccb8730f",
+        },
+    },
+    "cub10": {
+        "stem": "cub10_googlenet1024_doc2vec300",
+        "sha256": {
+            "npz": "91372338af18d146b1879486f1ba83d2dbd852752bd2b154e5118f92db6cbfa8",
+            "json": "154f79fa2bab0c7c5b1a46851c726c790c0cb9610dc8dfc3788401e772cc0e9f",
+        },
+    },
+    "pascal_sentence_fixture": {
+        "stem": "pascal_sentence_vgg19_test100_resplit",
+        "sha256": {
+            "npz": "24280fb2c5f9b70b4abb810557765e12941ac29498275f4a58f823c5324dc7c3",
+            "json": "ce9354b0f4fb637b2286e19bed7b04d3618be760aa986fbf9f795de0f624f222",
+        },
+    },
+}
+
+
+def get_data_home(data_home=None):
+    """Folder holding skcross datasets, created if missing.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        The folder. None uses the ``SKCROSS_DATA`` environment variable, or
+        ``~/skcross_data`` when it is unset.
+
+    Returns
+    -------
+    data_home : pathlib.Path
+        The folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skcross.datasets import get_data_home
+    >>> get_data_home(tempfile.mkdtemp()).is_dir()
+    True
+    """
+    if data_home is None:
+        data_home = os.environ.get("SKCROSS_DATA", Path("~") / "skcross_data")
+    data_home = Path(data_home).expanduser()
+    data_home.mkdir(parents=True, exist_ok=True)
+    return data_home
+
+
+def _resolve_name(name):
+    for alias, entry in DATASETS.items():
+        if name in (alias, entry["stem"]):
+            return entry
+    return None
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download(url, target, sha256, timeout):
+    """Download ``url`` to ``target`` atomically, keeping it only if the checksum matches."""
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                shutil.copyfileobj(response, tmp)
+            tmp.close()
+            actual = _sha256(tmp.name)
+            if actual != sha256:
+                raise OSError(
+                    f"Checksum mismatch for {url}: expected SHA-256 {sha256}, got {actual}. "
+                    "The file was discarded."
+                )
+            os.replace(tmp.name, target)
+        finally:
+            if os.path.exists(tmp.name):
+                os.remove(tmp.name)
+
+
+def fetch_dataset(name, *, data_home=None, base_url=None, timeout=60):
+    """Download a known dataset into ``data_home`` unless it is already there.
+
+    Both files (``<stem>.npz`` and ``<stem>.json``) are fetched from
+    ``base_url`` and kept only when their SHA-256 matches the registry
+    (:data:`DATASETS`); a partial or corrupt download never replaces a file.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`DATASETS` or its file stem.
+    data_home : str or path-like, default=None
+        Where datasets live; see :func:`get_data_home`.
+    base_url : str, default=None
+        Mirror holding the files (``http(s)://`` or ``file://``). None uses
+        the ``SKCROSS_DATA_URL`` environment variable. skcross does not host
+        the files itself: they are distributed by their authors (see each
+        JSON's ``source``), so a mirror must be given.
+    timeout : float, default=60
+        Seconds to wait for the server.
+
+    Returns
+    -------
+    path : pathlib.Path
+        Path of the ``.npz`` file.
+
+    Examples
+    --------
+    >>> from skcross.datasets import fetch_dataset
+    >>> fetch_dataset("wikipedia", data_home=shared_datasets)  # doctest: +SKIP
+    PosixPath('.../wikipedia_sift128_lda10.npz')
+    """
+    entry = _resolve_name(name)
+    if entry is None:
+        raise ValueError(f"Unknown dataset {name!r}; known datasets: {sorted(DATASETS)}.")
+    data_home = get_data_home(data_home)
+    missing = [ext for ext in ("npz", "json") if not (data_home / f"{entry['stem']}.{ext}").exists()]
+    if missing:
+        base_url = base_url or os.environ.get("SKCROSS_DATA_URL")
+        if not base_url:
+            raise FileNotFoundError(
+                f"Dataset {name!r} is not in {data_home} and no mirror is configured. "
+                f"Put {entry['stem']}.npz and .json there, or pass base_url= "
+                "(or set SKCROSS_DATA_URL) to download them."
+            )
+        for ext in missing:
+            filename = f"{entry['stem']}.{ext}"
+            url = urllib.parse.urljoin(base_url.rstrip("/") + "/", filename)
+            _download(url, data_home / filename, entry["sha256"][ext], timeout)
+    return data_home / f"{entry['stem']}.npz"
+
+
+def load_dataset(
+    name_or_path, *, data_home=None, download_if_missing=True, return_X_y=False, base_url=None
+):
+    """Load a pre-extracted image-text dataset (``.npz`` + ``.json``).
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        A dataset name (a key of :data:`DATASETS`, e.g. ``"wikipedia"``, or
+        its file stem) looked up in ``data_home``, or the path of an ``.npz``
+        file (its ``.json`` sidecar, when present, is read too).
+    data_home : str or path-like, default=None
+        Where named datasets live; see :func:`get_data_home`.
+    download_if_missing : bool, default=True
+        Fetch a named dataset that is not in ``data_home`` (see
+        :func:`fetch_dataset`); otherwise raise ``FileNotFoundError``.
+    return_X_y : bool, default=False
+        Return ``(X_img_train, X_txt_train, y_train, X_img_test, X_txt_test,
+        y_test)`` instead of a Bunch.
+    base_url : str, default=None
+        Mirror for downloads; see :func:`fetch_dataset`.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Every array of the file (``X_img_train``, ``X_txt_train``, ``y_train``,
+        ``X_img_test``, ``X_txt_test``, ``y_test`` and extras such as
+        ``class_names``), plus ``metadata`` (the JSON as a dict, empty if
+        absent), ``DESCR`` (its description) and ``name``.
+
+    Examples
+    --------
+    >>> from skcross.datasets import load_dataset
+    >>> d = load_dataset("wikipedia", data_home=shared_datasets)  # doctest: +SKIP
+    >>> d.X_img_train.shape, d.X_txt_train.shape
+    ((2173, 128), (2173, 10))
+    """
+    entry = _resolve_name(str(name_or_path))
+    if entry is not None and not Path(name_or_path).suffix:
+        path = get_data_home(data_home) / f"{entry['stem']}.npz"
+        if not path.exists() or not path.with_suffix(".json").exists():
+            if not download_if_missing:
+                raise FileNotFoundError(
+                    f"Dataset {name_or_path!r} is not in {path.parent} and download_if_missing=False."
+                )
+            path = fetch_dataset(name_or_path, data_home=data_home, base_url=base_url)
+    else:
+        path = Path(name_or_path).expanduser()
+        if not path.suffix:
+            path = path.with_name(path.name + ".npz")
+        if path.suffix != ".npz" or not path.is_file():
+            raise FileNotFoundError(
+                f"{name_or_path!r} is neither a known dataset ({sorted(DATASETS)}) "
+                f"nor an existing .npz file."
+            )
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    missing = [key for key in _REQUIRED_ARRAYS if key not in arrays]
+    if missing:
+        raise ValueError(f"{path} is not a skcross dataset: arrays {missing} are missing.")
+    sidecar = path.with_suffix(".json")
+    metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    if return_X_y:
+        return tuple(arrays[key] for key in _REQUIRED_ARRAYS)
+    return Bunch(
+        **arrays,
+        metadata=metadata,
+        DESCR=metadata.get("description", ""),
+        name=metadata.get("name", path.stem),
+    )

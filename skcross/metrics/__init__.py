@@ -1,0 +1,28 @@
+"""Retrieval metrics, cross-modal evaluation and scorers.
+
+Metrics are pure functions of a similarity matrix ``S`` (queries x database)
+and the labels that define relevance. :func:`cross_modal_map` evaluates a
+fitted estimator in both directions, and :func:`get_scorer` gives scorers for
+scikit-learn's model-selection tools.
+"""
+
+from ._ranking import (
+    mean_average_precision,
+    precision_at_k,
+    precision_recall_curve,
+    precision_scope_curve,
+    recall_at_k,
+)
+from ._scorer import cross_modal_map, cross_modal_recall, get_scorer, get_scorer_names
+
+__all__ = [
+    "cross_modal_map",
+    "cross_modal_recall",
+    "get_scorer",
+    "get_scorer_names",
+    "mean_average_precision",
+    "precision_at_k",
+    "precision_recall_curve",
+    "precision_scope_curve",
+    "recall_at_k",
+]

@@ -1,0 +1,438 @@
+"""Retrieval metrics on a query-by-database similarity matrix.
+
+All metrics share one ranking convention: each query ranks the whole database
+by similarity, descending, and items with equal similarity keep database order
+(a stable ranking). The work is done in blocks of query rows so that memory
+stays bounded by ``block_size x n_database`` whatever the number of queries.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils.validation import check_array
+
+__all__ = [
+    "mean_average_precision",
+    "precision_at_k",
+    "precision_scope_curve",
+    "precision_recall_curve",
+    "recall_at_k",
+]
+
+# Elements of one query block (rows x database items); 4M float64 = 32 MiB.
+_BLOCK_ELEMENTS = 1 << 22
+
+
+# --------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------
+def _check_similarity(S):
+    S = np.asarray(S) if not hasattr(S, "shape") else S
+    if getattr(S, "ndim", None) != 2:
+        raise ValueError(
+            "S must be a 2-D similarity matrix of shape (n_queries, n_database), "
+            f"got shape {getattr(S, 'shape', None)}."
+        )
+    if S.shape[0] == 0 or S.shape[1] == 0:
+        raise ValueError(f"S is empty (shape {S.shape}); need at least one query and one item.")
+    return check_array(
+        S, dtype=(np.float64, np.float32), input_name="S", accept_sparse=False
+    )
+
+
+def check_labels(y, n_samples, name="y"):
+    """Validate retrieval labels.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, n_labels), or None
+        Class labels (any hashable values), or a 0/1 multi-label indicator
+        matrix, or None.
+    n_samples : int
+        Expected number of rows.
+    name : str, default="y"
+        Name used in error messages.
+
+    Returns
+    -------
+    y : ndarray or None
+        The 1-D labels, the 2-D indicator matrix as ``uint8``, or None.
+    """
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim not in (1, 2):
+        raise ValueError(
+            f"{name} must be 1-D class labels or a 2-D 0/1 indicator matrix, "
+            f"got an array with shape {y.shape}."
+        )
+    if y.shape[0] != n_samples:
+        raise ValueError(f"{name} has {y.shape[0]} rows but {n_samples} were expected.")
+    if n_samples == 0:
+        raise ValueError(f"{name} is empty.")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    if y.dtype.kind == "O" and any(v is None for v in y.ravel()):
+        raise ValueError(f"{name} contains None.")
+    if y.ndim == 2:
+        if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
+            raise ValueError(
+                f"{name} is 2-D, so it must be a 0/1 multi-label indicator matrix; "
+                "it has other values."
+            )
+        y = y.astype(np.uint8)
+    return y
+
+
+def _check_k(k, n_db, name="k", allow_none=True):
+    if k is None and allow_none:
+        return None
+    if not isinstance(k, numbers.Integral) or isinstance(k, (bool, np.bool_)) or k < 1:
+        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}, got {k!r}.")
+    if k > n_db:
+        raise ValueError(f"{name}={k} exceeds the number of database items ({n_db}).")
+    return int(k)
+
+
+class _Relevance:
+    """Which database items are relevant to which queries.
+
+    Single-label labels are encoded to integer codes once, multi-label
+    indicators to float32 once, so each block only compares or multiplies.
+    """
+
+    def __init__(self, y_query, y_db, n_query, n_db):
+        if (y_query is None) != (y_db is None):
+            raise ValueError("Give both y_query and y_db (label relevance) or neither (pair relevance).")
+        if y_query is None:
+            if n_query != n_db:
+                raise ValueError(
+                    "Without labels, the only relevant item of query i is database item i "
+                    f"(its own pair), so S must be square; got shape ({n_query}, {n_db})."
+                )
+            self.kind = "pair"
+            return
+        y_query = check_labels(y_query, n_query, "y_query")
+        y_db = check_labels(y_db, n_db, "y_db")
+        if y_query.ndim != y_db.ndim:
+            raise ValueError(
+                "y_query and y_db must both be 1-D class labels or both be 2-D indicator "
+                f"matrices, got {y_query.ndim}-D and {y_db.ndim}-D."
+            )
+        if y_query.ndim == 1:
+            try:
+                _, codes = np.unique(np.concatenate([y_query, y_db]), return_inverse=True)
+            except TypeError as exc:
+                raise ValueError("y_query and y_db labels cannot be compared with each other.") from exc
+            self.kind = "single"
+            self.q = codes[:n_query].astype(np.int32)
+            self.db = codes[n_query:].astype(np.int32)
+        else:
+            if y_query.shape[1] != y_db.shape[1]:
+                raise ValueError(
+                    f"y_query has {y_query.shape[1]} label columns but y_db has {y_db.shape[1]}."
+                )
+            self.kind = "multi"
+            self.q = y_query.astype(np.float32)
+            self.db_t = np.ascontiguousarray(y_db.T, dtype=np.float32)
+
+    def sorted(self, rows, order):
+        """Relevance of the ranked items ``order`` (block x m) for queries ``rows``."""
+        if self.kind == "pair":
+            return order == rows[:, None]
+        if self.kind == "single":
+            return self.db[order] == self.q[rows, None]
+        return np.take_along_axis(self.q[rows] @ self.db_t > 0, order, axis=1)
+
+
+# --------------------------------------------------------------------------
+# ranking
+# --------------------------------------------------------------------------
+def _stable_order(S_block):
+    return np.argsort(-S_block, axis=1, kind="stable")
+
+
+def _rank_block(S_block, k=None):
+    """Indices of the top ``k`` (all if None) items per row, best first, ties by index.
+
+    The fast path uses the default (unstable) sort or a partial selection;
+    rows where equal similarities could make that order differ from the stable
+    one are recomputed with a stable sort, so the result is always exact.
+    """
+    n = S_block.shape[1]
+    if k is None or k >= n:
+        order = np.argsort(-S_block, axis=1)
+        values = np.take_along_axis(S_block, order, axis=1)
+        tied = (values[:, 1:] == values[:, :-1]).any(axis=1)
+    else:
+        candidates = np.argpartition(-S_block, k - 1, axis=1)[:, :k]
+        candidates.sort(axis=1)  # index order, so the stable sort below breaks ties by index
+        values = np.take_along_axis(S_block, candidates, axis=1)
+        order = np.take_along_axis(candidates, np.argsort(-values, axis=1, kind="stable"), axis=1)
+        # Ties straddling the k-th place: which equal items made the cut is arbitrary.
+        threshold = values.min(axis=1, keepdims=True)
+        tied = (S_block >= threshold).sum(axis=1) > k
+    if tied.any():
+        order[tied] = _stable_order(S_block[tied])[:, : order.shape[1]]
+    return order
+
+
+def _row_blocks(S, block_size=None):
+    """Yield ``(rows, S[rows])`` for consecutive blocks of query rows."""
+    n_query, n_db = S.shape
+    if block_size is None:
+        block_size = max(1, _BLOCK_ELEMENTS // n_db)
+    for start in range(0, n_query, block_size):
+        stop = min(start + block_size, n_query)
+        yield np.arange(start, stop), S[start:stop]
+
+
+def _iter_ranked_blocks(S_blocks, relevance, k=None):
+    """Yield ``(rows, sorted_relevance)`` for each ``(rows, S_block)`` of ``S_blocks``."""
+    for rows, S_block in S_blocks:
+        yield rows, relevance.sorted(rows, _rank_block(S_block, k))
+
+
+def _mean_ap_from_blocks(S_blocks, relevance, k, n_query):
+    """mAP over blocks of a similarity matrix that may never be materialised whole."""
+    total = 0.0
+    for _, rel in _iter_ranked_blocks(S_blocks, relevance, k):
+        total += _average_precision_rows(rel).sum()
+    return np.float64(total / n_query)
+
+
+def _relevant_positions(rel):
+    """Row index, 1-based rank and 1-based hit number of every relevant entry."""
+    row, col = np.nonzero(rel)
+    per_row = np.bincount(row, minlength=rel.shape[0])
+    first = np.concatenate([[0], np.cumsum(per_row)[:-1]])
+    hit = np.arange(len(row)) - first[row] + 1
+    return row, col + 1, hit, per_row
+
+
+def _average_precision_rows(rel):
+    """AP of each row of a ranked relevance block (0 where no hit)."""
+    row, rank, hit, per_row = _relevant_positions(rel)
+    total = np.bincount(row, weights=hit / rank, minlength=rel.shape[0])
+    return np.divide(total, per_row, out=np.zeros(rel.shape[0]), where=per_row > 0)
+
+
+def _prepare(S, y_query, y_db):
+    S = _check_similarity(S)
+    return S, _Relevance(y_query, y_db, *S.shape)
+
+
+# --------------------------------------------------------------------------
+# public metrics
+# --------------------------------------------------------------------------
+def mean_average_precision(S, y_query=None, y_db=None, k=None):
+    """Mean average precision (mAP@all, or mAP@k) of a ranking.
+
+    Each query ranks all database items by similarity, descending; items with
+    equal similarity keep database order. The average precision of a query is
+    the mean of precision@r over the ranks r of its relevant items within the
+    top ``k`` (the whole database when ``k`` is None), as in the cross-modal
+    retrieval literature. A query with no relevant item in the top ``k``
+    scores 0.
+
+    Parameters
+    ----------
+    S : array-like of shape (n_queries, n_database)
+        Similarities; larger means more similar.
+    y_query : array-like of shape (n_queries,) or (n_queries, n_labels), default=None
+        Query labels: class labels (relevant = same label) or a 0/1
+        multi-label indicator matrix (relevant = at least one shared label).
+        None, with ``y_db`` None, means the only relevant item of query ``i``
+        is database item ``i`` (its own pair); ``S`` must then be square.
+    y_db : array-like of shape (n_database,) or (n_database, n_labels), default=None
+        Database labels, of the same kind as ``y_query``.
+    k : int, default=None
+        Cut-off rank; None ranks the whole database.
+
+    Returns
+    -------
+    score : float
+        Mean over queries of the average precision, in [0, 1].
+
+    See Also
+    --------
+    precision_at_k, recall_at_k
+    skcross.metrics.cross_modal_map : Both retrieval directions of an estimator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import mean_average_precision
+    >>> S = np.array([[0.9, 0.8, 0.1],
+    ...               [0.2, 0.7, 0.6]])
+    >>> mean_average_precision(S, [0, 1], [0, 1, 0])  # (1 + 1/2) / 2 per query
+    np.float64(0.75)
+    >>> mean_average_precision(S, [0, 1], [0, 1, 0], k=1)
+    np.float64(0.5)
+    """
+    S, relevance = _prepare(S, y_query, y_db)
+    k = _check_k(k, S.shape[1])
+    return _mean_ap_from_blocks(_row_blocks(S), relevance, k, S.shape[0])
+
+
+def precision_at_k(S, y_query=None, y_db=None, k=10):
+    """Mean precision of the top ``k`` items of each query's ranking.
+
+    Parameters
+    ----------
+    S : array-like of shape (n_queries, n_database)
+        Similarities; larger means more similar.
+    y_query, y_db : array-like or None, default=None
+        Labels defining relevance, as in :func:`mean_average_precision`.
+    k : int, default=10
+        Number of top-ranked items looked at.
+
+    Returns
+    -------
+    score : float
+        Mean over queries of (relevant items among the top ``k``) / ``k``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import precision_at_k
+    >>> S = np.array([[0.9, 0.8, 0.1]])
+    >>> precision_at_k(S, [0], [0, 1, 0], k=2)
+    np.float64(0.5)
+    """
+    S, relevance = _prepare(S, y_query, y_db)
+    k = _check_k(k, S.shape[1], allow_none=False)
+    hits = sum(rel.sum() for _, rel in _iter_ranked_blocks(_row_blocks(S), relevance, k))
+    return np.float64(hits / (k * S.shape[0]))
+
+
+def precision_scope_curve(S, y_query=None, y_db=None, scopes=None):
+    """Precision@k over a range of scopes k (the "precision-scope" curve).
+
+    Parameters
+    ----------
+    S : array-like of shape (n_queries, n_database)
+        Similarities; larger means more similar.
+    y_query, y_db : array-like or None, default=None
+        Labels defining relevance, as in :func:`mean_average_precision`.
+    scopes : array-like of int, default=None
+        Increasing cut-off ranks. None uses 20 ranks spread evenly from 1 to
+        ``n_database``.
+
+    Returns
+    -------
+    scopes : ndarray of shape (n_scopes,)
+        The cut-off ranks.
+    precision : ndarray of shape (n_scopes,)
+        Mean precision@k over queries at each scope.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import precision_scope_curve
+    >>> S = np.array([[0.9, 0.8, 0.1]])
+    >>> precision_scope_curve(S, [0], [0, 1, 0], scopes=[1, 2, 3])[1]
+    array([1.        , 0.5       , 0.66666667])
+    """
+    S, relevance = _prepare(S, y_query, y_db)
+    n_db = S.shape[1]
+    if scopes is None:
+        scopes = np.unique(np.linspace(1, n_db, num=min(20, n_db)).round().astype(int))
+    scopes = np.asarray(scopes)
+    if scopes.ndim != 1 or scopes.size == 0:
+        raise ValueError("scopes must be a non-empty 1-D array of positive integers.")
+    for k in scopes:
+        _check_k(k.item() if hasattr(k, "item") else k, n_db, name="scopes value", allow_none=False)
+    if np.any(np.diff(scopes) <= 0):
+        raise ValueError("scopes must be strictly increasing.")
+    hits = np.zeros(len(scopes))
+    for _, rel in _iter_ranked_blocks(_row_blocks(S), relevance, int(scopes[-1])):
+        hits += np.cumsum(rel, axis=1)[:, scopes - 1].sum(axis=0)
+    return scopes, hits / (scopes * S.shape[0])
+
+
+def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None):
+    """Interpolated precision at fixed recall levels, averaged over queries.
+
+    For each query, the interpolated precision at recall level ``r`` is the
+    largest precision reached at any rank where the recall is at least ``r``
+    (the 11-point TREC convention with ``recall_levels=np.linspace(0, 1, 11)``).
+    A query with no relevant item contributes 0 at every level.
+
+    Parameters
+    ----------
+    S : array-like of shape (n_queries, n_database)
+        Similarities; larger means more similar.
+    y_query, y_db : array-like or None, default=None
+        Labels defining relevance, as in :func:`mean_average_precision`.
+    recall_levels : array-like of float, default=None
+        Recall levels in [0, 1]; None uses the 11 levels 0, 0.1, ..., 1.
+
+    Returns
+    -------
+    precision : ndarray of shape (n_levels,)
+        Mean interpolated precision at each recall level.
+    recall : ndarray of shape (n_levels,)
+        The recall levels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import precision_recall_curve
+    >>> S = np.array([[0.9, 0.8, 0.1]])
+    >>> precision, recall = precision_recall_curve(S, [0], [0, 1, 0], [0.5, 1.0])
+    >>> precision
+    array([1.        , 0.66666667])
+    """
+    S, relevance = _prepare(S, y_query, y_db)
+    levels = np.linspace(0, 1, 11) if recall_levels is None else np.asarray(recall_levels, float)
+    if levels.ndim != 1 or levels.size == 0 or not np.all((levels >= 0) & (levels <= 1)):
+        raise ValueError("recall_levels must be a non-empty 1-D array of values in [0, 1].")
+    total = np.zeros(len(levels))
+    for _, rel in _iter_ranked_blocks(_row_blocks(S), relevance):
+        row, rank, hit, per_row = _relevant_positions(rel)
+        if len(row) == 0:
+            continue
+        # Precision at the j-th hit, padded per row, then a suffix maximum.
+        precision = np.zeros((rel.shape[0], per_row.max()))
+        precision[row, hit - 1] = hit / rank
+        best_after = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+        needed = np.maximum(np.ceil(levels[None, :] * per_row[:, None] - 1e-12).astype(int), 1)
+        has_hits = per_row > 0
+        total += best_after[has_hits][np.arange(has_hits.sum())[:, None], needed[has_hits] - 1].sum(axis=0)
+    return total / S.shape[0], levels
+
+
+def recall_at_k(S, y_query=None, y_db=None, k=1):
+    """Fraction of queries with at least one relevant item in their top ``k``.
+
+    With no labels this is the usual Recall@K of image-caption retrieval: the
+    query's own pair must be among the top ``k``.
+
+    Parameters
+    ----------
+    S : array-like of shape (n_queries, n_database)
+        Similarities; larger means more similar.
+    y_query, y_db : array-like or None, default=None
+        Labels defining relevance, as in :func:`mean_average_precision`.
+        Leave both None for pair relevance.
+    k : int, default=1
+        Number of top-ranked items looked at.
+
+    Returns
+    -------
+    score : float
+        Recall@k in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import recall_at_k
+    >>> S = np.array([[0.9, 0.1], [0.8, 0.3]])
+    >>> recall_at_k(S, k=1)  # query 0 finds item 0; query 1 ranks item 0 first
+    np.float64(0.5)
+    """
+    S, relevance = _prepare(S, y_query, y_db)
+    k = _check_k(k, S.shape[1], allow_none=False)
+    found = sum(rel.any(axis=1).sum() for _, rel in _iter_ranked_blocks(_row_blocks(S), relevance, k))
+    return np.float64(found / S.shape[0])

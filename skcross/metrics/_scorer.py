@@ -1,0 +1,250 @@
+"""Cross-modal evaluation of fitted estimators, and scorers for model selection."""
+
+import re
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from .._paired import PairedData
+from ._ranking import _average_precision_rows, _check_k, _iter_ranked_blocks, _Relevance, _BLOCK_ELEMENTS
+
+__all__ = ["cross_modal_map", "cross_modal_recall", "get_scorer", "get_scorer_names"]
+
+_DIRECTIONS = ("i2t", "t2i")
+
+
+def _final_step(estimator, X_img, X_txt):
+    """Run a Pipeline's transformers; return its final estimator and the data it sees."""
+    steps = getattr(estimator, "steps", None)
+    if steps is not None:
+        X = PairedData(X_img, X_txt)
+        for name, step in steps[:-1]:
+            if step is None or (isinstance(step, str) and step == "passthrough"):
+                continue
+            X = step.transform(X)
+            if not isinstance(X, PairedData):
+                raise TypeError(
+                    f"Pipeline step {name!r} returned {type(X).__name__}, not a PairedData; "
+                    "wrap per-modality transformers in skcross.preprocessing.ModalityTransformer."
+                )
+        estimator, X_img, X_txt = steps[-1][1], X.image, X.text
+    if not hasattr(estimator, "transform_image") or not hasattr(estimator, "_similarity"):
+        raise TypeError(
+            f"{type(estimator).__name__} is not a skcross cross-modal estimator "
+            "(it has no transform_image/similarity)."
+        )
+    check_is_fitted(estimator)
+    return estimator, X_img, X_txt
+
+
+def _split_labels(y, n_img, n_txt):
+    if isinstance(y, tuple) and len(y) == 2:
+        return y
+    if n_img != n_txt:
+        raise ValueError(
+            f"X_img has {n_img} rows and X_txt {n_txt}: evaluating unpaired sets needs "
+            "y=(y_img, y_txt)."
+        )
+    return y, y
+
+
+def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k):
+    """Apply a per-block reducer in both directions; similarities made block by block."""
+    final, X_img, X_txt = _final_step(estimator, X_img, X_txt)
+    Z_img, Z_txt = final.transform_image(X_img), final.transform_text(X_txt)
+    n_img, n_txt = Z_img.shape[0], Z_txt.shape[0]
+    y_img, y_txt = _split_labels(y, n_img, n_txt)
+
+    def blocks(n_query, n_db, similarity):
+        step = max(1, _BLOCK_ELEMENTS // n_db)
+        for start in range(0, n_query, step):
+            rows = np.arange(start, min(start + step, n_query))
+            S_block = similarity(slice(start, rows[-1] + 1))
+            if not np.isfinite(S_block).all():
+                raise ValueError(f"{type(final).__name__} produced NaN or infinite similarities.")
+            yield rows, S_block
+
+    scores = {}
+    for direction, (n_q, n_db, y_q, y_db, sim) in {
+        "i2t": (n_img, n_txt, y_img, y_txt, lambda b: final._similarity(Z_img[b], Z_txt)),
+        "t2i": (n_txt, n_img, y_txt, y_img, lambda b: final._similarity(Z_img, Z_txt[b]).T),
+    }.items():
+        relevance = _Relevance(y_q, y_db, n_q, n_db)
+        kk = _check_k(k, n_db)
+        total = sum(reduce(rel) for _, rel in _iter_ranked_blocks(blocks(n_q, n_db, sim), relevance, kk))
+        scores[direction] = float(total / n_q)
+    scores["mean"] = (scores["i2t"] + scores["t2i"]) / 2
+    return scores
+
+
+def cross_modal_map(estimator, X_img, X_txt, y=None, k=None):
+    """Image-to-text and text-to-image mAP of a fitted estimator.
+
+    Every image queries all texts (``"i2t"``) and every text queries all
+    images (``"t2i"``), ranked by the estimator's similarity. Similarities are
+    computed one block of queries at a time, so memory stays bounded.
+
+    Parameters
+    ----------
+    estimator : fitted skcross estimator or Pipeline ending in one
+        The model; a Pipeline's transformers are applied to the pairs first.
+    X_img : {array-like, sparse matrix} of shape (n_images, n_features_image)
+        Image features (queries for i2t, database for t2i).
+    X_txt : {array-like, sparse matrix} of shape (n_texts, n_features_text)
+        Text features.
+    y : array-like, tuple of two array-likes, or None, default=None
+        Labels of the pairs (1-D classes or 2-D 0/1 indicators), or
+        ``(y_img, y_txt)`` for sets of different sizes. None means the only
+        relevant item of a query is its own pair (``n_images == n_texts``).
+    k : int, default=None
+        Cut-off rank for mAP@k; None ranks the whole database (mAP@all).
+
+    Returns
+    -------
+    scores : dict
+        ``{"i2t": float, "t2i": float, "mean": float}``.
+
+    See Also
+    --------
+    skcross.metrics.mean_average_precision : The metric on a similarity matrix.
+
+    Examples
+    --------
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import CCA
+    >>> from skcross.metrics import cross_modal_map
+    >>> X_img, X_txt, y = make_cross_modal(200, random_state=0)
+    >>> est = CCA(n_components=4).fit(X_img[:150], X_txt[:150])
+    >>> scores = cross_modal_map(est, X_img[150:], X_txt[150:], y[150:])
+    >>> sorted(scores)
+    ['i2t', 'mean', 't2i']
+    """
+    return _cross_modal_scores(
+        estimator, X_img, X_txt, y, reduce=lambda rel: _average_precision_rows(rel).sum(), k=k
+    )
+
+
+def cross_modal_recall(estimator, X_img, X_txt, y=None, k=1):
+    """Image-to-text and text-to-image Recall@k of a fitted estimator.
+
+    Parameters
+    ----------
+    estimator : fitted skcross estimator or Pipeline ending in one
+        The model.
+    X_img : {array-like, sparse matrix} of shape (n_images, n_features_image)
+        Image features.
+    X_txt : {array-like, sparse matrix} of shape (n_texts, n_features_text)
+        Text features.
+    y : array-like, tuple of two array-likes, or None, default=None
+        Labels as in :func:`cross_modal_map`; None (the usual protocol) means
+        a query succeeds when its own pair is in the top ``k``.
+    k : int, default=1
+        Number of top-ranked items looked at.
+
+    Returns
+    -------
+    scores : dict
+        ``{"i2t": float, "t2i": float, "mean": float}``.
+
+    Examples
+    --------
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import CCA
+    >>> from skcross.metrics import cross_modal_recall
+    >>> X_img, X_txt, _ = make_cross_modal(200, random_state=0)
+    >>> est = CCA(n_components=4).fit(X_img, X_txt)
+    >>> 0 <= cross_modal_recall(est, X_img, X_txt, k=10)["mean"] <= 1
+    True
+    """
+    _check_k(k, np.inf, allow_none=False)
+    return _cross_modal_scores(
+        estimator, X_img, X_txt, y, reduce=lambda rel: rel.any(axis=1).sum(), k=k
+    )
+
+
+# ----------------------------------------------------------------------------
+# scorers
+# ----------------------------------------------------------------------------
+class _CrossModalScorer:
+    """Picklable ``scorer(estimator, X, y)`` for a cross-modal metric."""
+
+    def __init__(self, metric, k, direction):
+        self.metric = metric
+        self.k = k
+        self.direction = direction
+
+    @property
+    def name(self):
+        name = self.metric + (f"@{self.k}" if self.k is not None else "")
+        return name if self.direction == "mean" else f"{name}_{self.direction}"
+
+    def __call__(self, estimator, X, y=None):
+        if not isinstance(X, PairedData):
+            raise TypeError(
+                f"The {self.name!r} scorer needs X as a PairedData (skcross.paired(X_img, X_txt)), "
+                f"got {type(X).__name__}."
+            )
+        function = cross_modal_map if self.metric == "map" else cross_modal_recall
+        return function(estimator, X.image, X.text, y, k=self.k)[self.direction]
+
+    def __repr__(self):
+        return f"get_scorer({self.name!r})"
+
+
+_NAME_PATTERN = re.compile(r"^(?P<metric>map|recall)(?:@(?P<k>[1-9][0-9]*))?(?:_(?P<direction>i2t|t2i))?$")
+
+
+def get_scorer_names():
+    """Names accepted by :func:`get_scorer` (``@K`` works with any positive K).
+
+    Returns
+    -------
+    names : list of str
+        Scorer names, sorted.
+
+    Examples
+    --------
+    >>> from skcross.metrics import get_scorer_names
+    >>> "map" in get_scorer_names() and "recall@10" in get_scorer_names()
+    True
+    """
+    names = []
+    for direction in ("", "_i2t", "_t2i"):
+        names += [f"map{direction}"] + [f"map@{k}{direction}" for k in (10, 50, 100)]
+        names += [f"recall@{k}{direction}" for k in (1, 5, 10)]
+    return sorted(names)
+
+
+def get_scorer(scoring):
+    """A scorer ``scorer(estimator, X, y)`` for model selection on paired data.
+
+    Parameters
+    ----------
+    scoring : str or callable
+        ``"map"`` (mean of both directions), ``"map_i2t"``, ``"map_t2i"``,
+        ``"map@K"`` (mAP@K, optionally ``_i2t``/``_t2i``) or ``"recall@K"``
+        (Recall@K, optionally ``_i2t``/``_t2i``), for any positive integer K.
+        A callable is returned unchanged.
+
+    Returns
+    -------
+    scorer : callable
+        A new scorer object; ``X`` must be a :class:`~skcross.PairedData`.
+        Works on a fitted estimator or a Pipeline ending in one, and pickles.
+
+    Examples
+    --------
+    >>> from skcross.metrics import get_scorer
+    >>> get_scorer("map@100_i2t")
+    get_scorer('map@100_i2t')
+    """
+    if callable(scoring):
+        return scoring
+    match = _NAME_PATTERN.match(scoring) if isinstance(scoring, str) else None
+    if match is None or (match["metric"] == "recall" and match["k"] is None):
+        raise ValueError(
+            f"{scoring!r} is not a valid scoring value; use one of {get_scorer_names()} "
+            "(any positive K in '@K'; 'recall' needs '@K')."
+        )
+    k = int(match["k"]) if match["k"] else None
+    return _CrossModalScorer(match["metric"], k, match["direction"] or "mean")
