@@ -102,12 +102,17 @@ def check_modality(X, name, *, n_features=None, accept_sparse=True):
         )
     if shape[0] == 0 or shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {shape}).")
-    X = check_array(
-        X,
-        accept_sparse="csr" if accept_sparse else False,
-        dtype=(np.float64, np.float32),
-        input_name=name,
-    )
+    try:
+        X = check_array(
+            X,
+            accept_sparse="csr" if accept_sparse else False,
+            dtype=(np.float64, np.float32),
+            input_name=name,
+        )
+    except (ValueError, TypeError) as exc:
+        if name in str(exc):
+            raise
+        raise type(exc)(f"{name}: {exc}") from exc
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(
             f"{name} has {X.shape[1]} features, but the estimator was fitted with "

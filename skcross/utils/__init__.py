@@ -1,0 +1,40 @@
+"""Utilities: estimator discovery and the project's estimator checks."""
+
+import importlib
+import inspect
+import pkgutil
+
+__all__ = ["all_estimators"]
+
+
+def all_estimators():
+    """Every public cross-modal estimator class of skcross, sorted by name.
+
+    Modules whose optional dependencies are missing are skipped.
+
+    Returns
+    -------
+    estimators : list of (str, type)
+        ``(name, class)`` pairs.
+
+    Examples
+    --------
+    >>> from skcross.utils import all_estimators
+    >>> [name for name, _ in all_estimators()][:2]
+    ['CCA', 'PLS']
+    """
+    import skcross
+    from skcross.base import CrossModalMixin
+
+    found = {}
+    for module_info in pkgutil.walk_packages(skcross.__path__, "skcross."):
+        if any(part.startswith("_") for part in module_info.name.split(".")[1:]) or ".tests" in module_info.name:
+            continue
+        try:
+            module = importlib.import_module(module_info.name)
+        except ImportError:
+            continue
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, CrossModalMixin) and not name.startswith("_") and cls is not CrossModalMixin:
+                found[name] = cls
+    return sorted(found.items())

@@ -1,0 +1,242 @@
+"""Checks every skcross cross-modal estimator must pass.
+
+:func:`check_estimator` runs them all; each check is a plain function
+``check(name, estimator)`` that raises ``AssertionError`` on failure, so test
+suites can parametrize over them (see ``tests/test_common.py``).
+"""
+
+import pickle
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import (
+    check_do_not_raise_errors_in_init_or_set_params,
+    check_estimator_cloneable,
+    check_estimator_repr,
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_param_validation,
+    check_parameters_default_constructible,
+    check_set_params,
+)
+
+from .._paired import PairedData, paired
+from ..datasets import make_cross_modal
+
+__all__ = ["check_estimator", "yield_checks"]
+
+
+def _data(n_samples=60, random_state=0, **kwargs):
+    return make_cross_modal(
+        n_samples, n_classes=3, n_features_image=12, n_features_text=8, random_state=random_state, **kwargs
+    )
+
+
+def _fitted(estimator, **kwargs):
+    X_img, X_txt, y = _data(**kwargs)
+    return clone(estimator).fit(X_img, X_txt, y), (X_img, X_txt, y)
+
+
+def check_fit_returns_self(name, estimator):
+    X_img, X_txt, y = _data()
+    est = clone(estimator)
+    assert est.fit(X_img, X_txt, y) is est, f"{name}.fit must return self"
+
+
+def check_fit_forms_equivalent(name, estimator):
+    """``fit(X_img, X_txt, y)`` and ``fit(paired(X_img, X_txt), y)`` agree."""
+    X_img, X_txt, y = _data()
+    a = clone(estimator).fit(X_img, X_txt, y)
+    b = clone(estimator).fit(paired(X_img, X_txt), y)
+    np.testing.assert_allclose(a.transform_image(X_img), b.transform_image(X_img), err_msg=name)
+    np.testing.assert_allclose(a.transform_text(X_txt), b.transform_text(X_txt), err_msg=name)
+
+
+def check_embedding_shapes(name, estimator):
+    """Both modalities land in the same space, one row per input row."""
+    est, (X_img, X_txt, _) = _fitted(estimator)
+    Z_img, Z_txt = est.transform_image(X_img[:7]), est.transform_text(X_txt[:5])
+    assert Z_img.ndim == 2 and Z_img.shape[0] == 7, f"{name}: image embedding shape {Z_img.shape}"
+    assert Z_txt.ndim == 2 and Z_txt.shape[0] == 5, f"{name}: text embedding shape {Z_txt.shape}"
+    assert Z_img.shape[1] == Z_txt.shape[1], f"{name}: embedding widths differ"
+    assert np.isfinite(Z_img).all() and np.isfinite(Z_txt).all(), f"{name}: non-finite embeddings"
+    assert est.similarity(X_img[:7], X_txt[:5]).shape == (7, 5)
+    assert est.n_features_image_in_ == X_img.shape[1]
+    assert est.n_features_text_in_ == X_txt.shape[1]
+
+
+def check_transform_paired(name, estimator):
+    """``transform(PairedData)`` returns paired embeddings, equal to the per-modality ones."""
+    est, (X_img, X_txt, _) = _fitted(estimator)
+    Z = est.transform(paired(X_img, X_txt))
+    assert isinstance(Z, PairedData), f"{name}.transform must return a PairedData"
+    np.testing.assert_allclose(Z.image, est.transform_image(X_img))
+    np.testing.assert_allclose(Z.text, est.transform_text(X_txt))
+
+
+def check_paired_slicing_roundtrip(name, estimator):
+    """Fitting on a slice of a PairedData equals fitting on the same rows of each matrix."""
+    X_img, X_txt, y = _data()
+    rows = np.random.RandomState(1).permutation(len(y))[:45]
+    a = clone(estimator).fit(paired(X_img, X_txt)[rows], y[rows])
+    b = clone(estimator).fit(X_img[rows], X_txt[rows], y[rows])
+    np.testing.assert_allclose(a.transform_image(X_img), b.transform_image(X_img), err_msg=name)
+
+
+def check_score_in_unit_interval(name, estimator):
+    est, (X_img, X_txt, y) = _fitted(estimator)
+    for labels in (y, None):
+        score = est.score(X_img, X_txt, labels)
+        assert 0.0 <= score <= 1.0, f"{name}.score returned {score}"
+    assert est.score(paired(X_img, X_txt), y) == est.score(X_img, X_txt, y)
+
+
+def check_not_fitted(name, estimator):
+    X_img, X_txt, y = _data()
+    for method, args in [
+        ("transform_image", (X_img,)),
+        ("transform_text", (X_txt,)),
+        ("transform", (paired(X_img, X_txt),)),
+        ("similarity", (X_img, X_txt)),
+        ("score", (X_img, X_txt, y)),
+    ]:
+        try:
+            getattr(clone(estimator), method)(*args)
+        except NotFittedError:
+            continue
+        raise AssertionError(f"{name}.{method} before fit must raise NotFittedError")
+
+
+def check_invalid_data(name, estimator):
+    """Bad inputs fail with a ValueError/TypeError naming the argument."""
+    X_img, X_txt, y = _data()
+    nan_img = X_img.copy()
+    nan_img[0, 0] = np.nan
+    inf_txt = X_txt.copy()
+    inf_txt[1, 1] = np.inf
+    cases = [
+        ((nan_img, X_txt, y), "X_img"),
+        ((X_img, inf_txt, y), "X_txt"),
+        ((X_img[:0], X_txt[:0], y[:0]), "X_img"),
+        ((X_img[:, 0], X_txt, y), "X_img"),
+        ((X_img, X_txt, y[:-1]), "y has"),
+    ]
+    if not clone(estimator)._allows_unpaired:
+        cases.append(((X_img, X_txt[:-1], y), "rows"))
+    for args, word in cases:
+        try:
+            clone(estimator).fit(*args)
+        except (ValueError, TypeError) as exc:
+            assert word in str(exc), f"{name}: error {exc!r} does not mention {word!r}"
+            continue
+        raise AssertionError(f"{name}.fit accepted invalid data (expected an error about {word})")
+    est = clone(estimator).fit(X_img, X_txt, y)
+    for method, X, word in [
+        ("transform_image", X_img[:, :-1], "X_img"),
+        ("transform_text", X_txt[:, :-1], "X_txt"),
+        ("transform_image", nan_img, "X_img"),
+    ]:
+        try:
+            getattr(est, method)(X)
+        except ValueError as exc:
+            assert word in str(exc), f"{name}: error {exc!r} does not mention {word!r}"
+            continue
+        raise AssertionError(f"{name}.{method} accepted invalid data")
+
+
+def check_pickle_roundtrip(name, estimator):
+    est, (X_img, X_txt, _) = _fitted(estimator)
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_allclose(restored.transform_image(X_img), est.transform_image(X_img))
+    np.testing.assert_allclose(restored.transform_text(X_txt), est.transform_text(X_txt))
+
+
+def check_deterministic(name, estimator):
+    """Two fits with the same parameters (and ``random_state``) give the same embeddings."""
+    X_img, X_txt, y = _data()
+    est = clone(estimator)
+    if "random_state" in est.get_params():
+        est.set_params(random_state=0)
+    a = clone(est).fit(X_img, X_txt, y).transform_image(X_img)
+    b = clone(est).fit(X_img, X_txt, y).transform_image(X_img)
+    np.testing.assert_array_equal(a, b, err_msg=f"{name} is not deterministic")
+
+
+def check_does_not_modify_input(name, estimator):
+    X_img, X_txt, y = _data()
+    copies = X_img.copy(), X_txt.copy(), y.copy()
+    est = clone(estimator).fit(X_img, X_txt, y)
+    est.transform_image(X_img)
+    est.transform_text(X_txt)
+    for before, after in zip(copies, (X_img, X_txt, y)):
+        np.testing.assert_array_equal(before, after, err_msg=f"{name} modified its input")
+
+
+def check_multilabel_y(name, estimator):
+    X_img, X_txt, Y = _data(multilabel=True)
+    est = clone(estimator).fit(X_img, X_txt, Y)
+    assert 0.0 <= est.score(X_img, X_txt, Y) <= 1.0
+
+
+_SKLEARN_CHECKS = (
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_estimator_cloneable,
+    check_estimator_repr,
+    check_get_params_invariance,
+    check_set_params,
+    check_param_validation,
+    check_do_not_raise_errors_in_init_or_set_params,
+)
+
+_PROJECT_CHECKS = (
+    check_fit_returns_self,
+    check_fit_forms_equivalent,
+    check_embedding_shapes,
+    check_transform_paired,
+    check_paired_slicing_roundtrip,
+    check_score_in_unit_interval,
+    check_not_fitted,
+    check_invalid_data,
+    check_pickle_roundtrip,
+    check_deterministic,
+    check_does_not_modify_input,
+    check_multilabel_y,
+)
+
+
+def yield_checks():
+    """Yield every check function: scikit-learn's that fit the contract, then skcross's.
+
+    scikit-learn's other checks call ``fit(X, y)`` with one matrix, which a
+    two-modality estimator cannot take; the ones kept here exercise
+    construction, parameters, cloning, representation and parameter
+    validation.
+
+    Yields
+    ------
+    check : callable
+        ``check(name, estimator)``.
+    """
+    yield from _SKLEARN_CHECKS
+    yield from _PROJECT_CHECKS
+
+
+def check_estimator(estimator):
+    """Run every check on ``estimator``; raise ``AssertionError`` on the first failure.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        A skcross cross-modal estimator (a :class:`~skcross.base.CrossModalMixin`).
+
+    Examples
+    --------
+    >>> from skcross.linear import CCA
+    >>> from skcross.utils.estimator_checks import check_estimator
+    >>> check_estimator(CCA(n_components=2))
+    """
+    name = type(estimator).__name__
+    for check in yield_checks():
+        check(name, estimator)

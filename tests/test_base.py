@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
+
+from skcross import paired
+from skcross.base import check_modality, unpack_paired
+from skcross.datasets import make_cross_modal
+from skcross.linear import CCA
+
+
+@pytest.fixture
+def data():
+    return make_cross_modal(80, n_features_image=10, n_features_text=6, random_state=0)
+
+
+def test_unpack_forms(data):
+    X_img, X_txt, y = data
+    for args, kwargs in [((X_img, X_txt, y), {}), ((paired(X_img, X_txt), y), {}), ((paired(X_img, X_txt),), {"y": y})]:
+        a, b, labels = unpack_paired(*args, **kwargs)
+        assert a is X_img and b is X_txt and labels is y
+    with pytest.raises(TypeError, match="second positional argument is y"):
+        unpack_paired(paired(X_img, X_txt), y, y)
+    with pytest.raises(TypeError, match="needs X_txt"):
+        unpack_paired(X_img)
+    with pytest.raises(TypeError, match="as X_txt"):
+        unpack_paired(X_img, paired(X_img, X_txt))
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        ([[1.0, np.nan]], "X_img contains NaN"),
+        ([[1.0, np.inf]], "X_img contains infinity"),
+        (np.zeros((0, 3)), "X_img is empty"),
+        (np.zeros((3, 0)), "X_img is empty"),
+        (np.zeros(3), "X_img must be a 2-D"),
+        (np.zeros((2, 2, 2)), "X_img must be a 2-D"),
+        ([["a", "b"]], "X_img"),
+    ],
+)
+def test_check_modality_errors(X, message):
+    with pytest.raises(ValueError, match=message):
+        check_modality(X, "X_img")
+
+
+def test_check_modality_sparse():
+    X = sp.random(5, 4, density=0.5, format="coo", random_state=0)
+    assert check_modality(X, "X_txt").format == "csr"
+    with pytest.raises(TypeError, match="Sparse data was passed for X_txt"):
+        check_modality(X, "X_txt", accept_sparse=False)
+
+
+def test_fit_errors_name_the_argument(data):
+    X_img, X_txt, y = data
+    with pytest.raises(ValueError, match="X_img has 80 rows and X_txt has 79"):
+        CCA(2).fit(X_img, X_txt[:-1])
+    with pytest.raises(ValueError, match="unpaired data"):
+        CCA(2).fit(X_img, X_txt, (y, y))
+    with pytest.raises(ValueError, match="y has 79 rows"):
+        CCA(2).fit(X_img, X_txt, y[:-1])
+    with pytest.raises(ValueError, match="0/1"):
+        CCA(2).fit(X_img, X_txt, np.full((80, 3), 5))
+
+
+def test_transform_errors(data):
+    X_img, X_txt, y = data
+    with pytest.raises(NotFittedError):
+        CCA(2).transform_image(X_img)
+    est = CCA(2).fit(X_img, X_txt, y)
+    with pytest.raises(ValueError, match="X_txt has 5 features, but the estimator was fitted with 6"):
+        est.transform_text(X_txt[:, :5])
+    with pytest.raises(ValueError, match="X_img has 6 features"):
+        est.transform_image(X_txt)
+    with pytest.raises(TypeError, match="expects a PairedData"):
+        est.transform(X_img)
+    with pytest.raises(TypeError, match="needs X_txt"):
+        est.score(X_img)
+
+
+def test_similarity_is_cosine_of_embeddings(data):
+    X_img, X_txt, y = data
+    est = CCA(3).fit(X_img, X_txt)
+    Z_img, Z_txt = est.transform_image(X_img), est.transform_text(X_txt)
+    expected = (Z_img / np.linalg.norm(Z_img, axis=1, keepdims=True)) @ (
+        Z_txt / np.linalg.norm(Z_txt, axis=1, keepdims=True)
+    ).T
+    np.testing.assert_allclose(est.similarity(X_img, X_txt), expected)
+
+
+def test_sparse_text_matches_dense(data):
+    X_img, X_txt, y = data
+    X_txt = np.maximum(X_txt, 0)
+    dense = CCA(3).fit(X_img, X_txt)
+    sparse = CCA(3).fit(X_img, sp.csr_matrix(X_txt))
+    np.testing.assert_allclose(sparse.transform_text(sp.csr_matrix(X_txt)), dense.transform_text(X_txt))

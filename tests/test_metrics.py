@@ -1,0 +1,266 @@
+import pickle
+
+import numpy as np
+import pytest
+
+from skcross import paired
+from skcross.datasets import make_cross_modal
+from skcross.linear import CCA
+from skcross.metrics import (
+    cross_modal_map,
+    cross_modal_recall,
+    get_scorer,
+    get_scorer_names,
+    mean_average_precision,
+    precision_at_k,
+    precision_recall_curve,
+    precision_scope_curve,
+    recall_at_k,
+)
+from skcross.metrics import _ranking
+
+
+# ---------------------------------------------------------------------------
+# Plain per-query references, written the way the definitions read.
+# ---------------------------------------------------------------------------
+def _relevant(y_query, y_db, i, j):
+    if y_query is None:
+        return i == j
+    a, b = np.asarray(y_query)[i], np.asarray(y_db)[j]
+    if np.ndim(a) == 1:
+        return bool(np.any((a > 0) & (b > 0)))
+    return a == b
+
+
+def _ranked_relevance(S, y_query, y_db, i):
+    order = sorted(range(S.shape[1]), key=lambda j: (-S[i, j], j))
+    return [_relevant(y_query, y_db, i, j) for j in order]
+
+
+def naive_map(S, y_query=None, y_db=None, k=None):
+    aps = []
+    for i in range(S.shape[0]):
+        rel = _ranked_relevance(S, y_query, y_db, i)[: k or S.shape[1]]
+        hits, precisions = 0, []
+        for r, is_rel in enumerate(rel, start=1):
+            if is_rel:
+                hits += 1
+                precisions.append(hits / r)
+        aps.append(np.mean(precisions) if precisions else 0.0)
+    return np.mean(aps)
+
+
+def naive_precision_at_k(S, y_query, y_db, k):
+    return np.mean([sum(_ranked_relevance(S, y_query, y_db, i)[:k]) / k for i in range(S.shape[0])])
+
+
+def naive_recall_at_k(S, y_query, y_db, k):
+    return np.mean([any(_ranked_relevance(S, y_query, y_db, i)[:k]) for i in range(S.shape[0])])
+
+
+def naive_pr_curve(S, y_query, y_db, levels):
+    out = []
+    for i in range(S.shape[0]):
+        rel = np.array(_ranked_relevance(S, y_query, y_db, i))
+        R = rel.sum()
+        if R == 0:
+            out.append(np.zeros(len(levels)))
+            continue
+        cum = np.cumsum(rel)
+        precision = cum / np.arange(1, len(rel) + 1)
+        recall = cum / R
+        out.append([precision[recall >= level - 1e-12].max() for level in levels])
+    return np.mean(out, axis=0)
+
+
+def random_case(rng, n_query, n_db, kind, ties):
+    if ties:  # few distinct values: many ties everywhere, also across the k-th place
+        S = rng.integers(0, 4, size=(n_query, n_db)).astype(float)
+    else:
+        S = rng.standard_normal((n_query, n_db))
+    if kind == "single":
+        y_query, y_db = rng.integers(0, 4, n_query), rng.integers(0, 4, n_db)
+        y_query[0] = 99  # a query with no relevant item
+    elif kind == "multi":
+        y_query = (rng.random((n_query, 5)) < 0.3).astype(np.uint8)
+        y_db = (rng.random((n_db, 5)) < 0.3).astype(np.uint8)
+        y_query[0] = 0
+    else:
+        return S[:, :n_query] if n_db >= n_query else S, None, None
+    return S, y_query, y_db
+
+
+CASES = [
+    (seed, kind, ties)
+    for seed in range(4)
+    for kind in ("single", "multi", "pair")
+    for ties in (False, True)
+]
+
+
+@pytest.mark.parametrize("seed,kind,ties", CASES)
+@pytest.mark.parametrize("small_blocks", [False, True])
+def test_metrics_match_per_query_reference(seed, kind, ties, small_blocks, monkeypatch):
+    if small_blocks:  # force several blocks, including a ragged last one
+        monkeypatch.setattr(_ranking, "_BLOCK_ELEMENTS", 3 * 17)
+    rng = np.random.default_rng(seed)
+    n_query, n_db = (17, 17) if kind == "pair" else (13, 17)
+    S, y_query, y_db = random_case(rng, n_query, n_db, kind, ties)
+    for k in (None, 1, 5, n_db):
+        np.testing.assert_allclose(mean_average_precision(S, y_query, y_db, k=k), naive_map(S, y_query, y_db, k))
+    for k in (1, 3, n_db):
+        np.testing.assert_allclose(precision_at_k(S, y_query, y_db, k), naive_precision_at_k(S, y_query, y_db, k))
+        np.testing.assert_allclose(recall_at_k(S, y_query, y_db, k), naive_recall_at_k(S, y_query, y_db, k))
+    scopes, curve = precision_scope_curve(S, y_query, y_db, scopes=[1, 4, n_db])
+    np.testing.assert_allclose(curve, [naive_precision_at_k(S, y_query, y_db, k) for k in scopes])
+    levels = np.linspace(0, 1, 11)
+    precision, recall = precision_recall_curve(S, y_query, y_db)
+    np.testing.assert_allclose(recall, levels)
+    np.testing.assert_allclose(precision, naive_pr_curve(S, y_query, y_db, levels))
+
+
+def test_ties_keep_database_order():
+    S = np.zeros((1, 4))
+    assert mean_average_precision(S, [1], [0, 0, 0, 1]) == 0.25
+    assert mean_average_precision(S, [1], [1, 0, 0, 0]) == 1.0
+    # A tie straddling the cut-off: the earlier database item makes the top-1.
+    S = np.array([[0.5, 0.9, 0.9]])
+    assert precision_at_k(S, [1], [0, 0, 1], k=1) == 0.0
+    assert precision_at_k(S, [1], [0, 1, 0], k=1) == 1.0
+
+
+def test_known_values():
+    S = np.array([[0.9, 0.8, 0.7, 0.6]])
+    # relevant at ranks 1 and 3: AP = (1/1 + 2/3) / 2
+    assert mean_average_precision(S, [1], [1, 0, 1, 0]) == pytest.approx((1 + 2 / 3) / 2)
+    # mAP@2 averages over the relevant items inside the top 2 only
+    assert mean_average_precision(S, [1], [1, 0, 1, 0], k=2) == pytest.approx(1.0)
+    # no relevant item -> 0
+    assert mean_average_precision(S, [7], [1, 0, 1, 0]) == 0.0
+    assert recall_at_k(np.eye(3)[::-1].copy(), k=1) == pytest.approx(1 / 3)
+
+
+def test_string_labels_and_label_sets():
+    S = np.array([[0.9, 0.1], [0.2, 0.8]])
+    assert mean_average_precision(S, ["cat", "dog"], ["cat", "dog"]) == 1.0
+    assert mean_average_precision(S, ["cat", "dog"], ["dog", "cat"]) == 0.5
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((np.zeros((2, 3)), [0, 1], [0, 1]), "y_db has 2 rows"),
+        ((np.zeros((2, 3)), [0, 1, 2], [0, 1, 2]), "y_query has 3 rows"),
+        ((np.zeros((2, 3)),), "must be square"),
+        ((np.zeros((2, 2)), [0, 1], None), "both y_query and y_db"),
+        ((np.array([[np.nan, 1.0]]), [0], [0, 1]), "S"),
+        ((np.zeros((0, 3)), [], [0, 1, 2]), "S is empty"),
+        ((np.zeros(3), [0], [0, 1, 2]), "2-D similarity"),
+        ((np.zeros((2, 2)), np.ones((2, 3)), np.ones((2, 4))), "label columns"),
+        ((np.zeros((2, 2)), np.full((2, 3), 2), np.ones((2, 3))), "0/1"),
+        ((np.zeros((2, 2)), [0, 1], np.ones((2, 3))), "both be 1-D"),
+        ((np.zeros((2, 2)), [0.0, np.nan], [0, 1]), "NaN"),
+    ],
+)
+def test_metric_validation(args, message):
+    with pytest.raises(ValueError, match=message):
+        mean_average_precision(*args)
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, True, 4])
+def test_invalid_k(k):
+    with pytest.raises(ValueError, match="k"):
+        mean_average_precision(np.zeros((2, 3)), [0, 1], [0, 1, 0], k=k)
+
+
+def test_curve_argument_validation():
+    S = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="increasing"):
+        precision_scope_curve(S, [0, 1], [0, 1, 0], scopes=[2, 1])
+    with pytest.raises(ValueError, match="scopes"):
+        precision_scope_curve(S, [0, 1], [0, 1, 0], scopes=[0, 1])
+    with pytest.raises(ValueError, match="recall_levels"):
+        precision_recall_curve(S, [0, 1], [0, 1, 0], recall_levels=[0.5, 1.5])
+
+
+# ---------------------------------------------------------------------------
+# cross-modal evaluation and scorers
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fitted():
+    X_img, X_txt, y = make_cross_modal(160, random_state=0)
+    est = CCA(n_components=4).fit(X_img[:100], X_txt[:100])
+    return est, X_img[100:], X_txt[100:], y[100:]
+
+
+def test_cross_modal_map_equals_metric_on_similarity(fitted, monkeypatch):
+    est, X_img, X_txt, y = fitted
+    S = est.similarity(X_img, X_txt)
+    expected = {
+        "i2t": mean_average_precision(S, y, y),
+        "t2i": mean_average_precision(S.T, y, y),
+    }
+    monkeypatch.setattr(_ranking, "_BLOCK_ELEMENTS", 7 * 60)  # several similarity blocks
+    from skcross.metrics import _scorer
+
+    monkeypatch.setattr(_scorer, "_BLOCK_ELEMENTS", 7 * 60)
+    for k in (None, 10):
+        got = cross_modal_map(est, X_img, X_txt, y, k=k)
+        assert got["i2t"] == pytest.approx(mean_average_precision(S, y, y, k=k))
+        assert got["t2i"] == pytest.approx(mean_average_precision(S.T, y, y, k=k))
+        assert got["mean"] == pytest.approx((got["i2t"] + got["t2i"]) / 2)
+    assert cross_modal_map(est, X_img, X_txt, y)["i2t"] == pytest.approx(expected["i2t"])
+    recall = cross_modal_recall(est, X_img, X_txt, None, k=5)
+    assert recall["t2i"] == pytest.approx(recall_at_k(S.T, k=5))
+
+
+def test_cross_modal_map_unpaired_sets(fitted):
+    est, X_img, X_txt, y = fitted
+    S = est.similarity(X_img[:20], X_txt)
+    got = cross_modal_map(est, X_img[:20], X_txt, (y[:20], y))
+    assert got["i2t"] == pytest.approx(mean_average_precision(S, y[:20], y))
+    with pytest.raises(ValueError, match="y_img, y_txt"):
+        cross_modal_map(est, X_img[:20], X_txt, y)
+
+
+@pytest.mark.parametrize(
+    "name, direction, k",
+    [("map", "mean", None), ("map_i2t", "i2t", None), ("map_t2i", "t2i", None), ("map@10", "mean", 10),
+     ("map@7_t2i", "t2i", 7), ("recall@5", "mean", 5), ("recall@1_i2t", "i2t", 1)],
+)
+def test_scorer_equals_metric(fitted, name, direction, k):
+    est, X_img, X_txt, y = fitted
+    scorer = get_scorer(name)
+    labels = None if name.startswith("recall") else y
+    function = cross_modal_recall if name.startswith("recall") else cross_modal_map
+    assert scorer(est, paired(X_img, X_txt), labels) == function(est, X_img, X_txt, labels, k=k)[direction]
+    restored = pickle.loads(pickle.dumps(scorer))
+    assert restored(est, paired(X_img, X_txt), labels) == scorer(est, paired(X_img, X_txt), labels)
+
+
+def test_get_scorer_registry():
+    names = get_scorer_names()
+    for name in ("map", "map_i2t", "map_t2i", "map@100", "recall@1", "recall@10"):
+        assert name in names
+    assert all(get_scorer(n).name == n for n in names)
+    assert get_scorer("map") is not get_scorer("map")  # a fresh object each time
+    assert repr(get_scorer("map@5")) == "get_scorer('map@5')"
+    for bad in ("accuracy", "recall", "map@0", "map@-3", "map_x", None):
+        with pytest.raises(ValueError, match="not a valid scoring"):
+            get_scorer(bad)
+    custom = lambda est, X, y: 0.0  # noqa: E731
+    assert get_scorer(custom) is custom
+
+
+def test_scorer_needs_paired_data(fitted):
+    est, X_img, X_txt, y = fitted
+    with pytest.raises(TypeError, match="PairedData"):
+        get_scorer("map")(est, X_img, y)
+
+
+def test_cross_modal_map_rejects_non_cross_modal_estimator(fitted):
+    from sklearn.decomposition import PCA
+
+    _, X_img, X_txt, y = fitted
+    with pytest.raises(TypeError, match="not a skcross cross-modal estimator"):
+        cross_modal_map(PCA(), X_img, X_txt, y)
