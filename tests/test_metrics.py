@@ -1,3 +1,4 @@
+import functools
 import pickle
 
 import numpy as np
@@ -101,8 +102,11 @@ CASES = [
 @pytest.mark.parametrize("seed,kind,ties", CASES)
 @pytest.mark.parametrize("small_blocks", [False, True])
 def test_metrics_match_per_query_reference(seed, kind, ties, small_blocks, monkeypatch):
-    if small_blocks:  # force several blocks, including a ragged last one
+    if small_blocks:  # force several blocks, including a ragged last one, ranked in 2 threads
         monkeypatch.setattr(_ranking, "_BLOCK_ELEMENTS", 3 * 17)
+        for name in ("mean_average_precision", "precision_at_k", "recall_at_k",
+                     "precision_scope_curve", "precision_recall_curve"):
+            monkeypatch.setitem(globals(), name, functools.partial(getattr(_ranking, name), n_jobs=2))
     rng = np.random.default_rng(seed)
     n_query, n_db = (17, 17) if kind == "pair" else (13, 17)
     S, y_query, y_db = random_case(rng, n_query, n_db, kind, ties)
@@ -201,11 +205,8 @@ def test_cross_modal_map_equals_metric_on_similarity(fitted, monkeypatch):
         "t2i": mean_average_precision(S.T, y, y),
     }
     monkeypatch.setattr(_ranking, "_BLOCK_ELEMENTS", 7 * 60)  # several similarity blocks
-    from skcross.metrics import _scorer
-
-    monkeypatch.setattr(_scorer, "_BLOCK_ELEMENTS", 7 * 60)
-    for k in (None, 10):
-        got = cross_modal_map(est, X_img, X_txt, y, k=k)
+    for k, n_jobs in ((None, None), (10, None), (None, 2)):
+        got = cross_modal_map(est, X_img, X_txt, y, k=k, n_jobs=n_jobs)
         assert got["i2t"] == pytest.approx(mean_average_precision(S, y, y, k=k))
         assert got["t2i"] == pytest.approx(mean_average_precision(S.T, y, y, k=k))
         assert got["mean"] == pytest.approx((got["i2t"] + got["t2i"]) / 2)

@@ -9,6 +9,7 @@ stays bounded by ``block_size x n_database`` whatever the number of queries.
 import numbers
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.utils.validation import check_array
 
 __all__ = [
@@ -19,8 +20,10 @@ __all__ = [
     "recall_at_k",
 ]
 
-# Elements of one query block (rows x database items); 4M float64 = 32 MiB.
-_BLOCK_ELEMENTS = 1 << 22
+# Elements of one query block (rows x database items): 256K float64 = 2 MiB, so
+# a block's sort, gathers and comparisons stay in cache (measured in
+# benchmarks/bench_metrics.py; 4x larger blocks were up to 20% slower).
+_BLOCK_ELEMENTS = 1 << 18
 
 
 # --------------------------------------------------------------------------
@@ -152,62 +155,78 @@ def _stable_order(S_block):
     return np.argsort(-S_block, axis=1, kind="stable")
 
 
+def _has_adjacent_equal(sorted_values):
+    return bool((sorted_values[1:] == sorted_values[:-1]).any())
+
+
 def _rank_block(S_block, k=None):
     """Indices of the top ``k`` (all if None) items per row, best first, ties by index.
 
-    The fast path uses the default (unstable) sort or a partial selection;
-    rows where equal similarities could make that order differ from the stable
-    one are recomputed with a stable sort, so the result is always exact.
+    The fast path uses the default (unstable) sort, after a partial selection
+    when ``k`` is given; rows where equal similarities could make that order
+    differ from the stable one (a tie anywhere in the ranked list, or across
+    the k-th place) are recomputed with a stable sort, so the result is exact.
     """
     n = S_block.shape[1]
     if k is None or k >= n:
-        order = np.argsort(-S_block, axis=1)
-        values = np.take_along_axis(S_block, order, axis=1)
-        tied = (values[:, 1:] == values[:, :-1]).any(axis=1)
+        order = np.argsort(S_block, axis=1)[:, ::-1]
+        # Row-by-row 1-D gathers: measured 2-5x faster than one take_along_axis here.
+        tied = np.array([_has_adjacent_equal(row[o]) for row, o in zip(S_block, order)], dtype=bool)
     else:
-        candidates = np.argpartition(-S_block, k - 1, axis=1)[:, :k]
-        candidates.sort(axis=1)  # index order, so the stable sort below breaks ties by index
-        values = np.take_along_axis(S_block, candidates, axis=1)
-        order = np.take_along_axis(candidates, np.argsort(-values, axis=1, kind="stable"), axis=1)
-        # Ties straddling the k-th place: which equal items made the cut is arbitrary.
-        threshold = values.min(axis=1, keepdims=True)
-        tied = (S_block >= threshold).sum(axis=1) > k
+        candidates = np.argpartition(S_block, n - k, axis=1)[:, n - k :]
+        candidate_values = np.take_along_axis(S_block, candidates, axis=1)
+        best_first = np.argsort(candidate_values, axis=1)[:, ::-1]
+        order = np.take_along_axis(candidates, best_first, axis=1)
+        values = np.take_along_axis(candidate_values, best_first, axis=1)
+        tied = (values[:, 1:] == values[:, :-1]).any(axis=1)
+        # An item outside the top k equal to the k-th value: which one made the cut is arbitrary.
+        tied |= np.count_nonzero(S_block >= values[:, -1:], axis=1) > k
     if tied.any():
+        order = np.array(order)  # writable, C-ordered
         order[tied] = _stable_order(S_block[tied])[:, : order.shape[1]]
     return order
 
 
-def _row_blocks(S, block_size=None):
-    """Yield ``(rows, S[rows])`` for consecutive blocks of query rows."""
-    n_query, n_db = S.shape
-    if block_size is None:
-        block_size = max(1, _BLOCK_ELEMENTS // n_db)
+def _row_blocks(n_query, n_db, get_block):
+    """Yield ``(rows, get_block(rows_slice))`` for consecutive blocks of query rows."""
+    block_size = max(1, _BLOCK_ELEMENTS // n_db)
     for start in range(0, n_query, block_size):
         stop = min(start + block_size, n_query)
-        yield np.arange(start, stop), S[start:stop]
+        yield np.arange(start, stop), get_block(slice(start, stop))
 
 
-def _iter_ranked_blocks(S_blocks, relevance, k=None):
-    """Yield ``(rows, sorted_relevance)`` for each ``(rows, S_block)`` of ``S_blocks``."""
-    for rows, S_block in S_blocks:
-        yield rows, relevance.sorted(rows, _rank_block(S_block, k))
+def _sum_over_ranked_blocks(S_blocks, relevance, k, reduce, n_jobs=None):
+    """Sum ``reduce(sorted_relevance)`` over the ``(rows, S_block)`` of ``S_blocks``.
+
+    Blocks are ranked in ``n_jobs`` threads (NumPy's sorts release the GIL);
+    joblib dispatches at most ``2 * n_jobs`` blocks ahead, so memory stays
+    bounded even when ``S_blocks`` computes similarities on the fly.
+    """
+
+    def task(rows, S_block):
+        return reduce(relevance.sorted(rows, _rank_block(S_block, k)))
+
+    results = Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
+        delayed(task)(rows, S_block) for rows, S_block in S_blocks
+    )
+    total = 0
+    for result in results:
+        total = total + result
+    return total
 
 
-def _mean_ap_from_blocks(S_blocks, relevance, k, n_query):
-    """mAP over blocks of a similarity matrix that may never be materialised whole."""
-    total = 0.0
-    for _, rel in _iter_ranked_blocks(S_blocks, relevance, k):
-        total += _average_precision_rows(rel).sum()
-    return np.float64(total / n_query)
+def _blocks_of(S):
+    return _row_blocks(*S.shape, lambda rows: S[rows])
 
 
 def _relevant_positions(rel):
     """Row index, 1-based rank and 1-based hit number of every relevant entry."""
-    row, col = np.nonzero(rel)
-    per_row = np.bincount(row, minlength=rel.shape[0])
-    first = np.concatenate([[0], np.cumsum(per_row)[:-1]])
-    hit = np.arange(len(row)) - first[row] + 1
-    return row, col + 1, hit, per_row
+    n = rel.shape[1]
+    flat = np.flatnonzero(rel)  # one index array: about twice as fast as np.nonzero
+    row = flat // n
+    per_row = np.count_nonzero(rel, axis=1)
+    hit = np.arange(1, len(flat) + 1) - (np.cumsum(per_row) - per_row)[row]
+    return row, flat - row * n + 1, hit, per_row
 
 
 def _average_precision_rows(rel):
@@ -215,6 +234,14 @@ def _average_precision_rows(rel):
     row, rank, hit, per_row = _relevant_positions(rel)
     total = np.bincount(row, weights=hit / rank, minlength=rel.shape[0])
     return np.divide(total, per_row, out=np.zeros(rel.shape[0]), where=per_row > 0)
+
+
+def _sum_average_precision(rel):
+    return _average_precision_rows(rel).sum()
+
+
+def _count_found(rel):
+    return np.count_nonzero(rel.any(axis=1))
 
 
 def _prepare(S, y_query, y_db):
@@ -225,7 +252,7 @@ def _prepare(S, y_query, y_db):
 # --------------------------------------------------------------------------
 # public metrics
 # --------------------------------------------------------------------------
-def mean_average_precision(S, y_query=None, y_db=None, k=None):
+def mean_average_precision(S, y_query=None, y_db=None, k=None, *, n_jobs=None):
     """Mean average precision (mAP@all, or mAP@k) of a ranking.
 
     Each query ranks all database items by similarity, descending; items with
@@ -248,6 +275,9 @@ def mean_average_precision(S, y_query=None, y_db=None, k=None):
         Database labels, of the same kind as ``y_query``.
     k : int, default=None
         Cut-off rank; None ranks the whole database.
+    n_jobs : int, default=None
+        Number of threads ranking blocks of queries in parallel; None means 1,
+        -1 all cores.
 
     Returns
     -------
@@ -272,10 +302,11 @@ def mean_average_precision(S, y_query=None, y_db=None, k=None):
     """
     S, relevance = _prepare(S, y_query, y_db)
     k = _check_k(k, S.shape[1])
-    return _mean_ap_from_blocks(_row_blocks(S), relevance, k, S.shape[0])
+    total = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, _sum_average_precision, n_jobs)
+    return np.float64(total / S.shape[0])
 
 
-def precision_at_k(S, y_query=None, y_db=None, k=10):
+def precision_at_k(S, y_query=None, y_db=None, k=10, *, n_jobs=None):
     """Mean precision of the top ``k`` items of each query's ranking.
 
     Parameters
@@ -286,6 +317,9 @@ def precision_at_k(S, y_query=None, y_db=None, k=10):
         Labels defining relevance, as in :func:`mean_average_precision`.
     k : int, default=10
         Number of top-ranked items looked at.
+    n_jobs : int, default=None
+        Number of threads ranking blocks of queries in parallel; None means 1,
+        -1 all cores.
 
     Returns
     -------
@@ -302,11 +336,11 @@ def precision_at_k(S, y_query=None, y_db=None, k=10):
     """
     S, relevance = _prepare(S, y_query, y_db)
     k = _check_k(k, S.shape[1], allow_none=False)
-    hits = sum(rel.sum() for _, rel in _iter_ranked_blocks(_row_blocks(S), relevance, k))
+    hits = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, np.count_nonzero, n_jobs)
     return np.float64(hits / (k * S.shape[0]))
 
 
-def precision_scope_curve(S, y_query=None, y_db=None, scopes=None):
+def precision_scope_curve(S, y_query=None, y_db=None, scopes=None, *, n_jobs=None):
     """Precision@k over a range of scopes k (the "precision-scope" curve).
 
     Parameters
@@ -318,6 +352,9 @@ def precision_scope_curve(S, y_query=None, y_db=None, scopes=None):
     scopes : array-like of int, default=None
         Increasing cut-off ranks. None uses 20 ranks spread evenly from 1 to
         ``n_database``.
+    n_jobs : int, default=None
+        Number of threads ranking blocks of queries in parallel; None means 1,
+        -1 all cores.
 
     Returns
     -------
@@ -345,13 +382,17 @@ def precision_scope_curve(S, y_query=None, y_db=None, scopes=None):
         _check_k(k.item() if hasattr(k, "item") else k, n_db, name="scopes value", allow_none=False)
     if np.any(np.diff(scopes) <= 0):
         raise ValueError("scopes must be strictly increasing.")
-    hits = np.zeros(len(scopes))
-    for _, rel in _iter_ranked_blocks(_row_blocks(S), relevance, int(scopes[-1])):
-        hits += np.cumsum(rel, axis=1)[:, scopes - 1].sum(axis=0)
+    hits = _sum_over_ranked_blocks(
+        _blocks_of(S),
+        relevance,
+        int(scopes[-1]),
+        lambda rel: np.cumsum(rel, axis=1)[:, scopes - 1].sum(axis=0),
+        n_jobs,
+    )
     return scopes, hits / (scopes * S.shape[0])
 
 
-def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None):
+def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None, *, n_jobs=None):
     """Interpolated precision at fixed recall levels, averaged over queries.
 
     For each query, the interpolated precision at recall level ``r`` is the
@@ -367,6 +408,9 @@ def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None):
         Labels defining relevance, as in :func:`mean_average_precision`.
     recall_levels : array-like of float, default=None
         Recall levels in [0, 1]; None uses the 11 levels 0, 0.1, ..., 1.
+    n_jobs : int, default=None
+        Number of threads ranking blocks of queries in parallel; None means 1,
+        -1 all cores.
 
     Returns
     -------
@@ -388,22 +432,25 @@ def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None):
     levels = np.linspace(0, 1, 11) if recall_levels is None else np.asarray(recall_levels, float)
     if levels.ndim != 1 or levels.size == 0 or not np.all((levels >= 0) & (levels <= 1)):
         raise ValueError("recall_levels must be a non-empty 1-D array of values in [0, 1].")
-    total = np.zeros(len(levels))
-    for _, rel in _iter_ranked_blocks(_row_blocks(S), relevance):
+
+    def interpolated_precision(rel):
         row, rank, hit, per_row = _relevant_positions(rel)
         if len(row) == 0:
-            continue
+            return np.zeros(len(levels))
         # Precision at the j-th hit, padded per row, then a suffix maximum.
         precision = np.zeros((rel.shape[0], per_row.max()))
         precision[row, hit - 1] = hit / rank
         best_after = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
-        needed = np.maximum(np.ceil(levels[None, :] * per_row[:, None] - 1e-12).astype(int), 1)
         has_hits = per_row > 0
-        total += best_after[has_hits][np.arange(has_hits.sum())[:, None], needed[has_hits] - 1].sum(axis=0)
+        needed = np.ceil(levels[None, :] * per_row[has_hits, None] - 1e-12).astype(int)
+        rows = np.arange(has_hits.sum())[:, None]
+        return best_after[has_hits][rows, np.maximum(needed, 1) - 1].sum(axis=0)
+
+    total = _sum_over_ranked_blocks(_blocks_of(S), relevance, None, interpolated_precision, n_jobs)
     return total / S.shape[0], levels
 
 
-def recall_at_k(S, y_query=None, y_db=None, k=1):
+def recall_at_k(S, y_query=None, y_db=None, k=1, *, n_jobs=None):
     """Fraction of queries with at least one relevant item in their top ``k``.
 
     With no labels this is the usual Recall@K of image-caption retrieval: the
@@ -418,6 +465,9 @@ def recall_at_k(S, y_query=None, y_db=None, k=1):
         Leave both None for pair relevance.
     k : int, default=1
         Number of top-ranked items looked at.
+    n_jobs : int, default=None
+        Number of threads ranking blocks of queries in parallel; None means 1,
+        -1 all cores.
 
     Returns
     -------
@@ -434,5 +484,5 @@ def recall_at_k(S, y_query=None, y_db=None, k=1):
     """
     S, relevance = _prepare(S, y_query, y_db)
     k = _check_k(k, S.shape[1], allow_none=False)
-    found = sum(rel.any(axis=1).sum() for _, rel in _iter_ranked_blocks(_row_blocks(S), relevance, k))
+    found = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, _count_found, n_jobs)
     return np.float64(found / S.shape[0])

@@ -6,7 +6,14 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._paired import PairedData
-from ._ranking import _average_precision_rows, _check_k, _iter_ranked_blocks, _Relevance, _BLOCK_ELEMENTS
+from ._ranking import (
+    _check_k,
+    _count_found,
+    _Relevance,
+    _row_blocks,
+    _sum_average_precision,
+    _sum_over_ranked_blocks,
+)
 
 __all__ = ["cross_modal_map", "cross_modal_recall", "get_scorer", "get_scorer_names"]
 
@@ -48,36 +55,36 @@ def _split_labels(y, n_img, n_txt):
     return y, y
 
 
-def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k):
-    """Apply a per-block reducer in both directions; similarities made block by block."""
+def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs):
+    """Sum a per-block reducer over both directions; similarities made block by block."""
     final, X_img, X_txt = _final_step(estimator, X_img, X_txt)
     Z_img, Z_txt = final.transform_image(X_img), final.transform_text(X_txt)
     n_img, n_txt = Z_img.shape[0], Z_txt.shape[0]
     y_img, y_txt = _split_labels(y, n_img, n_txt)
 
-    def blocks(n_query, n_db, similarity):
-        step = max(1, _BLOCK_ELEMENTS // n_db)
-        for start in range(0, n_query, step):
-            rows = np.arange(start, min(start + step, n_query))
-            S_block = similarity(slice(start, rows[-1] + 1))
+    def checked(similarity):
+        def block(rows):
+            S_block = similarity(rows)
             if not np.isfinite(S_block).all():
                 raise ValueError(f"{type(final).__name__} produced NaN or infinite similarities.")
-            yield rows, S_block
+            return S_block
+
+        return block
 
     scores = {}
-    for direction, (n_q, n_db, y_q, y_db, sim) in {
-        "i2t": (n_img, n_txt, y_img, y_txt, lambda b: final._similarity(Z_img[b], Z_txt)),
-        "t2i": (n_txt, n_img, y_txt, y_img, lambda b: final._similarity(Z_img, Z_txt[b]).T),
-    }.items():
+    for direction, n_q, n_db, y_q, y_db, similarity in [
+        ("i2t", n_img, n_txt, y_img, y_txt, lambda rows: final._similarity(Z_img[rows], Z_txt)),
+        ("t2i", n_txt, n_img, y_txt, y_img, lambda rows: final._similarity(Z_img, Z_txt[rows]).T),
+    ]:
+        blocks = _row_blocks(n_q, n_db, checked(similarity))
         relevance = _Relevance(y_q, y_db, n_q, n_db)
-        kk = _check_k(k, n_db)
-        total = sum(reduce(rel) for _, rel in _iter_ranked_blocks(blocks(n_q, n_db, sim), relevance, kk))
+        total = _sum_over_ranked_blocks(blocks, relevance, _check_k(k, n_db), reduce, n_jobs)
         scores[direction] = float(total / n_q)
     scores["mean"] = (scores["i2t"] + scores["t2i"]) / 2
     return scores
 
 
-def cross_modal_map(estimator, X_img, X_txt, y=None, k=None):
+def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, n_jobs=None):
     """Image-to-text and text-to-image mAP of a fitted estimator.
 
     Every image queries all texts (``"i2t"``) and every text queries all
@@ -98,6 +105,8 @@ def cross_modal_map(estimator, X_img, X_txt, y=None, k=None):
         relevant item of a query is its own pair (``n_images == n_texts``).
     k : int, default=None
         Cut-off rank for mAP@k; None ranks the whole database (mAP@all).
+    n_jobs : int, default=None
+        Number of threads ranking blocks of queries in parallel; None means 1.
 
     Returns
     -------
@@ -119,12 +128,10 @@ def cross_modal_map(estimator, X_img, X_txt, y=None, k=None):
     >>> sorted(scores)
     ['i2t', 'mean', 't2i']
     """
-    return _cross_modal_scores(
-        estimator, X_img, X_txt, y, reduce=lambda rel: _average_precision_rows(rel).sum(), k=k
-    )
+    return _cross_modal_scores(estimator, X_img, X_txt, y, reduce=_sum_average_precision, k=k, n_jobs=n_jobs)
 
 
-def cross_modal_recall(estimator, X_img, X_txt, y=None, k=1):
+def cross_modal_recall(estimator, X_img, X_txt, y=None, k=1, *, n_jobs=None):
     """Image-to-text and text-to-image Recall@k of a fitted estimator.
 
     Parameters
@@ -140,6 +147,8 @@ def cross_modal_recall(estimator, X_img, X_txt, y=None, k=1):
         a query succeeds when its own pair is in the top ``k``.
     k : int, default=1
         Number of top-ranked items looked at.
+    n_jobs : int, default=None
+        Number of threads ranking blocks of queries in parallel; None means 1.
 
     Returns
     -------
@@ -157,9 +166,7 @@ def cross_modal_recall(estimator, X_img, X_txt, y=None, k=1):
     True
     """
     _check_k(k, np.inf, allow_none=False)
-    return _cross_modal_scores(
-        estimator, X_img, X_txt, y, reduce=lambda rel: rel.any(axis=1).sum(), k=k
-    )
+    return _cross_modal_scores(estimator, X_img, X_txt, y, reduce=_count_found, k=k, n_jobs=n_jobs)
 
 
 # ----------------------------------------------------------------------------
