@@ -28,7 +28,7 @@ def _as_modality_matrix(X, name):
 def _row_key(key, n_rows):
     """Normalise a row key into something both ndarrays and CSR matrices accept."""
     if isinstance(key, tuple):
-        if len(key) == 2 and (key[1] is Ellipsis or key[1] == slice(None)):
+        if len(key) == 2 and (key[1] is Ellipsis or (isinstance(key[1], slice) and key[1] == slice(None))):
             key = key[0]
         elif len(key) == 1:
             key = key[0]

@@ -164,6 +164,7 @@ def test_string_labels_and_label_sets():
         ((np.zeros((2, 2)), np.full((2, 3), 2), np.ones((2, 3))), "0/1"),
         ((np.zeros((2, 2)), [0, 1], np.ones((2, 3))), "both be 1-D"),
         ((np.zeros((2, 2)), [0.0, np.nan], [0, 1]), "NaN"),
+        ((np.zeros((2, 2)), [0, 1], ["0", "1"]), "mix numeric and non-numeric"),
     ],
 )
 def test_metric_validation(args, message):

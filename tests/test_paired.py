@@ -54,7 +54,7 @@ def test_row_indexing_keeps_pairs(data, key):
     np.testing.assert_array_equal(sub.image, expected)
 
 
-@pytest.mark.parametrize("key", [(slice(None), 0), "a", np.array([0.5]), np.ones(3, bool), 10])
+@pytest.mark.parametrize("key", [(slice(None), 0), (slice(None), np.array([0, 1])), "a", np.array([0.5]), np.ones(3, bool), 10])
 def test_bad_keys(data, key):
     with pytest.raises(IndexError):
         paired(*data[:2])[key]

@@ -203,7 +203,7 @@ def load_dataset(
     --------
     >>> from skcross.datasets import load_dataset
     >>> d = load_dataset("wikipedia", data_home=shared_datasets)  # doctest: +SKIP
-    >>> d.X_img_train.shape, d.X_txt_train.shape
+    >>> d.X_img_train.shape, d.X_txt_train.shape  # doctest: +SKIP
     ((2173, 128), (2173, 10))
     """
     entry = _resolve_name(str(name_or_path))

@@ -123,6 +123,12 @@ class _Relevance:
                 f"matrices, got {y_query.ndim}-D and {y_db.ndim}-D."
             )
         if y_query.ndim == 1:
+            numeric = [y.dtype.kind in "biuf" for y in (y_query, y_db)]
+            if numeric[0] != numeric[1]:
+                raise ValueError(
+                    f"y_query ({y_query.dtype}) and y_db ({y_db.dtype}) mix numeric and "
+                    "non-numeric labels, which never match."
+                )
             try:
                 _, codes = np.unique(np.concatenate([y_query, y_db]), return_inverse=True)
             except TypeError as exc:
@@ -294,9 +300,11 @@ def mean_average_precision(S, y_query=None, y_db=None, k=None, *, n_jobs=None):
     >>> import numpy as np
     >>> from skcross.metrics import mean_average_precision
     >>> S = np.array([[0.9, 0.8, 0.1],
-    ...               [0.2, 0.7, 0.6]])
-    >>> mean_average_precision(S, [0, 1], [0, 1, 0])  # (1 + 1/2) / 2 per query
-    np.float64(0.75)
+    ...               [0.2, 0.6, 0.7]])
+    >>> # query 0 finds its relevant items at ranks 1 and 3: AP = (1/1 + 2/3) / 2;
+    >>> # query 1 finds its only relevant item at rank 2: AP = 1/2
+    >>> mean_average_precision(S, [0, 1], [0, 1, 0])
+    np.float64(0.6666666666666666)
     >>> mean_average_precision(S, [0, 1], [0, 1, 0], k=1)
     np.float64(0.5)
     """
