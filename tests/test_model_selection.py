@@ -59,3 +59,15 @@ def test_recall_scorer_on_pairs_only(data):
     X, _ = data
     search = GridSearchCV(CCA(), {"n_components": [2, 8]}, scoring=get_scorer("recall@5"), cv=3).fit(X)
     assert 0 < search.best_score_ <= 1
+
+
+def test_grid_search_with_sparse_bag_of_words_text():
+    import scipy.sparse as sp
+    from sklearn.decomposition import TruncatedSVD
+
+    X_img, X_txt, y = make_cross_modal(150, random_state=1)
+    counts = sp.csr_matrix(np.random.default_rng(0).poisson(np.exp(X_txt / 2)))
+    X = paired(X_img, counts)
+    pipe = make_pipeline(ModalityTransformer(text=TruncatedSVD(10, random_state=0)), CCA())
+    search = GridSearchCV(pipe, {"cca__n_components": [2, 4]}, cv=3, n_jobs=2).fit(X, y)
+    assert 0 < search.best_score_ <= 1
