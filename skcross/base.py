@@ -121,8 +121,27 @@ def check_modality(X, name, *, n_features=None, accept_sparse=True):
     return X
 
 
-def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired):
-    """Validate ``y`` for ``fit``: None, labels of the pairs, or ``(y_img, y_txt)``."""
+def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired, allows_multilabel=True):
+    """Validate ``y`` for ``fit``: None, labels of the pairs, or ``(y_img, y_txt)``.
+
+    Parameters
+    ----------
+    y : None, array-like or tuple of two array-likes
+        The labels given to ``fit``.
+    n_img, n_txt : int
+        Numbers of image and text rows.
+    requires_labels : bool
+        Whether None is refused.
+    allows_unpaired : bool
+        Whether ``(y_img, y_txt)`` for modalities of different sizes is accepted.
+    allows_multilabel : bool, default=True
+        Whether 2-D indicator matrices are accepted.
+
+    Returns
+    -------
+    y : None, ndarray or tuple of two ndarrays
+        The validated labels.
+    """
     if y is None:
         if requires_labels:
             raise ValueError("y is required: this method is supervised.")
@@ -132,8 +151,16 @@ def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired):
             raise ValueError(
                 "y=(y_img, y_txt) describes unpaired data, which this method does not support."
             )
-        return check_labels(y[0], n_img, "y_img"), check_labels(y[1], n_txt, "y_txt")
-    return check_labels(y, n_img, "y")
+        labels = check_labels(y[0], n_img, "y_img"), check_labels(y[1], n_txt, "y_txt")
+    else:
+        if n_img != n_txt:
+            raise ValueError(
+                f"X_img has {n_img} rows and X_txt has {n_txt}: unpaired data needs y=(y_img, y_txt)."
+            )
+        labels = (check_labels(y, n_img, "y"),)
+    if not allows_multilabel and any(labels_.ndim == 2 for labels_ in labels):
+        raise ValueError("y must be single-label (1-D class labels) for this method, got a 2-D indicator matrix.")
+    return labels if len(labels) == 2 else labels[0]
 
 
 class CrossModalMixin:
@@ -148,11 +175,13 @@ class CrossModalMixin:
     - ``_allows_unpaired`` (default False): ``fit`` accepts modalities with
       different numbers of rows, labelled by ``y=(y_img, y_txt)``.
     - ``_accepts_sparse`` (default True): sparse features are accepted.
+    - ``_allows_multilabel`` (default True): 2-D indicator labels are accepted.
     """
 
     _requires_labels = False
     _allows_unpaired = False
     _accepts_sparse = True
+    _allows_multilabel = True
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -194,6 +223,7 @@ class CrossModalMixin:
             X_txt.shape[0],
             requires_labels=self._requires_labels,
             allows_unpaired=self._allows_unpaired,
+            allows_multilabel=self._allows_multilabel,
         )
         self.n_features_image_in_ = X_img.shape[1]
         self.n_features_text_in_ = X_txt.shape[1]

@@ -9,6 +9,12 @@ from skcross.utils.estimator_checks import yield_checks
 FAST_PARAMS = {
     "CCA": {"n_components": 2},
     "PLS": {"n_components": 2},
+    "KCCA": {"n_components": 2, "nystroem_components": 30, "random_state": 0},
+    "SCM": {"n_components": 2},
+    "SM": {},
+    "MLCCA": {"n_components": 2},
+    "GMLDA": {"n_components": 2},
+    "GMMFA": {"n_components": 2, "n_neighbors": 5, "n_margin_pairs": 20},
 }
 
 # check name -> reason, per estimator; empty today, and a reason is required to add one.

@@ -1,4 +1,4 @@
-"""Shared machinery of the closed-form linear two-view methods (CCA, PLS)."""
+"""Shared machinery of the closed-form two-view methods (CCA, PLS, KCCA)."""
 
 from numbers import Integral
 
@@ -33,7 +33,33 @@ def _thin_svd(X):
     return U[:, keep], s[keep], Vt[keep].T
 
 
-class _LinearTwoView(CrossModalMixin, BaseEstimator):
+class _Projection(CrossModalMixin, BaseEstimator):
+    """Linear projections of (mapped, standardised) features, one per modality.
+
+    Subclasses fit ``image_weights_`` and ``text_weights_`` on the output of
+    :meth:`_standardise_training`; the transforms are shared.
+    """
+
+    def _image_features(self, X_img):
+        return _dense(X_img)
+
+    def _text_features(self, X_txt):
+        return _dense(X_txt)
+
+    def _standardise_training(self, X_img, X_txt, scale):
+        """Fit the per-modality standardisers; return the standardised features."""
+        self._image_standardiser = _Standardiser(X_img, scale)
+        self._text_standardiser = _Standardiser(X_txt, scale)
+        return self._image_standardiser(X_img), self._text_standardiser(X_txt)
+
+    def _transform_image(self, X_img):
+        return self._image_standardiser(self._image_features(X_img)) @ self.image_weights_
+
+    def _transform_text(self, X_txt):
+        return self._text_standardiser(self._text_features(X_txt)) @ self.text_weights_
+
+
+class _LinearTwoView(_Projection):
     """Closed-form linear projections of both modalities into a shared space.
 
     Both modalities are centred (and scaled when ``scale=True``) and reduced
@@ -55,15 +81,22 @@ class _LinearTwoView(CrossModalMixin, BaseEstimator):
         """Return ``(f, g)``: core factor and back-projection factor per direction."""
         raise NotImplementedError
 
+    def _standardises(self):
+        """Whether features are scaled to unit variance (the ``scale`` parameter)."""
+        return self.scale
+
+    def _fit_features(self, X_img, X_txt):
+        """Fit whatever maps the raw inputs to the features the method works on."""
+
     def _fit(self, X_img, X_txt, y):
-        X_img, X_txt = _dense(X_img), _dense(X_txt)
         n = X_img.shape[0]
         if n < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 pairs, got {n}.")
-        self._image_standardiser = _Standardiser(X_img, self.scale)
-        self._text_standardiser = _Standardiser(X_txt, self.scale)
-        U_i, s_i, V_i = _thin_svd(self._image_standardiser(X_img))
-        U_t, s_t, V_t = _thin_svd(self._text_standardiser(X_txt))
+        self._fit_features(X_img, X_txt)
+        X_img, X_txt = self._image_features(X_img), self._text_features(X_txt)
+        X_img, X_txt = self._standardise_training(X_img, X_txt, self._standardises())
+        U_i, s_i, V_i = _thin_svd(X_img)
+        U_t, s_t, V_t = _thin_svd(X_txt)
         rank = min(len(s_i), len(s_t))
         if self.n_components > rank:
             raise ValueError(
@@ -78,15 +111,41 @@ class _LinearTwoView(CrossModalMixin, BaseEstimator):
         k = self.n_components
         A = V_i @ (g_i[:, None] * P[:, :k])
         B = V_t @ (g_t[:, None] * Qt[:k].T)
-        # Deterministic signs: the largest image weight of each component is positive.
-        signs = np.sign(A[np.abs(A).argmax(axis=0), np.arange(k)])
-        signs[signs == 0] = 1
+        signs = _component_signs(A)
         self.image_weights_ = A * signs
         self.text_weights_ = B * signs
         self.singular_values_ = sigma[:k]
 
-    def _transform_image(self, X_img):
-        return self._image_standardiser(_dense(X_img)) @ self.image_weights_
+def _inverse_sqrt(C, ridge):
+    """``(C + ridge I)^(-1/2)`` of a symmetric positive semi-definite matrix."""
+    eigenvalues, eigenvectors = np.linalg.eigh((C + C.T) / 2)
+    eigenvalues = np.maximum(eigenvalues, 0) + ridge
+    keep = eigenvalues > eigenvalues.max() * len(C) * np.finfo(np.float64).eps
+    return (eigenvectors[:, keep] / np.sqrt(eigenvalues[keep])) @ eigenvectors[:, keep].T
 
-    def _transform_text(self, X_txt):
-        return self._text_standardiser(_dense(X_txt)) @ self.text_weights_
+
+def _cca_from_covariances(C_xx, C_yy, C_xy, reg, n_components):
+    """Canonical directions from (weighted) covariance matrices, with a relative ridge.
+
+    The ridge added to each auto-covariance is ``reg`` times its mean
+    diagonal. Returns ``(A, B, correlations)`` with deterministic signs.
+    """
+    W_x = _inverse_sqrt(C_xx, reg * np.trace(C_xx) / len(C_xx))
+    W_y = _inverse_sqrt(C_yy, reg * np.trace(C_yy) / len(C_yy))
+    P, sigma, Qt = np.linalg.svd(W_x @ C_xy @ W_y, full_matrices=False)
+    rank = int(np.sum(sigma > sigma[0] * max(C_xy.shape) * np.finfo(np.float64).eps)) if sigma.size else 0
+    if n_components > rank:
+        raise ValueError(
+            f"n_components={n_components} exceeds the rank of the cross-covariance ({rank})."
+        )
+    A = W_x @ P[:, :n_components]
+    B = W_y @ Qt[:n_components].T
+    signs = _component_signs(A)
+    return A * signs, B * signs, sigma[:n_components]
+
+
+def _component_signs(A):
+    """Signs making the largest-magnitude weight of each column positive."""
+    signs = np.sign(A[np.abs(A).argmax(axis=0), np.arange(A.shape[1])])
+    signs[signs == 0] = 1
+    return signs

@@ -38,6 +38,12 @@ def _fitted(estimator, **kwargs):
     return clone(estimator).fit(X_img, X_txt, y), (X_img, X_txt, y)
 
 
+def check_params_do_not_shadow_methods(name, estimator):
+    """A constructor parameter named like a method would replace it on the instance."""
+    clash = {p for p in estimator.get_params(deep=False) if callable(getattr(type(estimator), p, None))}
+    assert not clash, f"{name} parameters {sorted(clash)} shadow methods of the same name"
+
+
 def check_fit_returns_self(name, estimator):
     X_img, X_txt, y = _data()
     est = clone(estimator)
@@ -122,8 +128,7 @@ def check_invalid_data(name, estimator):
         ((X_img[:, 0], X_txt, y), "X_img"),
         ((X_img, X_txt, y[:-1]), "y has"),
     ]
-    if not clone(estimator)._allows_unpaired:
-        cases.append(((X_img, X_txt[:-1], y), "rows"))
+    cases.append(((X_img, X_txt[:-1], y), "rows"))
     for args, word in cases:
         try:
             clone(estimator).fit(*args)
@@ -174,9 +179,32 @@ def check_does_not_modify_input(name, estimator):
 
 
 def check_multilabel_y(name, estimator):
+    """Multi-label indicators are fitted and scored, or refused with a clear message."""
     X_img, X_txt, Y = _data(multilabel=True)
+    if not estimator._allows_multilabel:
+        try:
+            clone(estimator).fit(X_img, X_txt, Y)
+        except ValueError as exc:
+            assert "single-label" in str(exc), f"{name}: unclear error {exc!r}"
+            return
+        raise AssertionError(f"{name} declares no multi-label support but accepted a 2-D y")
     est = clone(estimator).fit(X_img, X_txt, Y)
     assert 0.0 <= est.score(X_img, X_txt, Y) <= 1.0
+
+
+def check_supervision(name, estimator):
+    """Supervised methods refuse y=None; unsupervised ones ignore y."""
+    X_img, X_txt, y = _data()
+    if estimator._requires_labels:
+        try:
+            clone(estimator).fit(X_img, X_txt)
+        except ValueError as exc:
+            assert "y is required" in str(exc), f"{name}: unclear error {exc!r}"
+            return
+        raise AssertionError(f"{name} is supervised but fitted without y")
+    a = clone(estimator).fit(X_img, X_txt).transform_image(X_img)
+    b = clone(estimator).fit(X_img, X_txt, y).transform_image(X_img)
+    np.testing.assert_allclose(a, b, err_msg=f"{name} is unsupervised but its fit depends on y")
 
 
 _SKLEARN_CHECKS = (
@@ -191,6 +219,7 @@ _SKLEARN_CHECKS = (
 )
 
 _PROJECT_CHECKS = (
+    check_params_do_not_shadow_methods,
     check_fit_returns_self,
     check_fit_forms_equivalent,
     check_embedding_shapes,
@@ -203,6 +232,7 @@ _PROJECT_CHECKS = (
     check_deterministic,
     check_does_not_modify_input,
     check_multilabel_y,
+    check_supervision,
 )
 
 

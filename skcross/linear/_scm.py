@@ -1,0 +1,231 @@
+"""Semantic matching (SM) and semantic correlation matching (SCM), Rasiwasia et al. 2010."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler, normalize
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ..base import CrossModalMixin
+from ._base import _dense
+from ._cca import CCA
+from ._pls import PLS
+
+__all__ = ["SCM", "SM"]
+
+_METRICS = {"normalized_correlation", "centered_correlation"}
+
+
+class _SemanticMatching(CrossModalMixin, BaseEstimator):
+    """Both modalities are mapped to class posteriors by per-modality classifiers.
+
+    Subclasses choose the features the classifiers see (``_fit_subspace``,
+    ``_subspace_image``, ``_subspace_text``).
+    """
+
+    _requires_labels = True
+    _allows_multilabel = False
+
+    _parameter_constraints = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "metric": [StrOptions(_METRICS)],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def _fit_subspace(self, X_img, X_txt):
+        """Fit the map into the space the classifiers work in (none by default)."""
+
+    def _subspace_image(self, X_img):
+        return _dense(X_img)
+
+    def _subspace_text(self, X_txt):
+        return _dense(X_txt)
+
+    def _classifier(self):
+        return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=self.max_iter))
+
+    def _fit(self, X_img, X_txt, y):
+        y_img, y_txt = y if isinstance(y, tuple) else (y, y)
+        classes_img, classes_txt = np.unique(y_img), np.unique(y_txt)
+        if not np.array_equal(classes_img, classes_txt):
+            raise ValueError(
+                "y_img and y_txt must contain the same classes, so that both modalities share "
+                f"one posterior space; got {classes_img.tolist()} and {classes_txt.tolist()}."
+            )
+        if len(classes_img) < 2:
+            raise ValueError(f"y must contain at least 2 classes, got {classes_img.tolist()}.")
+        self._fit_subspace(X_img, X_txt)
+        self.image_classifier_ = self._classifier().fit(self._subspace_image(X_img), y_img)
+        self.text_classifier_ = self._classifier().fit(self._subspace_text(X_txt), y_txt)
+        self.classes_ = classes_img
+
+    def _transform_image(self, X_img):
+        return self.image_classifier_.predict_proba(self._subspace_image(X_img))
+
+    def _transform_text(self, X_txt):
+        return self.text_classifier_.predict_proba(self._subspace_text(X_txt))
+
+    def _similarity(self, Z_img, Z_txt):
+        if self.metric == "centered_correlation":
+            Z_img = Z_img - Z_img.mean(axis=1, keepdims=True)
+            Z_txt = Z_txt - Z_txt.mean(axis=1, keepdims=True)
+        return normalize(Z_img) @ normalize(Z_txt).T
+
+
+class SM(_SemanticMatching):
+    """Semantic matching: retrieval in the space of class posteriors.
+
+    Each modality gets its own multinomial logistic regression (on
+    standardised raw features); images and texts are represented by their
+    vectors of class posterior probabilities and compared there (Rasiwasia
+    et al., 2010). The two classifiers never need the same rows, so SM also
+    fits unpaired data: ``fit(X_img, X_txt, (y_img, y_txt))``.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse regularisation strength of the logistic regressions.
+    metric : {"normalized_correlation", "centered_correlation"}, \
+default="normalized_correlation"
+        Comparison of posterior vectors: cosine ("normalized correlation",
+        NC in the paper) or the correlation of mean-centred vectors.
+    max_iter : int, default=1000
+        Iterations of the logistic-regression solver.
+
+    Attributes
+    ----------
+    image_classifier_, text_classifier_ : Pipeline
+        The fitted per-modality classifiers (StandardScaler + LogisticRegression).
+    classes_ : ndarray of shape (n_classes,)
+        The classes; embedding column ``j`` is the posterior of ``classes_[j]``.
+    n_features_image_in_ : int
+        Number of image features seen in ``fit``.
+    n_features_text_in_ : int
+        Number of text features seen in ``fit``.
+
+    See Also
+    --------
+    SCM : The same on top of a correlation subspace.
+
+    References
+    ----------
+    N. Rasiwasia, J. Costa Pereira, E. Coviello, G. Doyle, G. Lanckriet,
+    R. Levy, N. Vasconcelos. A new approach to cross-modal multimedia
+    retrieval. ACM Multimedia, 2010.
+
+    Examples
+    --------
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import SM
+    >>> X_img, X_txt, y = make_cross_modal(300, n_classes=4, random_state=0)
+    >>> sm = SM().fit(X_img, X_txt, y)
+    >>> sm.transform_image(X_img).shape  # one posterior per class
+    (300, 4)
+    """
+
+    _allows_unpaired = True
+
+    def __init__(self, *, C=1.0, metric="normalized_correlation", max_iter=1000):
+        self.C = C
+        self.metric = metric
+        self.max_iter = max_iter
+
+
+class SCM(_SemanticMatching):
+    """Semantic correlation matching: class posteriors of a correlation subspace.
+
+    Both modalities are first projected on a maximally correlated subspace
+    (:class:`CCA` or :class:`PLS`, fitted on the pairs); a multinomial
+    logistic regression per modality then maps the projections to class
+    posteriors, where images and texts are compared (Rasiwasia et al., 2010).
+
+    Parameters
+    ----------
+    n_components : int, default=10
+        Dimension of the correlation subspace.
+    subspace : {"cca", "pls"}, default="cca"
+        Method learning the correlation subspace.
+    reg : float, default=1e-3
+        Ridge of the CCA subspace (ignored for PLS); see :class:`CCA`.
+    C : float, default=1.0
+        Inverse regularisation strength of the logistic regressions.
+    metric : {"normalized_correlation", "centered_correlation"}, \
+default="normalized_correlation"
+        Comparison of posterior vectors: cosine ("normalized correlation",
+        NC in the paper) or the correlation of mean-centred vectors.
+    max_iter : int, default=1000
+        Iterations of the logistic-regression solver.
+
+    Attributes
+    ----------
+    subspace_ : CCA or PLS
+        The fitted correlation subspace.
+    image_classifier_, text_classifier_ : Pipeline
+        The fitted per-modality classifiers (StandardScaler + LogisticRegression).
+    classes_ : ndarray of shape (n_classes,)
+        The classes; embedding column ``j`` is the posterior of ``classes_[j]``.
+    n_features_image_in_ : int
+        Number of image features seen in ``fit``.
+    n_features_text_in_ : int
+        Number of text features seen in ``fit``.
+
+    See Also
+    --------
+    SM : Semantic matching on the raw features.
+    CCA : Correlation matching alone.
+
+    References
+    ----------
+    N. Rasiwasia, J. Costa Pereira, E. Coviello, G. Doyle, G. Lanckriet,
+    R. Levy, N. Vasconcelos. A new approach to cross-modal multimedia
+    retrieval. ACM Multimedia, 2010.
+
+    Examples
+    --------
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import SCM
+    >>> X_img, X_txt, y = make_cross_modal(300, n_classes=4, random_state=0)
+    >>> scm = SCM(n_components=4).fit(X_img, X_txt, y)
+    >>> scm.similarity(X_img[:2], X_txt[:3]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints = {
+        **_SemanticMatching._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "subspace": [StrOptions({"cca", "pls"})],
+        "reg": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=10,
+        *,
+        subspace="cca",
+        reg=1e-3,
+        C=1.0,
+        metric="normalized_correlation",
+        max_iter=1000,
+    ):
+        self.n_components = n_components
+        self.subspace = subspace
+        self.reg = reg
+        self.C = C
+        self.metric = metric
+        self.max_iter = max_iter
+
+    def _fit_subspace(self, X_img, X_txt):
+        if self.subspace == "cca":
+            subspace = CCA(self.n_components, reg=self.reg)
+        else:
+            subspace = PLS(self.n_components)
+        self.subspace_ = subspace.fit(X_img, X_txt)
+
+    def _subspace_image(self, X_img):
+        return self.subspace_.transform_image(X_img)
+
+    def _subspace_text(self, X_txt):
+        return self.subspace_.transform_text(X_txt)
