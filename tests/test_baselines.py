@@ -1,0 +1,174 @@
+"""KCCA, SM/SCM, GMLDA/GMMFA and ml-CCA: their math and their behaviour."""
+
+import numpy as np
+import pytest
+from sklearn.metrics.pairwise import rbf_kernel
+
+from skcross.datasets import make_cross_modal
+from skcross.linear import CCA, GMLDA, GMMFA, KCCA, MLCCA, SCM, SM
+from skcross.metrics import cross_modal_map
+
+
+@pytest.fixture(scope="module")
+def split():
+    X_img, X_txt, y = make_cross_modal(600, n_classes=5, random_state=0)
+    return (X_img[:400], X_txt[:400], y[:400]), (X_img[400:], X_txt[400:], y[400:])
+
+
+# --------------------------------------------------------------------------- KCCA
+def test_linear_kernel_kcca_is_cca(split):
+    (X_img, X_txt, _), _ = split
+    kcca = KCCA(5, kernel="linear", reg=0).fit(X_img, X_txt)
+    cca = CCA(5, reg=0, scale=False).fit(X_img, X_txt)
+    np.testing.assert_allclose(kcca.singular_values_, cca.singular_values_, rtol=1e-6)
+
+
+def test_exact_feature_map_reproduces_the_kernel(split):
+    (X_img, X_txt, _), _ = split
+    kcca = KCCA(3, gamma=0.05).fit(X_img, X_txt)
+    features = kcca._image_map(X_img)
+    np.testing.assert_allclose(features @ features.T, rbf_kernel(X_img, gamma=0.05), atol=1e-6)
+
+
+def test_precomputed_kernel_matches_rbf(split):
+    (X_img, X_txt, _), (T_img, T_txt, _) = split
+    kcca = KCCA(4, gamma=0.05).fit(X_img, X_txt)
+    pre = KCCA(4, kernel="precomputed").fit(rbf_kernel(X_img, gamma=0.05), rbf_kernel(X_txt, gamma=0.05))
+    np.testing.assert_allclose(
+        np.abs(pre.transform_image(rbf_kernel(T_img, X_img, gamma=0.05))),
+        np.abs(kcca.transform_image(T_img)),
+        rtol=1e-5,
+        atol=1e-8,
+    )
+    with pytest.raises(ValueError, match="square training kernel"):
+        KCCA(2, kernel="precomputed").fit(X_img, X_txt)
+
+
+def test_nystroem_approaches_exact(split):
+    (X_img, X_txt, y), (T_img, T_txt, t) = split
+    exact = cross_modal_map(KCCA(4).fit(X_img, X_txt), T_img, T_txt, t)["mean"]
+    approx = cross_modal_map(KCCA(4, nystroem_components=200, random_state=0).fit(X_img, X_txt), T_img, T_txt, t)
+    assert approx["mean"] == pytest.approx(exact, abs=0.05)
+    kcca = KCCA(4, nystroem_components=50, random_state=0).fit(X_img, X_txt)
+    assert kcca._image_map.normalisation.shape[0] == 50
+
+
+def test_gamma_heuristics(split):
+    (X_img, X_txt, _), _ = split
+    kcca = KCCA(2, gamma="scale", nystroem_components=50, random_state=0).fit(X_img, X_txt)
+    assert kcca.gamma_image_ == pytest.approx(1 / (X_img.shape[1] * X_img.var()))
+    kcca = KCCA(2, nystroem_components=50, random_state=0).fit(X_img, X_txt)
+    assert kcca.gamma_image_ > 0 and kcca.gamma_text_ > 0 and kcca.gamma_image_ != kcca.gamma_text_
+
+
+# --------------------------------------------------------------------------- SM / SCM
+def test_sm_fits_unpaired_data(split):
+    (X_img, X_txt, y), (T_img, T_txt, t) = split
+    sm = SM().fit(X_img[:300], X_txt[100:], (y[:300], y[100:]))
+    assert sm.transform_image(T_img).shape == (200, 5)
+    np.testing.assert_allclose(sm.transform_text(T_txt).sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="same classes"):
+        SM().fit(X_img, X_txt, (y, np.where(y == 4, 3, y)))
+    with pytest.raises(ValueError, match="y=\\(y_img, y_txt\\)"):
+        SM().fit(X_img[:300], X_txt, y[:300])
+    with pytest.raises(ValueError, match="unpaired"):
+        SCM(2).fit(X_img, X_txt, (y, y))
+
+
+def test_centered_correlation_metric(split):
+    (X_img, X_txt, y), (T_img, T_txt, _) = split
+    sm = SM(metric="centered_correlation").fit(X_img, X_txt, y)
+    P, Q = sm.transform_image(T_img[:5]), sm.transform_text(T_txt[:4])
+    expected = np.array([[np.corrcoef(p, q)[0, 1] for q in Q] for p in P])
+    np.testing.assert_allclose(sm.similarity(T_img[:5], T_txt[:4]), expected)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [SM(), SCM(4), SCM(4, subspace="pls"), GMLDA(4), GMMFA(4, n_neighbors=10, n_margin_pairs=100), MLCCA(4)],
+    ids=repr,
+)
+def test_supervised_methods_beat_cca_on_synthetic_data(split, estimator):
+    (X_img, X_txt, y), (T_img, T_txt, t) = split
+    cca = cross_modal_map(CCA(4).fit(X_img, X_txt), T_img, T_txt, t)["mean"]
+    assert cross_modal_map(estimator.fit(X_img, X_txt, y), T_img, T_txt, t)["mean"] > cca
+
+
+# --------------------------------------------------------------------------- GMA
+def test_gma_solves_its_generalized_eigenproblem(split):
+    (X_img, X_txt, y), _ = split
+    gmlda = GMLDA(3, alpha=0.0).fit(X_img, X_txt, y)
+    # With no coupling the views decouple: each image direction solves S_b v = lambda S_w v.
+    Xc = X_img - X_img.mean(0)
+    means = np.stack([Xc[y == c].mean(0) for c in range(5)])
+    S_w = sum((Xc[y == c] - means[c]).T @ (Xc[y == c] - means[c]) for c in range(5))
+    S_b = (means * np.bincount(y)[:, None]).T @ means
+    for v in gmlda.image_weights_.T:
+        if np.linalg.norm(v) < 1e-8:
+            continue  # this direction belongs to the text view
+        lhs, rhs = S_b @ v, (S_w + 1e-3 * np.trace(S_w) / len(S_w) * np.eye(len(S_w))) @ v
+        ratio = lhs @ v / (rhs @ v)
+        np.testing.assert_allclose(lhs, ratio * rhs, rtol=1e-6, atol=1e-8 * np.abs(lhs).max())
+
+
+def test_gma_rejects_bad_input(split):
+    (X_img, X_txt, y), _ = split
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        GMLDA(2).fit(X_img, X_txt, np.zeros_like(y))
+    with pytest.raises(ValueError, match="exceeds the total number of features"):
+        GMLDA(500).fit(X_img, X_txt, y)
+
+
+# --------------------------------------------------------------------------- ml-CCA
+def test_mlcca_multilabel_beats_cca():
+    X_img, X_txt, Y = make_cross_modal(700, n_classes=6, multilabel=True, n_labels=3, random_state=2)
+    tr, te = slice(0, 500), slice(500, None)
+    cca = cross_modal_map(CCA(5).fit(X_img[tr], X_txt[tr]), X_img[te], X_txt[te], Y[te])["mean"]
+    ml = cross_modal_map(MLCCA(5).fit(X_img[tr], X_txt[tr], Y[tr]), X_img[te], X_txt[te], Y[te])["mean"]
+    assert ml > cca
+
+
+def test_mlcca_single_label_equals_one_hot(split):
+    (X_img, X_txt, y), (T_img, _, _) = split
+    a = MLCCA(3).fit(X_img, X_txt, y).transform_image(T_img)
+    b = MLCCA(3).fit(X_img, X_txt, np.eye(5, dtype=np.uint8)[y]).transform_image(T_img)
+    np.testing.assert_allclose(a, b)
+
+
+# --------------------------------------------------------------------------- Wikipedia
+@pytest.fixture(scope="module")
+def wikipedia():
+    from conftest import shared_datasets_dir
+
+    from skcross.datasets import load_dataset
+
+    path = shared_datasets_dir()
+    if not (path / "wikipedia_sift128_lda10.npz").exists():
+        pytest.skip(f"real benchmark features not found in {path} (set SKCROSS_SHARED_DATASETS)")
+    return load_dataset("wikipedia", data_home=path, download_if_missing=False)
+
+
+def _test_map(estimator, d):
+    return cross_modal_map(estimator, d.X_img_test, d.X_txt_test, d.y_test)
+
+
+def test_wikipedia_sm_matches_dataset_reference(wikipedia):
+    reference = wikipedia.metadata["sanity_check"]
+    scores = _test_map(SM().fit(wikipedia.X_img_train, wikipedia.X_txt_train, wikipedia.y_train), wikipedia)
+    assert scores["i2t"] == pytest.approx(reference["sm_logreg_i2t"], abs=2e-3)
+    assert scores["t2i"] == pytest.approx(reference["sm_logreg_t2i"], abs=2e-3)
+
+
+def test_wikipedia_scm_gains_over_cca_in_both_directions(wikipedia):
+    d = wikipedia
+    cca = _test_map(CCA(10).fit(d.X_img_train, d.X_txt_train), d)
+    scm = _test_map(SCM(10).fit(d.X_img_train, d.X_txt_train, d.y_train), d)
+    assert scm["i2t"] > cca["i2t"] + 0.02 and scm["t2i"] > cca["t2i"] + 0.02, (scm, cca)
+
+
+@pytest.mark.parametrize("estimator", [GMLDA(10), GMMFA(10)], ids=repr)
+def test_wikipedia_gma_beats_cca(wikipedia, estimator):
+    d = wikipedia
+    cca = _test_map(CCA(10).fit(d.X_img_train, d.X_txt_train), d)
+    gma = _test_map(estimator.fit(d.X_img_train, d.X_txt_train, d.y_train), d)
+    assert gma["mean"] > cca["mean"], (gma, cca)
