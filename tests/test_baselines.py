@@ -103,9 +103,9 @@ def test_gma_solves_its_generalized_eigenproblem(split):
     means = np.stack([Xc[y == c].mean(0) for c in range(5)])
     S_w = sum((Xc[y == c] - means[c]).T @ (Xc[y == c] - means[c]) for c in range(5))
     S_b = (means * np.bincount(y)[:, None]).T @ means
-    for v in gmlda.image_weights_.T:
-        if np.linalg.norm(v) < 1e-8:
-            continue  # this direction belongs to the text view
+    image_directions = [v for v in gmlda.image_weights_.T if np.linalg.norm(v) > 1e-8]
+    assert image_directions  # others belong to the text view
+    for v in image_directions:
         lhs, rhs = S_b @ v, (S_w + 1e-3 * np.trace(S_w) / len(S_w) * np.eye(len(S_w))) @ v
         ratio = lhs @ v / (rhs @ v)
         np.testing.assert_allclose(lhs, ratio * rhs, rtol=1e-6, atol=1e-8 * np.abs(lhs).max())
