@@ -61,6 +61,20 @@ def test_gamma_heuristics(split):
     assert kcca.gamma_image_ > 0 and kcca.gamma_text_ > 0 and kcca.gamma_image_ != kcca.gamma_text_
 
 
+def test_chi2_kernel_for_histograms(split):
+    from sklearn.metrics.pairwise import additive_chi2_kernel
+
+    (X_img, X_txt, _), (T_img, _, _) = split
+    H_img, H_txt = np.exp(X_img), np.exp(X_txt)  # non-negative, histogram-like
+    kcca = KCCA(3, kernel="chi2", nystroem_components=100, random_state=0).fit(H_img, H_txt)
+    assert kcca.transform_image(np.exp(T_img)).shape == (200, 3)
+    # "median" uses chi-squared distances for this kernel
+    distances = -additive_chi2_kernel(H_img)
+    assert kcca.gamma_image_ == pytest.approx(1 / np.median(distances[np.triu_indices(400, 1)]))
+    with pytest.raises(ValueError, match="negative"):
+        KCCA(2, kernel="chi2").fit(X_img, X_txt)
+
+
 # --------------------------------------------------------------------------- SM / SCM
 def test_sm_fits_unpaired_data(split):
     (X_img, X_txt, y), (T_img, T_txt, t) = split

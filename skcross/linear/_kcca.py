@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.metrics.pairwise import euclidean_distances, pairwise_kernels
+from sklearn.metrics.pairwise import additive_chi2_kernel, euclidean_distances, pairwise_kernels
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -13,20 +13,24 @@ from ._cca import CCA
 
 __all__ = ["KCCA"]
 
-_KERNELS = {"rbf", "poly", "linear", "sigmoid", "laplacian", "cosine", "precomputed"}
+_KERNELS = {"rbf", "poly", "linear", "sigmoid", "laplacian", "chi2", "cosine", "precomputed"}
 _ROW_CHUNK = 4096  # rows of K(X, landmarks) computed at a time
 
 
 def _resolve_gamma(gamma, X, kernel, rng):
     """The kernel's gamma: a number, or a data-driven heuristic."""
-    if kernel not in ("rbf", "laplacian", "poly", "sigmoid") or not isinstance(gamma, str):
+    if kernel not in ("rbf", "laplacian", "chi2", "poly", "sigmoid") or not isinstance(gamma, str):
         return gamma
     if gamma == "scale":
         variance = X.multiply(X).mean() - X.mean() ** 2 if sp.issparse(X) else X.var()
         return 1.0 / (X.shape[1] * variance) if variance > 0 else 1.0
-    # "median": inverse median squared distance between (up to 1,000) training points
+    # "median": inverse median distance between (up to 1,000) training points, in the
+    # kernel's own distance: squared Euclidean, or chi-squared for the chi2 kernel
     sample = X[rng.choice(X.shape[0], size=min(X.shape[0], 1000), replace=False)]
-    d2 = euclidean_distances(sample, squared=True)
+    if kernel == "chi2":
+        d2 = -additive_chi2_kernel(_dense(sample))
+    else:
+        d2 = euclidean_distances(sample, squared=True)
     median = np.median(d2[np.triu_indices_from(d2, k=1)]) if len(d2) > 1 else 0.0
     return 1.0 / median if median > 0 else 1.0
 
@@ -91,15 +95,18 @@ class KCCA(CCA):
     ----------
     n_components : int, default=10
         Dimension of the common space.
-    kernel : {"rbf", "poly", "linear", "sigmoid", "laplacian", "cosine", \
-"precomputed"}, default="rbf"
-        Kernel of both modalities (from :mod:`sklearn.metrics.pairwise`). With
+    kernel : {"rbf", "poly", "linear", "sigmoid", "laplacian", "chi2", \
+"cosine", "precomputed"}, default="rbf"
+        Kernel of both modalities (from :mod:`sklearn.metrics.pairwise`);
+        "chi2", the usual kernel for histograms such as bag-of-words, needs
+        non-negative features. With
         "precomputed", ``fit`` takes the square training kernel matrices and
         the transforms take kernels between new points and the training points.
     gamma : float, "median" or "scale", default="median"
-        Kernel width of rbf, laplacian, poly and sigmoid kernels, per modality:
-        "median" is the inverse median squared distance between training
-        points, "scale" is ``1 / (n_features * X.var())``.
+        Kernel width of rbf, laplacian, chi2, poly and sigmoid kernels, per
+        modality: "median" is the inverse median distance between training
+        points (squared Euclidean; chi-squared for chi2), "scale" is
+        ``1 / (n_features * X.var())``.
     degree : int, default=3
         Degree of the poly kernel.
     coef0 : float, default=1.0
