@@ -186,3 +186,12 @@ def test_wikipedia_gma_beats_cca(wikipedia, estimator):
     cca = _test_map(CCA(10).fit(d.X_img_train, d.X_txt_train), d)
     gma = _test_map(estimator.fit(d.X_img_train, d.X_txt_train, d.y_train), d)
     assert gma["mean"] > cca["mean"], (gma, cca)
+
+
+def test_wikipedia_chi2_kcca_beats_cca(wikipedia):
+    """With the regularisation CV on train picked for both (benchmarks/bench_classical.py)."""
+    d = wikipedia
+    cca = _test_map(CCA(10, reg=1.0).fit(d.X_img_train, d.X_txt_train), d)
+    kcca = KCCA(10, kernel="chi2", reg=3.0, nystroem_components=1000, random_state=0)
+    scores = _test_map(kcca.fit(d.X_img_train, d.X_txt_train), d)
+    assert scores["i2t"] > cca["i2t"] and scores["t2i"] > cca["t2i"], (scores, cca)
