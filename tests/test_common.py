@@ -15,6 +15,9 @@ FAST_PARAMS = {
     "MLCCA": {"n_components": 2},
     "GMLDA": {"n_components": 2},
     "GMMFA": {"n_components": 2, "n_neighbors": 5, "n_margin_pairs": 20},
+    # deep methods (discovered only when torch and skorch are installed)
+    "DSCMR": {"hidden_size": 16, "n_components": 8, "max_epochs": 2, "lr": 1e-3, "verbose": 0, "random_state": 0},
+    "DCCA": {"n_components": 2, "layer_sizes": (8,), "max_epochs": 2, "batch_size": 30, "verbose": 0, "random_state": 0},
 }
 
 # check name -> reason, per estimator; empty today, and a reason is required to add one.
@@ -24,7 +27,7 @@ ESTIMATORS = [cls(**FAST_PARAMS.get(name, {})) for name, cls in all_estimators()
 
 
 def test_every_estimator_has_fast_params():
-    assert sorted(FAST_PARAMS) == sorted(name for name, _ in all_estimators())
+    assert {name for name, _ in all_estimators()} <= set(FAST_PARAMS)
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)

@@ -24,6 +24,8 @@ def all_estimators():
     >>> estimators["CCA"]
     <class 'skcross.linear._cca.CCA'>
     """
+    from sklearn.base import BaseEstimator
+
     import skcross
     from skcross.base import CrossModalMixin
 
@@ -36,6 +38,6 @@ def all_estimators():
         except ImportError:
             continue
         for name, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, CrossModalMixin) and not name.startswith("_") and cls is not CrossModalMixin:
+            if issubclass(cls, CrossModalMixin) and issubclass(cls, BaseEstimator) and not name.startswith("_"):
                 found[name] = cls
     return sorted(found.items())

@@ -1,0 +1,208 @@
+"""Deep canonical correlation analysis (Andrew, Arora, Bilmes and Livescu, ICML 2013)."""
+
+from numbers import Integral, Real
+
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
+from torch import nn
+
+from ..linear import CCA
+from ._engine import DeepCrossModalMixin
+
+__all__ = ["DCCA"]
+
+
+def _tower(n_features, layer_sizes, n_outputs):
+    layers, width = [], n_features
+    for size in layer_sizes:
+        layers += [nn.Linear(width, size), nn.Sigmoid()]
+        width = size
+    layers.append(nn.Linear(width, n_outputs))
+    return nn.Sequential(*layers)
+
+
+class DCCAModule(nn.Module):
+    """One MLP tower per modality (sigmoid hidden layers, linear output)."""
+
+    def __init__(self, n_features_image, n_features_text, layer_sizes, n_outputs):
+        super().__init__()
+        self.image_tower = _tower(n_features_image, layer_sizes, n_outputs)
+        self.text_tower = _tower(n_features_text, layer_sizes, n_outputs)
+
+    def embed_image(self, image):
+        return self.image_tower(image)
+
+    def embed_text(self, text):
+        return self.text_tower(text)
+
+    def forward(self, image, text):
+        return self.embed_image(image), self.embed_text(text)
+
+
+def _inverse_sqrt(C, eps):
+    eigenvalues, eigenvectors = torch.linalg.eigh(C)
+    return eigenvectors @ torch.diag(eigenvalues.clamp_min(eps).rsqrt()) @ eigenvectors.T
+
+
+class DCCALoss(nn.Module):
+    """Minus the total canonical correlation of the two towers' outputs.
+
+    With batch outputs ``H1``, ``H2`` (centred), regularised covariances
+    ``S11 = H1'H1/(m-1) + r I``, ``S22`` likewise and ``S12 = H1'H2/(m-1)``,
+    the total correlation is the trace norm (sum of singular values) of
+    ``T = S11^(-1/2) S12 S22^(-1/2)``.
+    """
+
+    def __init__(self, reg, eps=1e-9):
+        super().__init__()
+        self.reg, self.eps = reg, eps
+
+    def forward(self, outputs, targets):
+        H1, H2 = outputs
+        m, o = H1.shape
+        H1, H2 = H1 - H1.mean(dim=0), H2 - H2.mean(dim=0)
+        identity = torch.eye(o, device=H1.device, dtype=H1.dtype)
+        S11 = H1.T @ H1 / (m - 1) + self.reg * identity
+        S22 = H2.T @ H2 / (m - 1) + self.reg * identity
+        S12 = H1.T @ H2 / (m - 1)
+        T = _inverse_sqrt(S11, self.eps) @ S12 @ _inverse_sqrt(S22, self.eps)
+        return -torch.linalg.svdvals(T).sum()
+
+
+class DCCA(DeepCrossModalMixin, BaseEstimator):
+    """Deep canonical correlation analysis (unsupervised, paired).
+
+    Two MLP towers (sigmoid hidden layers) are trained to maximise the total
+    canonical correlation of their outputs (the trace-norm objective of
+    Andrew et al., with regularised covariances), then a linear :class:`CCA`
+    fitted on the training outputs gives the final ``n_components``-d
+    embeddings, compared with cosine similarity.
+
+    Parameters
+    ----------
+    n_components : int, default=10
+        Dimension of the towers' outputs and of the final CCA space.
+    layer_sizes : tuple of int, default=(1024, 1024)
+        Hidden layers of each tower.
+    reg : float, default=1e-4
+        Ridge added to the output covariances in the objective.
+    cca_reg : float, default=1e-3
+        Ridge of the final linear CCA (see :class:`~skcross.linear.CCA`).
+    max_epochs : int, default=100
+        Training epochs.
+    batch_size : int, default=800
+        Pairs per batch; the objective is a batch estimate of correlations,
+        so batches must be much larger than ``n_components``.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
+        Optimizer (the paper used full-batch L-BFGS; minibatch Adam is the
+        common practice since).
+    optimizer_params : dict, default=None
+        Extra optimizer arguments.
+    weight_decay : float, default=1e-5
+        L2 penalty on the towers.
+    device : str, default="auto"
+        "auto" trains on CUDA when available, else on the CPU.
+    callbacks : list of skorch callbacks, default=None
+        skorch callbacks.
+    verbose : int, default=1
+        1 prints skorch's epoch table, 0 is silent.
+    validation_fraction : float, default=None
+        Fraction of the training pairs held out for validation; None trains
+        on all of them.
+    random_state : int, RandomState instance or None, default=None
+        Seeds torch (initialisation, batch order).
+
+    Attributes
+    ----------
+    net_ : CrossModalNet
+        The trained skorch net.
+    cca_ : CCA
+        The linear CCA on the towers' training outputs.
+    n_epochs_ : int
+        Epochs trained.
+    device_ : str
+        Device used.
+    n_features_image_in_ : int
+        Number of image features seen in ``fit``.
+    n_features_text_in_ : int
+        Number of text features seen in ``fit``.
+
+    References
+    ----------
+    G. Andrew, R. Arora, J. Bilmes, K. Livescu. Deep canonical correlation
+    analysis. ICML, 2013.
+
+    Examples
+    --------
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.deep import DCCA
+    >>> X_img, X_txt, y = make_cross_modal(200, random_state=0)
+    >>> model = DCCA(n_components=4, layer_sizes=(32,), max_epochs=3, batch_size=100,
+    ...              verbose=0, random_state=0).fit(X_img, X_txt)
+    >>> model.transform_text(X_txt).shape
+    (200, 4)
+    """
+
+    _parameter_constraints = {
+        **DeepCrossModalMixin._common_parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "layer_sizes": [tuple, list],
+        "reg": [Interval(Real, 0, None, closed="neither")],
+        "cca_reg": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=10,
+        *,
+        layer_sizes=(1024, 1024),
+        reg=1e-4,
+        cca_reg=1e-3,
+        max_epochs=100,
+        batch_size=800,
+        lr=1e-3,
+        optimizer="adam",
+        optimizer_params=None,
+        weight_decay=1e-5,
+        device="auto",
+        callbacks=None,
+        verbose=1,
+        validation_fraction=None,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.layer_sizes = layer_sizes
+        self.reg = reg
+        self.cca_reg = cca_reg
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.optimizer_params = optimizer_params
+        self.weight_decay = weight_decay
+        self.device = device
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+
+    def _build_module(self, n_features_image, n_features_text, targets):
+        return DCCAModule(n_features_image, n_features_text, tuple(self.layer_sizes), self.n_components)
+
+    def _build_criterion(self):
+        return DCCALoss(self.reg)
+
+    def _fit(self, X_img, X_txt, y):
+        super()._fit(X_img, X_txt, y)
+        self.cca_ = CCA(self.n_components, reg=self.cca_reg, scale=False).fit(
+            self._embed(X_img, "embed_image"), self._embed(X_txt, "embed_text")
+        )
+
+    def _transform_image(self, X_img):
+        return self.cca_.transform_image(self._embed(X_img, "embed_image"))
+
+    def _transform_text(self, X_txt):
+        return self.cca_.transform_text(self._embed(X_txt, "embed_text"))

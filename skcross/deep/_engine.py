@@ -1,0 +1,195 @@
+"""The training engine shared by every deep method: one skorch NeuralNet subclass.
+
+A deep method supplies an ``nn.Module`` whose ``forward(image, text)``
+returns what its loss needs and which exposes ``embed_image`` and
+``embed_text``, plus a loss ``nn.Module`` called as ``loss(outputs, targets)``.
+:class:`DeepCrossModalMixin` turns that into a scikit-learn estimator.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from skorch import NeuralNet
+from skorch.dataset import ValidSplit
+
+from ..base import CrossModalMixin
+
+__all__ = ["CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
+_INFERENCE_BATCH = 4096
+
+
+def resolve_device(device):
+    """``"auto"`` becomes ``"cuda"`` when a GPU is available, else ``"cpu"``.
+
+    Parameters
+    ----------
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns
+    -------
+    device : str
+        A concrete torch device name.
+
+    Examples
+    --------
+    >>> from skcross.deep import resolve_device
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+class CrossModalNet(NeuralNet):
+    """skorch ``NeuralNet`` for two-modality batches.
+
+    ``X`` is a dict ``{"image": ..., "text": ...}`` (skorch slices dicts row
+    by row, so each batch keeps its pairs), ``y`` holds the method's targets
+    (label indicators, or zeros for unsupervised methods); the module is
+    called as ``module(image=..., text=...)`` and the criterion as
+    ``criterion(outputs, targets)``. A non-finite loss stops training with a
+    ``FloatingPointError`` naming the epoch, so no NaN model is ever returned.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skcross.deep import CrossModalNet
+    >>> class Pair(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.a, self.b = torch.nn.Linear(3, 2), torch.nn.Linear(4, 2)
+    ...     def forward(self, image, text):
+    ...         return self.a(image), self.b(text)
+    >>> class Distance(torch.nn.Module):
+    ...     def forward(self, outputs, targets):
+    ...         return (outputs[0] - outputs[1]).pow(2).mean()
+    >>> net = CrossModalNet(Pair, criterion=Distance, max_epochs=2, verbose=0, train_split=None)
+    >>> X = {"image": np.ones((8, 3), np.float32), "text": np.ones((8, 4), np.float32)}
+    >>> _ = net.fit(X, np.zeros(8, np.float32))
+    >>> len(net.history)
+    2
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = self.criterion_(y_pred, torch.as_tensor(y_true, device=self.device))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the training loss became {loss.item()} in epoch {len(self.history)}; "
+                "lower the learning rate or check the inputs for extreme values."
+            )
+        return loss
+
+
+class DeepCrossModalMixin(CrossModalMixin):
+    """scikit-learn facade of a deep cross-modal method trained by :class:`CrossModalNet`.
+
+    Subclasses implement ``_build_module(n_features_image, n_features_text,
+    targets)`` (returning an ``nn.Module`` instance), ``_build_criterion()``
+    and optionally ``_targets(y, n_samples)`` (default: zeros), and declare
+    their own parameters besides the common ones below.
+
+    Common parameters: ``max_epochs``, ``batch_size``, ``lr``, ``optimizer``
+    ("adam", "adamw", "sgd" or a ``torch.optim.Optimizer`` class),
+    ``optimizer_params`` (extra optimizer arguments), ``weight_decay``, ``device`` ("auto" picks CUDA when available),
+    ``callbacks`` (skorch callbacks), ``verbose`` (1: skorch's epoch table),
+    ``validation_fraction`` (None: train on everything; a float carves a
+    validation split from the training data, for skorch's ``EarlyStopping``),
+    ``random_state`` (seeds torch and the batch order).
+    """
+
+    _common_parameter_constraints = {
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "optimizer_params": [dict, None],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "device": [str],
+        "callbacks": [list, None],
+        "verbose": ["verbose"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "random_state": ["random_state"],
+    }
+
+    def _build_module(self, n_features_image, n_features_text, targets):
+        raise NotImplementedError
+
+    def _build_criterion(self):
+        raise NotImplementedError
+
+    def _targets(self, y, n_samples):
+        """Training targets given to the loss; zeros for unsupervised methods."""
+        return np.zeros(n_samples, dtype=np.float32)
+
+    def _default_optimizer_params(self):
+        """Optimizer settings of the method's paper, overridden by ``optimizer_params``."""
+        return {}
+
+    def _make_net(self, module, criterion):
+        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
+        params = {
+            **self._default_optimizer_params(),
+            "weight_decay": self.weight_decay,
+            **(self.optimizer_params or {}),
+        }
+        train_split = None
+        if self.validation_fraction is not None:
+            train_split = ValidSplit(self.validation_fraction, stratified=False, random_state=self._seed)
+        return CrossModalNet(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train__shuffle=True,
+            train_split=train_split,
+            callbacks=list(self.callbacks or []),
+            device=self.device_,
+            verbose=self.verbose,
+            **{f"optimizer__{key}": value for key, value in params.items()},
+        )
+
+    def _fit(self, X_img, X_txt, y):
+        self.device_ = resolve_device(self.device)
+        self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        torch.manual_seed(self._seed)
+        X = {"image": _as_float32(X_img), "text": _as_float32(X_txt)}
+        targets = self._targets(y, X_img.shape[0])
+        module = self._build_module(X_img.shape[1], X_txt.shape[1], targets)
+        self.net_ = self._make_net(module, self._build_criterion())
+        self.net_.fit(X, targets)
+        self.n_epochs_ = len(self.net_.history)
+        self.net_.module_.eval()
+
+    def _embed(self, X, which):
+        module = self.net_.module_
+        module.eval()
+        X = _as_float32(X)
+        out = []
+        with torch.no_grad():
+            for start in range(0, X.shape[0], _INFERENCE_BATCH):
+                batch = torch.as_tensor(X[start : start + _INFERENCE_BATCH], device=self.net_.device)
+                out.append(getattr(module, which)(batch).cpu().numpy())
+        Z = np.concatenate(out).astype(np.float64)
+        if not np.isfinite(Z).all():
+            raise FloatingPointError(f"{type(self).__name__} produced non-finite embeddings.")
+        return Z
+
+    def _transform_image(self, X_img):
+        return self._embed(X_img, "embed_image")
+
+    def _transform_text(self, X_txt):
+        return self._embed(X_txt, "embed_text")
+
+
+def _as_float32(X):
+    X = X.toarray() if hasattr(X, "toarray") else X
+    return np.ascontiguousarray(X, dtype=np.float32)

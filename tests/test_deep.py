@@ -1,0 +1,162 @@
+"""The skorch engine, DSCMR and DCCA."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from skorch.callbacks import EarlyStopping  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+
+from skcross import paired  # noqa: E402
+from skcross.datasets import make_cross_modal  # noqa: E402
+from skcross.deep import DCCA, DSCMR, resolve_device  # noqa: E402
+from skcross.deep._dscmr import DSCMRLoss  # noqa: E402
+from skcross.linear import CCA  # noqa: E402
+from skcross.metrics import cross_modal_map, get_scorer  # noqa: E402
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def small_dscmr(**kwargs):
+    params = dict(hidden_size=32, n_components=16, max_epochs=3, lr=1e-3, verbose=0, random_state=0)
+    return DSCMR(**{**params, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_cross_modal(240, n_classes=4, random_state=0)
+
+
+def test_device_auto():
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert small_dscmr(max_epochs=1).fit(*make_cross_modal(40, random_state=0)).device_ == resolve_device("auto")
+
+
+def test_dscmr_loss_terms_by_hand():
+    torch.manual_seed(0)
+    u, v = torch.randn(5, 3), torch.randn(5, 3)
+    labels = torch.eye(2)[torch.tensor([0, 1, 0, 1, 1])]
+    p_img, p_txt = torch.randn(5, 2), torch.randn(5, 2)
+    loss = DSCMRLoss(lam=0.5, eta=0.25)((u, v, p_img, p_txt), labels)
+    j1 = sum(np.mean([np.linalg.norm((p - labels)[i].numpy()) for i in range(5)]) for p in (p_img, p_txt))
+    S = (labels @ labels.T > 0).float().numpy()
+
+    def nll(a, b):
+        g = np.array([[0.5 * np.dot(x, y) / np.linalg.norm(x) / np.linalg.norm(y) for y in b.numpy()] for x in a.numpy()])
+        return np.mean(np.log1p(np.exp(g)) - S * g)
+
+    j2 = nll(u, u) + nll(u, v) + nll(v, v)
+    j3 = np.mean(np.linalg.norm((u - v).numpy(), axis=1))
+    assert loss.item() == pytest.approx(j1 + 0.5 * j2 + 0.25 * j3, rel=1e-5)
+
+
+def test_dscmr_shares_last_layer_and_classifier(data):
+    X_img, X_txt, y = data
+    model = small_dscmr().fit(X_img, X_txt, y)
+    module = model.net_.module_
+    image_params = {id(p) for p in module.image_layer.parameters()}
+    assert not image_params & {id(p) for p in module.text_layer.parameters()}
+    # Both modalities go through the one shared layer: zeroing it zeroes both embeddings.
+    with torch.no_grad():
+        module.shared_layer.weight.zero_()
+        module.shared_layer.bias.zero_()
+    assert np.all(model.transform_image(X_img) == 0) and np.all(model.transform_text(X_txt) == 0)
+    u, v, p_img, p_txt = module(torch.ones(1, X_img.shape[1]), torch.ones(1, X_txt.shape[1]))
+    assert torch.equal(p_img, p_txt)  # one classifier on (equal) embeddings
+    assert model.net_.optimizer_.defaults["betas"] == (0.5, 0.999)
+
+
+def test_dscmr_learns_on_synthetic_data(data):
+    X_img, X_txt, y = data
+    model = small_dscmr(max_epochs=30, hidden_size=64, n_components=32).fit(X_img[:160], X_txt[:160], y[:160])
+    dscmr = cross_modal_map(model, X_img[160:], X_txt[160:], y[160:])["mean"]
+    cca = cross_modal_map(CCA(3).fit(X_img[:160], X_txt[:160]), X_img[160:], X_txt[160:], y[160:])["mean"]
+    assert dscmr > cca
+    losses = model.net_.history[:, "train_loss"]
+    assert losses[-1] < losses[0]
+
+
+def test_dcca_maximises_correlation(data):
+    X_img, X_txt, _ = data
+    model = DCCA(n_components=3, layer_sizes=(32,), max_epochs=20, batch_size=120, verbose=0, random_state=0)
+    model.fit(X_img, X_txt)
+    losses = model.net_.history[:, "train_loss"]
+    assert losses[-1] < losses[0] and -losses[-1] <= 3 + 1e-6  # total correlation of 3 outputs <= 3
+    assert np.all(model.cca_.singular_values_ <= 1 + 1e-8)
+
+
+def test_non_finite_loss_stops_training(data):
+    X_img, X_txt, y = data
+    with pytest.raises(FloatingPointError, match="epoch"):
+        small_dscmr(lr=1e12, optimizer="sgd", max_epochs=5).fit(X_img * 1e6, X_txt, y)
+
+
+def test_validation_fraction_and_early_stopping(data):
+    X_img, X_txt, y = data
+    model = small_dscmr(
+        max_epochs=200, validation_fraction=0.25, callbacks=[EarlyStopping(patience=2, threshold=10.0)]
+    ).fit(X_img, X_txt, y)
+    assert model.n_epochs_ < 200
+    assert "valid_loss" in model.net_.history[-1]
+    no_split = small_dscmr(max_epochs=1).fit(X_img, X_txt, y)
+    assert "valid_loss" not in no_split.net_.history[-1]
+
+
+def test_verbose_prints_epoch_table(data, capsys):
+    small_dscmr(max_epochs=2, verbose=1).fit(*data)
+    assert "train_loss" in capsys.readouterr().out
+    small_dscmr(max_epochs=2, verbose=0).fit(*data)
+    assert capsys.readouterr().out == ""
+
+
+def test_save_and_load_params_round_trip(data, tmp_path):
+    X_img, X_txt, y = data
+    a = small_dscmr().fit(X_img, X_txt, y)
+    a.net_.save_params(f_params=tmp_path / "params.pt")
+    b = small_dscmr(random_state=1).fit(X_img, X_txt, y)
+    assert not np.allclose(a.transform_image(X_img), b.transform_image(X_img))
+    b.net_.load_params(f_params=tmp_path / "params.pt")
+    np.testing.assert_allclose(a.transform_image(X_img), b.transform_image(X_img), rtol=1e-6)
+    restored = pickle.loads(pickle.dumps(a))
+    np.testing.assert_allclose(restored.transform_text(X_txt), a.transform_text(X_txt), rtol=1e-6)
+
+
+def test_grid_search_over_lam_and_lr(data):
+    X_img, X_txt, y = data
+    search = GridSearchCV(
+        small_dscmr(max_epochs=2), {"lam": [1e-3, 1e-1], "lr": [1e-4, 1e-3]}, scoring=get_scorer("map"), cv=2
+    ).fit(paired(X_img, X_txt), y)
+    assert set(search.best_params_) == {"lam", "lr"}
+    assert len(search.cv_results_["params"]) == 4
+
+
+@requires_cuda
+def test_cuda_model_predicts_on_cpu_only_machine(data, tmp_path):
+    X_img, X_txt, y = data
+    model = small_dscmr(device="cuda").fit(X_img, X_txt, y)
+    expected = model.transform_image(X_img)
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(model))
+    np.save(tmp_path / "X.npy", X_img)
+    code = (
+        "import pickle, numpy as np, torch; assert not torch.cuda.is_available();"
+        f"m = pickle.loads(open(r'{tmp_path / 'model.pkl'}', 'rb').read());"
+        f"np.save(r'{tmp_path / 'Z.npy'}', m.transform_image(np.load(r'{tmp_path / 'X.npy'}')))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={"CUDA_VISIBLE_DEVICES": "", "PATH": ""})
+    np.testing.assert_allclose(np.load(tmp_path / "Z.npy"), expected, rtol=1e-4, atol=1e-5)
+
+
+@requires_cuda
+def test_cuda_and_cpu_training_agree_in_quality(data):
+    X_img, X_txt, y = data
+    scores = [
+        cross_modal_map(small_dscmr(device=device, max_epochs=20).fit(X_img, X_txt, y), X_img, X_txt, y)["mean"]
+        for device in ("cpu", "cuda")
+    ]
+    assert scores[1] == pytest.approx(scores[0], abs=0.05)
