@@ -40,23 +40,22 @@ class DCCAModule(nn.Module):
         return self.embed_image(image), self.embed_text(text)
 
 
-def _inverse_sqrt(C, eps):
-    eigenvalues, eigenvectors = torch.linalg.eigh(C)
-    return eigenvectors @ torch.diag(eigenvalues.clamp_min(eps).rsqrt()) @ eigenvectors.T
-
-
 class DCCALoss(nn.Module):
     """Minus the total canonical correlation of the two towers' outputs.
 
     With batch outputs ``H1``, ``H2`` (centred), regularised covariances
     ``S11 = H1'H1/(m-1) + r I``, ``S22`` likewise and ``S12 = H1'H2/(m-1)``,
     the total correlation is the trace norm (sum of singular values) of
-    ``T = S11^(-1/2) S12 S22^(-1/2)``.
+    ``T = S11^(-1/2) S12 S22^(-1/2)``. It is computed as the trace norm of
+    ``L1^-1 S12 L2^-T`` with Cholesky factors ``S = L L^T``: the two matrices
+    differ by orthogonal factors only, so their singular values agree, and
+    the triangular solves have stable gradients where an eigendecomposition's
+    break down on repeated eigenvalues.
     """
 
-    def __init__(self, reg, eps=1e-9):
+    def __init__(self, reg):
         super().__init__()
-        self.reg, self.eps = reg, eps
+        self.reg = reg
 
     def forward(self, outputs, targets):
         H1, H2 = outputs
@@ -66,7 +65,9 @@ class DCCALoss(nn.Module):
         S11 = H1.T @ H1 / (m - 1) + self.reg * identity
         S22 = H2.T @ H2 / (m - 1) + self.reg * identity
         S12 = H1.T @ H2 / (m - 1)
-        T = _inverse_sqrt(S11, self.eps) @ S12 @ _inverse_sqrt(S22, self.eps)
+        L1, L2 = torch.linalg.cholesky(S11), torch.linalg.cholesky(S22)
+        T = torch.linalg.solve_triangular(L1, S12, upper=False)
+        T = torch.linalg.solve_triangular(L2, T.T, upper=False).T
         return -torch.linalg.svdvals(T).sum()
 
 

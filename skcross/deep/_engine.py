@@ -78,7 +78,14 @@ class CrossModalNet(NeuralNet):
     """
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred, torch.as_tensor(y_true, device=self.device))
+        try:
+            loss = self.criterion_(y_pred, torch.as_tensor(y_true, device=self.device))
+        except torch.linalg.LinAlgError as exc:
+            raise FloatingPointError(
+                f"the loss could not be computed in epoch {len(self.history)} ({exc}); "
+                "the network's outputs have degenerated: lower the learning rate or "
+                "increase the regularisation."
+            ) from exc
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"the training loss became {loss.item()} in epoch {len(self.history)}; "
