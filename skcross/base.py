@@ -15,7 +15,38 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._paired import PairedData
 from .metrics._ranking import check_labels
 
-__all__ = ["CrossModalMixin", "check_modality", "unpack_paired"]
+__all__ = ["CrossModalMixin", "check_modality", "cosine_similarity", "unpack_paired"]
+
+
+def cosine_similarity(Z_img, Z_txt, *, center_rows=False):
+    """Cosine similarity of every image embedding to every text embedding.
+
+    Parameters
+    ----------
+    Z_img : ndarray of shape (n_images, n_components)
+        Image embeddings.
+    Z_txt : ndarray of shape (n_texts, n_components)
+        Text embeddings.
+    center_rows : bool, default=False
+        Subtract each row's mean first, which turns the cosine into the
+        Pearson correlation of the two vectors ("centred correlation").
+
+    Returns
+    -------
+    S : ndarray of shape (n_images, n_texts)
+        Similarities in [-1, 1]; a zero row gives zeros.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.base import cosine_similarity
+    >>> cosine_similarity(np.array([[1.0, 0.0]]), np.array([[1.0, 1.0], [0.0, 2.0]])).round(3)
+    array([[0.707, 0.   ]])
+    """
+    if center_rows:
+        Z_img = Z_img - Z_img.mean(axis=1, keepdims=True)
+        Z_txt = Z_txt - Z_txt.mean(axis=1, keepdims=True)
+    return normalize(Z_img) @ normalize(Z_txt).T
 
 
 def unpack_paired(X_img, X_txt=None, y=None, *, method="fit"):
@@ -176,12 +207,15 @@ class CrossModalMixin:
       different numbers of rows, labelled by ``y=(y_img, y_txt)``.
     - ``_accepts_sparse`` (default True): sparse features are accepted.
     - ``_allows_multilabel`` (default True): 2-D indicator labels are accepted.
+    - ``_fit_params`` (default empty): names of extra keyword arguments of
+      ``fit`` passed on to ``_fit``.
     """
 
     _requires_labels = False
     _allows_unpaired = False
     _accepts_sparse = True
     _allows_multilabel = True
+    _fit_params = ()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -191,7 +225,7 @@ class CrossModalMixin:
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X_img, X_txt=None, y=None):
+    def fit(self, X_img, X_txt=None, y=None, **fit_params):
         """Fit the model on image-text data.
 
         Parameters
@@ -203,6 +237,9 @@ class CrossModalMixin:
         y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
             Class labels or a 0/1 multi-label indicator matrix; ignored by
             unsupervised methods (but validated when given).
+        **fit_params : dict
+            Extra data a method accepts (listed in its own documentation,
+            e.g. unpaired pools); unknown names raise a ``TypeError``.
 
         Returns
         -------
@@ -227,7 +264,10 @@ class CrossModalMixin:
         )
         self.n_features_image_in_ = X_img.shape[1]
         self.n_features_text_in_ = X_txt.shape[1]
-        self._fit(X_img, X_txt, y)
+        unknown = sorted(set(fit_params) - set(self._fit_params))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.fit() got unexpected keyword arguments {unknown}.")
+        self._fit(X_img, X_txt, y, **fit_params)
         return self
 
     # ------------------------------------------------------------ transform
@@ -290,7 +330,7 @@ class CrossModalMixin:
     # ----------------------------------------------------------- similarity
     def _similarity(self, Z_img, Z_txt):
         """Cosine similarity of embeddings; override for a learned metric."""
-        return normalize(Z_img) @ normalize(Z_txt).T
+        return cosine_similarity(Z_img, Z_txt)
 
     def similarity(self, X_img, X_txt):
         """Similarity of every image to every text.

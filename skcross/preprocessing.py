@@ -1,11 +1,12 @@
 """Per-modality preprocessing of paired data."""
 
+import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from ._paired import PairedData
 
-__all__ = ["ModalityTransformer"]
+__all__ = ["ModalityTransformer", "SIFEmbedding"]
 
 
 def _is_passthrough(step):
@@ -108,3 +109,130 @@ class ModalityTransformer(TransformerMixin, BaseEstimator):
         image = X.image if self.image_ is None else self.image_.transform(X.image)
         text = X.text if self.text_ is None else self.text_.transform(X.text)
         return PairedData(image, text)
+
+
+class SIFEmbedding(TransformerMixin, BaseEstimator):
+    """Smooth inverse frequency (SIF) sentence embeddings (Arora et al., 2017).
+
+    A sentence is the weighted average of its words' vectors, each word
+    weighted by ``a / (a + p(w))`` where ``p(w)`` is its frequency in the
+    corpus seen by ``fit``; the projection on the first principal component
+    of the training sentences' averages (the common discourse direction) is
+    then removed.
+
+    Parameters
+    ----------
+    word_vectors : mapping or gensim-style KeyedVectors
+        Word -> vector; anything supporting ``word in word_vectors`` and
+        ``word_vectors[word]`` (a dict, or gensim's ``KeyedVectors``). Words
+        without a vector are skipped.
+    a : float, default=1e-3
+        Smoothing parameter of the weights.
+    lowercase : bool, default=True
+        Lower-case strings before splitting them on whitespace.
+
+    Attributes
+    ----------
+    word_frequencies_ : dict
+        ``p(w)`` of each word of the training corpus.
+    principal_component_ : ndarray of shape (n_dims,)
+        The removed direction (unit norm).
+    n_dims_ : int
+        Dimension of the word vectors.
+
+    References
+    ----------
+    S. Arora, Y. Liang, T. Ma. A simple but tough-to-beat baseline for
+    sentence embeddings. ICLR, 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.preprocessing import SIFEmbedding
+    >>> vectors = {"cat": np.array([1.0, 0.0]), "dog": np.array([0.0, 1.0]),
+    ...            "the": np.array([1.0, 1.0])}
+    >>> sif = SIFEmbedding(vectors).fit(["the cat", "the dog", "the cat sat"])
+    >>> sif.transform(["the dog"]).shape
+    (1, 2)
+    """
+
+    def __init__(self, word_vectors, a=1e-3, lowercase=True):
+        self.word_vectors = word_vectors
+        self.a = a
+        self.lowercase = lowercase
+
+    def _tokens(self, X, name):
+        if isinstance(X, str) or not hasattr(X, "__len__"):
+            raise TypeError(f"{name} must be a list of sentences (strings or token lists), got {type(X).__name__}.")
+        if len(X) == 0:
+            raise ValueError(f"{name} is empty.")
+        out = []
+        for sentence in X:
+            if isinstance(sentence, str):
+                out.append((sentence.lower() if self.lowercase else sentence).split())
+            elif isinstance(sentence, (list, tuple)) and all(isinstance(t, str) for t in sentence):
+                out.append(list(sentence))
+            else:
+                raise TypeError(f"each sentence in {name} must be a string or a list of strings, got {sentence!r}.")
+        return out
+
+    def _average(self, sentences):
+        out = np.zeros((len(sentences), self.n_dims_))
+        for i, words in enumerate(sentences):
+            known = [w for w in words if w in self.word_vectors]
+            if known:
+                weights = np.array([self.a / (self.a + self.word_frequencies_.get(w, 0.0)) for w in known])
+                out[i] = weights @ np.stack([np.asarray(self.word_vectors[w], dtype=float) for w in known]) / len(words)
+        return out
+
+    def fit(self, X, y=None):
+        """Learn word frequencies and the common component from a corpus.
+
+        Parameters
+        ----------
+        X : list of str or list of list of str
+            Training sentences (documents).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted transformer.
+        """
+        if not (isinstance(self.a, (int, float)) and self.a > 0):
+            raise ValueError(f"a must be a positive number, got {self.a!r}.")
+        sentences = self._tokens(X, "X")
+        try:
+            first = next(iter(self.word_vectors[w] for s in sentences for w in s if w in self.word_vectors))
+        except StopIteration:
+            raise ValueError("no word of X has a vector in word_vectors.") from None
+        self.n_dims_ = len(first)
+        counts = {}
+        for words in sentences:
+            for w in words:
+                counts[w] = counts.get(w, 0) + 1
+        total = sum(counts.values())
+        self.word_frequencies_ = {w: c / total for w, c in counts.items()}
+        averages = self._average(sentences)
+        _, _, Vt = np.linalg.svd(averages, full_matrices=False)
+        self.principal_component_ = Vt[0]
+        return self
+
+    def transform(self, X):
+        """Embed sentences.
+
+        Parameters
+        ----------
+        X : list of str or list of list of str
+            Sentences.
+
+        Returns
+        -------
+        E : ndarray of shape (n_sentences, n_dims)
+            SIF embeddings (a sentence with no known word embeds to zeros).
+        """
+        check_is_fitted(self, "principal_component_")
+        averages = self._average(self._tokens(X, "X"))
+        u = self.principal_component_
+        return averages - np.outer(averages @ u, u)

@@ -47,3 +47,57 @@ def test_errors(X):
         ModalityTransformer(image="pca").fit(X)
     with pytest.raises(NotFittedError):
         ModalityTransformer().transform(X)
+
+
+# --------------------------------------------------------------------------- SIF
+from skcross.preprocessing import SIFEmbedding  # noqa: E402
+
+
+@pytest.fixture
+def vectors():
+    rng = np.random.default_rng(0)
+    return {w: rng.standard_normal(4) for w in ["the", "a", "cat", "dog", "sat", "ran", "mat"]}
+
+
+def test_sif_weights_and_common_component_by_hand(vectors):
+    corpus = ["the cat sat", "the dog ran", "a cat", "the mat"]
+    sif = SIFEmbedding(vectors, a=0.1).fit(corpus)
+    assert sif.word_frequencies_["the"] == pytest.approx(3 / 10)  # 3 of the 10 tokens
+    tokens = [s.split() for s in corpus]
+    averages = np.stack(
+        [sum(0.1 / (0.1 + sif.word_frequencies_[w]) * vectors[w] for w in t) / len(t) for t in tokens]
+    )
+    u = np.linalg.svd(averages)[2][0]
+    np.testing.assert_allclose(abs(sif.principal_component_ @ u), 1.0)
+    expected = averages - np.outer(averages @ u, u)
+    np.testing.assert_allclose(sif.transform(corpus), expected, atol=1e-12)
+    np.testing.assert_allclose(sif.transform(corpus) @ u, 0, atol=1e-12)  # component removed
+
+
+def test_sif_inputs(vectors):
+    sif = SIFEmbedding(vectors).fit([["the", "cat"], ["a", "dog"]])  # pre-tokenised
+    np.testing.assert_array_equal(sif.transform(["unknown words only"]), np.zeros((1, 4)))
+    assert sif.transform(["The CAT"]).shape == (1, 4)  # lower-cased
+    with pytest.raises(TypeError, match="list of sentences"):
+        sif.transform("the cat")
+    with pytest.raises(ValueError, match="no word of X has a vector"):
+        SIFEmbedding(vectors).fit(["zebra"])
+    with pytest.raises(ValueError, match="X is empty"):
+        SIFEmbedding(vectors).fit([])
+    with pytest.raises(ValueError, match="a must be a positive"):
+        SIFEmbedding(vectors, a=0).fit(["the cat"])
+
+
+def test_sif_in_a_pipeline_with_keyed_vectors_like_object(vectors):
+    class KeyedVectors:  # gensim's interface: `in`, [] and nothing else needed
+        def __init__(self, d):
+            self._d = d
+
+        def __contains__(self, w):
+            return w in self._d
+
+        def __getitem__(self, w):
+            return self._d[w]
+
+    sif = SIFEmbedding(KeyedVectors(vectors)).fit(["the cat sat", "a dog ran"])
+    assert sif.transform(["the dog"]).shape == (1, 4)

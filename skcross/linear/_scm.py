@@ -6,10 +6,10 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler, normalize
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import CrossModalMixin
+from ..base import CrossModalMixin, cosine_similarity
 from ._base import _dense
 from ._cca import CCA
 from ._pls import PLS
@@ -69,10 +69,7 @@ class _SemanticMatching(CrossModalMixin, BaseEstimator):
         return self.text_classifier_.predict_proba(self._subspace_text(X_txt))
 
     def _similarity(self, Z_img, Z_txt):
-        if self.metric == "centered_correlation":
-            Z_img = Z_img - Z_img.mean(axis=1, keepdims=True)
-            Z_txt = Z_txt - Z_txt.mean(axis=1, keepdims=True)
-        return normalize(Z_img) @ normalize(Z_txt).T
+        return cosine_similarity(Z_img, Z_txt, center_rows=self.metric == "centered_correlation")
 
 
 class SM(_SemanticMatching):
