@@ -5,9 +5,12 @@ import time
 import tracemalloc
 
 
-def parse_args(description):
+def parse_args(description, extra=()):
+    """Parse ``--smoke`` and any ``extra`` flags (names of boolean options)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI: checks the script runs")
+    for flag in extra:
+        parser.add_argument(f"--{flag}", action="store_true")
     return parser.parse_args()
 
 
