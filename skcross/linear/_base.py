@@ -116,12 +116,17 @@ class _LinearTwoView(_Projection):
         self.text_weights_ = B * signs
         self.singular_values_ = sigma[:k]
 
-def _inverse_sqrt(C, ridge):
-    """``(C + ridge I)^(-1/2)`` of a symmetric positive semi-definite matrix."""
+def _whitening_basis(C, ridge=0.0):
+    """``V diag(lambda)^(-1/2)`` of ``C + ridge I`` for a symmetric positive semi-definite ``C``.
+
+    Numerically-zero directions are dropped, so ``W^T (C + ridge I) W = I``
+    holds on the span that remains. Serves CCA's whitening and KCCA's
+    kernel feature map.
+    """
     eigenvalues, eigenvectors = np.linalg.eigh((C + C.T) / 2)
     eigenvalues = np.maximum(eigenvalues, 0) + ridge
     keep = eigenvalues > eigenvalues.max() * len(C) * np.finfo(np.float64).eps
-    return (eigenvectors[:, keep] / np.sqrt(eigenvalues[keep])) @ eigenvectors[:, keep].T
+    return eigenvectors[:, keep] / np.sqrt(eigenvalues[keep])
 
 
 def _cca_from_covariances(C_xx, C_yy, C_xy, reg, n_components):
@@ -130,9 +135,9 @@ def _cca_from_covariances(C_xx, C_yy, C_xy, reg, n_components):
     The ridge added to each auto-covariance is ``reg`` times its mean
     diagonal. Returns ``(A, B, correlations)`` with deterministic signs.
     """
-    W_x = _inverse_sqrt(C_xx, reg * np.trace(C_xx) / len(C_xx))
-    W_y = _inverse_sqrt(C_yy, reg * np.trace(C_yy) / len(C_yy))
-    P, sigma, Qt = np.linalg.svd(W_x @ C_xy @ W_y, full_matrices=False)
+    W_x = _whitening_basis(C_xx, reg * np.trace(C_xx) / len(C_xx))
+    W_y = _whitening_basis(C_yy, reg * np.trace(C_yy) / len(C_yy))
+    P, sigma, Qt = np.linalg.svd(W_x.T @ C_xy @ W_y, full_matrices=False)
     rank = int(np.sum(sigma > sigma[0] * max(C_xy.shape) * np.finfo(np.float64).eps)) if sigma.size else 0
     if n_components > rank:
         raise ValueError(

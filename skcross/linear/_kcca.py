@@ -8,7 +8,7 @@ from sklearn.metrics.pairwise import additive_chi2_kernel, euclidean_distances, 
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _dense
+from ._base import _dense, _whitening_basis
 from ._cca import CCA
 
 __all__ = ["KCCA"]
@@ -57,11 +57,7 @@ class _KernelFeatureMap:
             index = np.sort(rng.choice(n, size=n_landmarks, replace=False))
         self.index = index
         self.landmarks = None if kernel == "precomputed" else X[index]
-        W = self._kernel_to_landmarks(X[index])
-        W = (W + W.T) / 2
-        eigenvalues, eigenvectors = np.linalg.eigh(W)
-        keep = eigenvalues > eigenvalues.max() * len(W) * np.finfo(np.float64).eps
-        self.normalisation = eigenvectors[:, keep] / np.sqrt(eigenvalues[keep])
+        self.normalisation = _whitening_basis(self._kernel_to_landmarks(X[index]))
 
     def _kernel_to_landmarks(self, X):
         if self.kernel == "precomputed":
