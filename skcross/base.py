@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._paired import PairedData
 from .metrics._ranking import check_labels
 
-__all__ = ["CrossModalMixin", "check_modality", "cosine_similarity", "unpack_paired"]
+__all__ = ["CrossModalMixin", "check_modality", "cosine_similarity", "label_indicator", "unpack_paired"]
 
 
 def cosine_similarity(Z_img, Z_txt, *, center_rows=False):
@@ -192,6 +192,36 @@ def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired, allow
     if not allows_multilabel and any(labels_.ndim == 2 for labels_ in labels):
         raise ValueError("y must be single-label (1-D class labels) for this method, got a 2-D indicator matrix.")
     return labels if len(labels) == 2 else labels[0]
+
+
+def label_indicator(y):
+    """The 0/1 indicator matrix of validated labels, and the classes it encodes.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+        Class labels or an indicator matrix (see ``check_labels``).
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,) or None
+        Column ``j`` stands for ``classes[j]``; None when ``y`` was already
+        an indicator matrix.
+    Y : ndarray of shape (n_samples, n_columns), float64
+        The indicator matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.base import label_indicator
+    >>> classes, Y = label_indicator(np.array(["b", "a", "b"]))
+    >>> classes.tolist(), Y.tolist()
+    (['a', 'b'], [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    """
+    if y.ndim == 2:
+        return None, y.astype(np.float64)
+    classes, codes = np.unique(y, return_inverse=True)
+    return classes, np.eye(len(classes))[codes]
 
 
 class CrossModalMixin:

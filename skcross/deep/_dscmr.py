@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 from torch.nn import functional as F
 
+from ..base import label_indicator
 from ._engine import DeepCrossModalMixin
 
 __all__ = ["DSCMR"]
@@ -207,10 +208,10 @@ class DSCMR(DeepCrossModalMixin, BaseEstimator):
         self.random_state = random_state
 
     def _targets(self, y, n_samples):
-        if y.ndim == 2:
-            return y.astype(np.float32)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        return np.eye(len(self.classes_), dtype=np.float32)[codes]
+        classes, targets = label_indicator(y)
+        if classes is not None:
+            self.classes_ = classes
+        return targets.astype(np.float32)
 
     def _build_module(self, n_features_image, n_features_text, targets):
         return DSCMRModule(n_features_image, n_features_text, self.hidden_size, self.n_components, targets.shape[1])

@@ -139,7 +139,7 @@ class DeepCrossModalMixin(CrossModalMixin):
         """Optimizer settings of the method's paper, overridden by ``optimizer_params``."""
         return {}
 
-    def _make_net(self, module, criterion):
+    def _make_net(self, module, criterion, seed):
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         params = {
             **self._default_optimizer_params(),
@@ -148,7 +148,7 @@ class DeepCrossModalMixin(CrossModalMixin):
         }
         train_split = None
         if self.validation_fraction is not None:
-            train_split = ValidSplit(self.validation_fraction, stratified=False, random_state=self._seed)
+            train_split = ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
         return CrossModalNet(
             module,
             criterion=criterion,
@@ -166,12 +166,12 @@ class DeepCrossModalMixin(CrossModalMixin):
 
     def _fit(self, X_img, X_txt, y):
         self.device_ = resolve_device(self.device)
-        self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        torch.manual_seed(self._seed)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        torch.manual_seed(seed)
         X = {"image": _as_float32(X_img), "text": _as_float32(X_txt)}
         targets = self._targets(y, X_img.shape[0])
         module = self._build_module(X_img.shape[1], X_txt.shape[1], targets)
-        self.net_ = self._make_net(module, self._build_criterion())
+        self.net_ = self._make_net(module, self._build_criterion(), seed)
         self.net_.fit(X, targets)
         self.n_epochs_ = len(self.net_.history)
         self.net_.module_.eval()

@@ -2,21 +2,13 @@
 
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn.preprocessing import normalize
 from sklearn.utils._param_validation import Interval
 
+from ..base import label_indicator
 from ._base import _cca_from_covariances, _dense, _Projection
 
 __all__ = ["MLCCA"]
-
-
-def _indicator(y):
-    """A 0/1 indicator matrix from 1-D class labels or an indicator matrix."""
-    if y.ndim == 2:
-        return y.astype(np.float64)
-    classes, codes = np.unique(y, return_inverse=True)
-    return np.eye(len(classes))[codes]
 
 
 class MLCCA(_Projection):
@@ -91,7 +83,7 @@ class MLCCA(_Projection):
 
     def _fit(self, X_img, X_txt, y):
         X, T = self._standardise_training(_dense(X_img), _dense(X_txt), self.scale)
-        labels = normalize(_indicator(y))  # s_ij = labels[i] . labels[j]
+        labels = normalize(label_indicator(y)[1])  # s_ij = labels[i] . labels[j]
         label_sum = labels.sum(axis=0)
         weight = labels @ label_sum  # w_i = sum_j s_ij
         total = weight.sum()
