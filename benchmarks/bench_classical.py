@@ -58,8 +58,8 @@ def searches(smoke):
         ("CCA", CCA(10), {"reg": [1e-3, 0.1, 1.0, 10.0]}),
         ("PLS", PLS(10), {"scale": [True, False]}),
         ("PCA95(image) + CCA", pca95(CCA(10)), {"cca__reg": [1e-3, 0.1, 1.0, 10.0]}),
-        ("KCCA (rbf, exact)", KCCA(10, random_state=0), {"reg": [0.3, 1.0, 3.0, 10.0]}),
-        ("KCCA (chi2, exact)", KCCA(10, kernel="chi2", random_state=0), {"reg": [1.0, 3.0, 10.0, 30.0]}),
+        ("KCCA (rbf, exact)", KCCA(10, nystroem_components=None, random_state=0), {"reg": [0.3, 1.0, 3.0, 10.0]}),
+        ("KCCA (chi2, exact)", KCCA(10, kernel="chi2", nystroem_components=None, random_state=0), {"reg": [1.0, 3.0, 10.0, 30.0]}),
         (
             "KCCA (chi2, Nystroem 1000)",
             KCCA(10, kernel="chi2", nystroem_components=1000, random_state=0),

@@ -25,7 +25,7 @@ def test_linear_kernel_kcca_is_cca(split):
 
 def test_exact_feature_map_reproduces_the_kernel(split):
     (X_img, X_txt, _), _ = split
-    kcca = KCCA(3, gamma=0.05).fit(X_img, X_txt)
+    kcca = KCCA(3, gamma=0.05, nystroem_components=None).fit(X_img, X_txt)
     features = kcca._image_map(X_img)
     np.testing.assert_allclose(features @ features.T, rbf_kernel(X_img, gamma=0.05), atol=1e-6)
 
@@ -46,7 +46,7 @@ def test_precomputed_kernel_matches_rbf(split):
 
 def test_nystroem_approaches_exact(split):
     (X_img, X_txt, y), (T_img, T_txt, t) = split
-    exact = cross_modal_map(KCCA(4).fit(X_img, X_txt), T_img, T_txt, t)["mean"]
+    exact = cross_modal_map(KCCA(4, nystroem_components=None).fit(X_img, X_txt), T_img, T_txt, t)["mean"]
     approx = cross_modal_map(KCCA(4, nystroem_components=200, random_state=0).fit(X_img, X_txt), T_img, T_txt, t)
     assert approx["mean"] == pytest.approx(exact, abs=0.05)
     kcca = KCCA(4, nystroem_components=50, random_state=0).fit(X_img, X_txt)
@@ -129,8 +129,9 @@ def test_gma_rejects_bad_input(split):
     (X_img, X_txt, y), _ = split
     with pytest.raises(ValueError, match="at least 2 classes"):
         GMLDA(2).fit(X_img, X_txt, np.zeros_like(y))
-    with pytest.raises(ValueError, match="exceeds the total number of features"):
-        GMLDA(500).fit(X_img, X_txt, y)
+    with pytest.warns(UserWarning, match="exceeds the total number of features"):
+        gmlda = GMLDA(500).fit(X_img, X_txt, y)
+    assert gmlda.n_components_ == X_img.shape[1] + X_txt.shape[1]
 
 
 # --------------------------------------------------------------------------- ml-CCA
@@ -147,6 +148,17 @@ def test_mlcca_single_label_equals_one_hot(split):
     a = MLCCA(3).fit(X_img, X_txt, y).transform_image(T_img)
     b = MLCCA(3).fit(X_img, X_txt, np.eye(5, dtype=np.uint8)[y]).transform_image(T_img)
     np.testing.assert_allclose(a, b)
+
+
+def test_mlcca_default_uses_the_largest_valid_rank(split):
+    """Single-label y with c classes gives a rank of c - 1: the default must not fail."""
+    (X_img, X_txt, y), _ = split
+    n_classes = len(np.unique(y))
+    mlcca = MLCCA().fit(X_img, X_txt, y)
+    assert mlcca.n_components_ == n_classes - 1
+    assert mlcca.transform_text(X_txt).shape == (len(y), n_classes - 1)
+    with pytest.warns(UserWarning, match="rank of the cross-covariance"):
+        assert MLCCA(n_classes + 3).fit(X_img, X_txt, y).n_components_ == n_classes - 1
 
 
 # --------------------------------------------------------------------------- Wikipedia

@@ -48,8 +48,11 @@ def test_cca_more_features_than_samples():
     assert np.isfinite(cca.image_weights_).all() and np.isfinite(cca.text_weights_).all()
     assert np.all(cca.singular_values_ <= 1 + 1e-10)
     assert cca.transform_image(X_img).shape == (40, 8)
-    with pytest.raises(ValueError, match="exceeds the rank of the problem"):
-        CCA(n_components=40).fit(X_img, X_txt)
+    with pytest.warns(UserWarning, match="exceeds the rank of the problem.*fitting 39 components"):
+        clipped = CCA(n_components=40).fit(X_img, X_txt)
+    assert clipped.n_components_ == 39 and clipped.transform_image(X_img).shape == (40, 39)
+    largest = CCA(n_components=None).fit(X_img, X_txt)
+    np.testing.assert_allclose(largest.transform_image(X_img), clipped.transform_image(X_img))
 
 
 def test_pls_matches_scikit_learn_plssvd(data):

@@ -172,10 +172,28 @@ def test_metric_validation(args, message):
         mean_average_precision(*args)
 
 
-@pytest.mark.parametrize("k", [0, -1, 2.5, True, 4])
+@pytest.mark.parametrize("k", [0, -1, 2.5, True, None])
 def test_invalid_k(k):
     with pytest.raises(ValueError, match="k"):
-        mean_average_precision(np.zeros((2, 3)), [0, 1], [0, 1, 0], k=k)
+        if k is None:
+            precision_at_k(np.zeros((2, 3)), [0, 1], [0, 1, 0], k=k)
+        else:
+            mean_average_precision(np.zeros((2, 3)), [0, 1], [0, 1, 0], k=k)
+
+
+def test_k_beyond_database_is_clipped():
+    rng = np.random.RandomState(0)
+    S, yq, ydb = rng.rand(6, 4), rng.randint(0, 2, 6), rng.randint(0, 2, 4)
+    assert mean_average_precision(S, yq, ydb, k=50) == mean_average_precision(S, yq, ydb)
+    assert precision_at_k(S, yq, ydb, k=1000) == precision_at_k(S, yq, ydb, k=4)
+    assert recall_at_k(S[:4], k=99) == 1.0
+    X_img, X_txt, y = make_cross_modal(30, random_state=0)
+    est = CCA(2).fit(X_img, X_txt, y)
+    assert cross_modal_map(est, X_img, X_txt, y, k=1000) == cross_modal_map(est, X_img, X_txt, y)
+    assert get_scorer("map@1000")(est, paired(X_img, X_txt), y) == est.score(X_img, X_txt, y)
+    assert cross_modal_recall(est, X_img, X_txt, k=500)["mean"] == 1.0
+    with pytest.raises(ValueError, match="scopes value"):
+        precision_scope_curve(S, yq, ydb, scopes=[1, 5])
 
 
 def test_curve_argument_validation():

@@ -1,5 +1,6 @@
 """Shared machinery of the closed-form two-view methods (CCA, PLS, KCCA)."""
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -20,6 +21,33 @@ class _Standardiser:
 
     def __call__(self, X):
         return (X - self.mean) / self.scale
+
+
+N_COMPONENTS_CONSTRAINT = [Interval(Integral, 1, None, closed="left"), None]
+
+
+def _resolve_n_components(n_components, rank, limit):
+    """The number of components to fit: ``n_components`` within ``rank``.
+
+    None means the largest valid value (scikit-learn's
+    ``LinearDiscriminantAnalysis`` convention). An integer above ``rank`` is
+    clipped to it with a ``UserWarning`` saying why (``limit`` describes what
+    bounds the rank), so a default never fails on a small or low-rank
+    problem; a rank of 0 is an error.
+    """
+    if rank < 1:
+        raise ValueError(f"The problem has rank 0 ({limit}): there is no direction to fit.")
+    if n_components is None:
+        return int(rank)
+    if n_components > rank:
+        warnings.warn(
+            f"n_components={n_components} exceeds {limit} ({rank}); fitting {rank} components. "
+            "Set n_components=None to always use the largest valid value.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return int(rank)
+    return int(n_components)
 
 
 def _dense(X):
@@ -73,7 +101,7 @@ class _LinearTwoView(_Projection):
     """
 
     _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": N_COMPONENTS_CONSTRAINT,
         "scale": ["boolean"],
     }
 
@@ -97,24 +125,23 @@ class _LinearTwoView(_Projection):
         X_img, X_txt = self._standardise_training(X_img, X_txt, self._standardises())
         U_i, s_i, V_i = _thin_svd(X_img)
         U_t, s_t, V_t = _thin_svd(X_txt)
-        rank = min(len(s_i), len(s_t))
-        if self.n_components > rank:
-            raise ValueError(
-                f"n_components={self.n_components} exceeds the rank of the problem ({rank}): "
-                f"the centred image and text features have ranks {len(s_i)} and {len(s_t)} "
-                f"(at most min(n_samples - 1, n_features))."
-            )
+        k = _resolve_n_components(
+            self.n_components,
+            min(len(s_i), len(s_t)),
+            f"the rank of the problem: the centred image and text features have ranks {len(s_i)} "
+            f"and {len(s_t)}, at most min(n_samples - 1, n_features)",
+        )
         f_i, g_i = self._factors(s_i, n, X_img.shape[1])
         f_t, g_t = self._factors(s_t, n, X_txt.shape[1])
         core = (f_i[:, None] * (U_i.T @ U_t) * f_t[None, :]) / (n - 1)
         P, sigma, Qt = np.linalg.svd(core, full_matrices=False)
-        k = self.n_components
         A = V_i @ (g_i[:, None] * P[:, :k])
         B = V_t @ (g_t[:, None] * Qt[:k].T)
         signs = _component_signs(A)
         self.image_weights_ = A * signs
         self.text_weights_ = B * signs
         self.singular_values_ = sigma[:k]
+        self.n_components_ = k
 
 def _whitening_basis(C, ridge=0.0):
     """``V diag(lambda)^(-1/2)`` of ``C + ridge I`` for a symmetric positive semi-definite ``C``.
@@ -133,16 +160,17 @@ def _cca_from_covariances(C_xx, C_yy, C_xy, reg, n_components):
     """Canonical directions from (weighted) covariance matrices, with a relative ridge.
 
     The ridge added to each auto-covariance is ``reg`` times its mean
-    diagonal. Returns ``(A, B, correlations)`` with deterministic signs.
+    diagonal. ``n_components`` is resolved against the rank of the
+    whitened cross-covariance (see ``_resolve_n_components``). Returns
+    ``(A, B, correlations)`` with deterministic signs.
     """
     W_x = _whitening_basis(C_xx, reg * np.trace(C_xx) / len(C_xx))
     W_y = _whitening_basis(C_yy, reg * np.trace(C_yy) / len(C_yy))
     P, sigma, Qt = np.linalg.svd(W_x.T @ C_xy @ W_y, full_matrices=False)
     rank = int(np.sum(sigma > sigma[0] * max(C_xy.shape) * np.finfo(np.float64).eps)) if sigma.size else 0
-    if n_components > rank:
-        raise ValueError(
-            f"n_components={n_components} exceeds the rank of the cross-covariance ({rank})."
-        )
+    n_components = _resolve_n_components(
+        n_components, rank, "the rank of the cross-covariance (at most the number of labels, minus 1 for single-label y)"
+    )
     A = W_x @ P[:, :n_components]
     B = W_y @ Qt[:n_components].T
     signs = _component_signs(A)

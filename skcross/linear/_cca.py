@@ -23,11 +23,17 @@ class CCA(_LinearTwoView):
 
     Parameters
     ----------
-    n_components : int, default=10
-        Dimension of the common space.
+    n_components : int or None, default=10
+        Dimension of the common space. None uses the largest valid
+        value (the rank of the centred features, at most ``min(n_samples - 1, n_features)`` per modality); a larger integer is clipped to it with a warning.
     reg : float, default=1e-3
         Ridge added to each modality's covariance, as a fraction of that
         modality's mean feature variance (scale-free). 0 gives classical CCA.
+        The small default keeps CCA close to the classical method the papers
+        compare against; on small or noisy training sets it is weak: 3-fold
+        cross-validation on the training splits of the shared datasets picks
+        1 (Wikipedia) to 10 (CUB, MiniLM text), up to +0.15 mean mAP. Tune it
+        (e.g. ``GridSearchCV`` over ``[1e-3, 0.1, 1, 10]``).
     scale : bool, default=True
         Standardise features to unit variance before fitting.
 
@@ -37,8 +43,10 @@ class CCA(_LinearTwoView):
         Projection of the standardised image features.
     text_weights_ : ndarray of shape (n_features_text, n_components)
         Projection of the standardised text features.
-    singular_values_ : ndarray of shape (n_components,)
+    singular_values_ : ndarray of shape (n_components_,)
         Canonical correlations on the training data (shrunk by ``reg``).
+    n_components_ : int
+        Number of components fitted (``n_components`` within the rank).
     n_features_image_in_ : int
         Number of image features seen in ``fit``.
     n_features_text_in_ : int

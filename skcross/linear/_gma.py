@@ -7,7 +7,7 @@ import scipy.linalg
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _component_signs, _dense, _Projection
+from ._base import N_COMPONENTS_CONSTRAINT, _component_signs, _dense, _Projection, _resolve_n_components
 
 __all__ = ["GMLDA", "GMMFA"]
 
@@ -44,7 +44,7 @@ class _GMA(_Projection):
     _allows_multilabel = False
 
     _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": N_COMPONENTS_CONSTRAINT,
         "alpha": [Interval(Real, 0, None, closed="left")],
         "reg": [Interval(Real, 0, None, closed="neither")],
         "alignment": [StrOptions({"class_means", "pairs"})],
@@ -61,11 +61,7 @@ class _GMA(_Projection):
             raise ValueError(f"y must contain at least 2 classes, got {classes.tolist()}.")
         X1, X2 = self._standardise_training(_dense(X_img), _dense(X_txt), self.scale)
         d1 = X1.shape[1]
-        if self.n_components > d1 + X2.shape[1]:
-            raise ValueError(
-                f"n_components={self.n_components} exceeds the total number of features "
-                f"({d1 + X2.shape[1]})."
-            )
+        k = _resolve_n_components(self.n_components, d1 + X2.shape[1], "the total number of features")
         A1, B1 = self._view_matrices(X1, y, classes)
         A2, B2 = self._view_matrices(X2, y, classes)
         if self.alignment == "class_means":
@@ -81,12 +77,13 @@ class _GMA(_Projection):
         big_B = scipy.linalg.block_diag(B1 + ridge[0] * np.eye(d1), g * (B2 + ridge[1] * np.eye(len(B2))))
         n = len(big_A)
         _, V = scipy.linalg.eigh(
-            (big_A + big_A.T) / 2, (big_B + big_B.T) / 2, subset_by_index=(n - self.n_components, n - 1)
+            (big_A + big_A.T) / 2, (big_B + big_B.T) / 2, subset_by_index=(n - k, n - 1)
         )
         V = V[:, ::-1]
         signs = _component_signs(V[:d1])
         self.image_weights_ = V[:d1] * signs
         self.text_weights_ = V[d1:] * signs
+        self.n_components_ = k
 
 
 class GMLDA(_GMA):
@@ -101,8 +98,9 @@ class GMLDA(_GMA):
 
     Parameters
     ----------
-    n_components : int, default=10
-        Dimension of the common space.
+    n_components : int or None, default=10
+        Dimension of the common space. None uses the largest valid
+        value (the total number of features of both views); a larger integer is clipped to it with a warning.
     alpha : float, default=10.0
         Weight of the cross-view alignment (the authors' default is 10); made
         scale-free as described in the Notes.
@@ -121,6 +119,8 @@ class GMLDA(_GMA):
         Projection of the centred image features.
     text_weights_ : ndarray of shape (n_features_text, n_components)
         Projection of the centred text features.
+    n_components_ : int
+        Number of components fitted (``n_components`` within the number of features).
     n_features_image_in_ : int
         Number of image features seen in ``fit``.
     n_features_text_in_ : int
@@ -182,8 +182,9 @@ class GMMFA(_GMA):
 
     Parameters
     ----------
-    n_components : int, default=10
-        Dimension of the common space.
+    n_components : int or None, default=10
+        Dimension of the common space. None uses the largest valid
+        value (the total number of features of both views); a larger integer is clipped to it with a warning.
     n_neighbors : int, default=50
         Same-class neighbours per sample in the intrinsic graph (the
         authors' code uses 50).
@@ -206,6 +207,8 @@ class GMMFA(_GMA):
         Projection of the centred image features.
     text_weights_ : ndarray of shape (n_features_text, n_components)
         Projection of the centred text features.
+    n_components_ : int
+        Number of components fitted (``n_components`` within the number of features).
     n_features_image_in_ : int
         Number of image features seen in ``fit``.
     n_features_text_in_ : int

@@ -8,7 +8,7 @@ from sklearn.metrics.pairwise import additive_chi2_kernel, euclidean_distances, 
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _dense, _whitening_basis
+from ._base import N_COMPONENTS_CONSTRAINT, _dense, _whitening_basis
 from ._cca import CCA
 
 __all__ = ["KCCA"]
@@ -89,8 +89,9 @@ class KCCA(CCA):
 
     Parameters
     ----------
-    n_components : int, default=10
-        Dimension of the common space.
+    n_components : int or None, default=10
+        Dimension of the common space. None uses the largest valid
+        value (the rank of the kernel features); a larger integer is clipped to it with a warning.
     kernel : {"rbf", "poly", "linear", "sigmoid", "laplacian", "chi2", \
 "cosine", "precomputed"}, default="rbf"
         Kernel of both modalities (from :mod:`sklearn.metrics.pairwise`);
@@ -107,13 +108,19 @@ class KCCA(CCA):
         Degree of the poly kernel.
     coef0 : float, default=1.0
         Constant of the poly and sigmoid kernels.
-    reg : float, default=0.1
+    reg : float, default=3.0
         Ridge on each feature-space covariance, as a fraction of its mean
         variance (see :class:`CCA`). Kernel CCA without regularisation finds
-        perfect but meaningless correlations, so keep it positive.
-    nystroem_components : int, default=None
-        Number of landmarks of the Nyström approximation; None uses every
-        training point (exact kernel CCA, ``O(n^2)`` memory, ``O(n^3)`` time).
+        perfect but meaningless correlations, so keep it positive. The default
+        is what 3-fold cross-validation on the training splits of the shared
+        Wikipedia and CUB features picks for the rbf kernel (0.1 was clearly
+        worse); it is the first thing to tune on new data (try 0.3 to 30).
+    nystroem_components : int or None, default=1000
+        Number of landmarks of the Nyström approximation (all training points
+        when there are fewer); None uses every training point (exact kernel
+        CCA, ``O(n^2)`` memory, ``O(n^3)`` time: 35 s on 2,173 pairs). On the
+        Wikipedia features 1,000 landmarks score within 0.001 mean mAP of the
+        exact solution in cross-validation, at a tenth of the time.
     random_state : int, RandomState instance or None, default=None
         Seeds the choice of landmarks and of the points the "median"
         heuristic looks at.
@@ -124,8 +131,10 @@ class KCCA(CCA):
         Projection of the image kernel features.
     text_weights_ : ndarray of shape (n_text_features, n_components)
         Projection of the text kernel features.
-    singular_values_ : ndarray of shape (n_components,)
+    singular_values_ : ndarray of shape (n_components_,)
         Regularised canonical correlations on the training data.
+    n_components_ : int
+        Number of components fitted (``n_components`` within the rank).
     gamma_image_, gamma_text_ : float
         The kernel widths used.
     n_features_image_in_ : int
@@ -156,7 +165,7 @@ class KCCA(CCA):
     """
 
     _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": N_COMPONENTS_CONSTRAINT,
         "kernel": [StrOptions(_KERNELS)],
         "gamma": [Interval(Real, 0, None, closed="neither"), StrOptions({"median", "scale"})],
         "degree": [Interval(Integral, 1, None, closed="left")],
@@ -174,8 +183,8 @@ class KCCA(CCA):
         gamma="median",
         degree=3,
         coef0=1.0,
-        reg=0.1,
-        nystroem_components=None,
+        reg=3.0,
+        nystroem_components=1000,
         random_state=None,
     ):
         self.n_components = n_components

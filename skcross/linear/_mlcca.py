@@ -1,12 +1,12 @@
 """Multi-label CCA (Ranjan, Rasiwasia and Jawahar, 2015)."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 from sklearn.preprocessing import normalize
 from sklearn.utils._param_validation import Interval
 
 from ..base import label_indicator
-from ._base import _cca_from_covariances, _dense, _Projection
+from ._base import N_COMPONENTS_CONSTRAINT, _cca_from_covariances, _dense, _Projection
 
 __all__ = ["MLCCA"]
 
@@ -27,9 +27,12 @@ class MLCCA(_Projection):
 
     Parameters
     ----------
-    n_components : int, default=10
-        Dimension of the common space (at most the rank of the label-weighted
-        cross-covariance, which is at most the number of labels).
+    n_components : int or None, default=None
+        Dimension of the common space. It is at most the rank of the
+        label-weighted cross-covariance: the number of labels, or the number
+        of classes minus 1 with single-label ``y`` (correspondences are then
+        class-level). None uses that largest valid value; a larger integer is
+        clipped to it with a warning.
     reg : float, default=0.25
         Ridge on each covariance as a fraction of its mean diagonal (0.25 is
         the default of the authors' code).
@@ -42,8 +45,10 @@ class MLCCA(_Projection):
         Projection of the standardised image features.
     text_weights_ : ndarray of shape (n_features_text, n_components)
         Projection of the standardised text features.
-    singular_values_ : ndarray of shape (n_components,)
+    singular_values_ : ndarray of shape (n_components_,)
         Label-weighted canonical correlations on the training data.
+    n_components_ : int
+        Number of components fitted.
     n_features_image_in_ : int
         Number of image features seen in ``fit``.
     n_features_text_in_ : int
@@ -71,12 +76,12 @@ class MLCCA(_Projection):
     _requires_labels = True
 
     _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": N_COMPONENTS_CONSTRAINT,
         "reg": [Interval(Real, 0, None, closed="left")],
         "scale": ["boolean"],
     }
 
-    def __init__(self, n_components=10, *, reg=0.25, scale=True):
+    def __init__(self, n_components=None, *, reg=0.25, scale=True):
         self.n_components = n_components
         self.reg = reg
         self.scale = scale
@@ -94,3 +99,4 @@ class MLCCA(_Projection):
         C_tt = T.T @ (weight[:, None] * T) / total
         A, B, rho = _cca_from_covariances(C_xx, C_tt, C_xt, self.reg, self.n_components)
         self.image_weights_, self.text_weights_, self.singular_values_ = A, B, rho
+        self.n_components_ = len(rho)

@@ -19,8 +19,9 @@ class PLS(_LinearTwoView):
 
     Parameters
     ----------
-    n_components : int, default=10
-        Dimension of the common space.
+    n_components : int or None, default=10
+        Dimension of the common space. None uses the largest valid
+        value (the rank of the centred features, at most ``min(n_samples - 1, n_features)`` per modality); a larger integer is clipped to it with a warning.
     scale : bool, default=True
         Standardise features to unit variance before fitting.
 
@@ -30,8 +31,10 @@ class PLS(_LinearTwoView):
         Orthonormal projection of the standardised image features.
     text_weights_ : ndarray of shape (n_features_text, n_components)
         Orthonormal projection of the standardised text features.
-    singular_values_ : ndarray of shape (n_components,)
+    singular_values_ : ndarray of shape (n_components_,)
         Covariances of the projected training pairs.
+    n_components_ : int
+        Number of components fitted (``n_components`` within the rank).
     n_features_image_in_ : int
         Number of image features seen in ``fit``.
     n_features_text_in_ : int

@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import CrossModalMixin, cosine_similarity
-from ._base import _dense
+from ._base import N_COMPONENTS_CONSTRAINT, _dense
 from ._cca import CCA
 from ._pls import PLS
 
@@ -141,8 +141,9 @@ class SCM(_SemanticMatching):
 
     Parameters
     ----------
-    n_components : int, default=10
-        Dimension of the correlation subspace.
+    n_components : int or None, default=10
+        Dimension of the common space (the correlation subspace). None uses the largest valid
+        value (the rank of the CCA or PLS problem); a larger integer is clipped to it with a warning.
     subspace : {"cca", "pls"}, default="cca"
         Method learning the correlation subspace.
     reg : float, default=1e-3
@@ -192,7 +193,7 @@ default="normalized_correlation"
 
     _parameter_constraints = {
         **_SemanticMatching._parameter_constraints,
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": N_COMPONENTS_CONSTRAINT,
         "subspace": [StrOptions({"cca", "pls"})],
         "reg": [Interval(Real, 0, None, closed="left")],
     }

@@ -87,13 +87,22 @@ def check_labels(y, n_samples, name="y"):
     return y
 
 
-def _check_k(k, n_db, name="k", allow_none=True):
+def _check_k(k, n_db, name="k", allow_none=True, clip=True):
+    """Validate a cut-off rank; a ``k`` beyond the database means the whole database.
+
+    Clipping follows torchmetrics' retrieval metrics and scikit-learn's
+    ``ndcg_score``: mAP@1000 on a 693-item test set is mAP@693 (= mAP@all).
+    With ``clip=False`` (precision-scope curves, whose scopes are the x-axis)
+    a value beyond the database is an error.
+    """
     if k is None and allow_none:
         return None
     if not isinstance(k, numbers.Integral) or isinstance(k, (bool, np.bool_)) or k < 1:
         raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}, got {k!r}.")
     if k > n_db:
-        raise ValueError(f"{name}={k} exceeds the number of database items ({n_db}).")
+        if not clip:
+            raise ValueError(f"{name}={k} exceeds the number of database items ({n_db}).")
+        return int(n_db)
     return int(k)
 
 
@@ -280,7 +289,8 @@ def mean_average_precision(S, y_query=None, y_db=None, k=None, *, n_jobs=None):
     y_db : array-like of shape (n_database,) or (n_database, n_labels), default=None
         Database labels, of the same kind as ``y_query``.
     k : int, default=None
-        Cut-off rank; None ranks the whole database.
+        Cut-off rank; None ranks the whole database. A ``k`` larger than the
+        database is clipped to its size, so mAP@k is then mAP@all.
     n_jobs : int, default=None
         Number of threads ranking blocks of queries in parallel; None means 1,
         -1 all cores.
@@ -324,7 +334,9 @@ def precision_at_k(S, y_query=None, y_db=None, k=10, *, n_jobs=None):
     y_query, y_db : array-like or None, default=None
         Labels defining relevance, as in :func:`mean_average_precision`.
     k : int, default=10
-        Number of top-ranked items looked at.
+        Number of top-ranked items looked at; a ``k`` larger than the
+        database is clipped to its size (then the score is the fraction of
+        relevant items in the database).
     n_jobs : int, default=None
         Number of threads ranking blocks of queries in parallel; None means 1,
         -1 all cores.
@@ -387,7 +399,7 @@ def precision_scope_curve(S, y_query=None, y_db=None, scopes=None, *, n_jobs=Non
     if scopes.ndim != 1 or scopes.size == 0:
         raise ValueError("scopes must be a non-empty 1-D array of positive integers.")
     for k in scopes:
-        _check_k(k.item() if hasattr(k, "item") else k, n_db, name="scopes value", allow_none=False)
+        _check_k(k.item() if hasattr(k, "item") else k, n_db, name="scopes value", allow_none=False, clip=False)
     if np.any(np.diff(scopes) <= 0):
         raise ValueError("scopes must be strictly increasing.")
     hits = _sum_over_ranked_blocks(
@@ -472,7 +484,8 @@ def recall_at_k(S, y_query=None, y_db=None, k=1, *, n_jobs=None):
         Labels defining relevance, as in :func:`mean_average_precision`.
         Leave both None for pair relevance.
     k : int, default=1
-        Number of top-ranked items looked at.
+        Number of top-ranked items looked at; a ``k`` larger than the
+        database is clipped to its size.
     n_jobs : int, default=None
         Number of threads ranking blocks of queries in parallel; None means 1,
         -1 all cores.

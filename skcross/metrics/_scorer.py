@@ -104,7 +104,8 @@ def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, n_jobs=None):
         ``(y_img, y_txt)`` for sets of different sizes. None means the only
         relevant item of a query is its own pair (``n_images == n_texts``).
     k : int, default=None
-        Cut-off rank for mAP@k; None ranks the whole database (mAP@all).
+        Cut-off rank for mAP@k; None ranks the whole database (mAP@all). A
+        ``k`` larger than a direction's database is clipped to its size.
     n_jobs : int, default=None
         Number of threads ranking blocks of queries in parallel; None means 1.
 
@@ -146,7 +147,8 @@ def cross_modal_recall(estimator, X_img, X_txt, y=None, k=1, *, n_jobs=None):
         Labels as in :func:`cross_modal_map`; None (the usual protocol) means
         a query succeeds when its own pair is in the top ``k``.
     k : int, default=1
-        Number of top-ranked items looked at.
+        Number of top-ranked items looked at; a ``k`` larger than a
+        direction's database is clipped to its size.
     n_jobs : int, default=None
         Number of threads ranking blocks of queries in parallel; None means 1.
 
@@ -230,8 +232,8 @@ def get_scorer(scoring):
     scoring : str or callable
         ``"map"`` (mean of both directions), ``"map_i2t"``, ``"map_t2i"``,
         ``"map@K"`` (mAP@K, optionally ``_i2t``/``_t2i``) or ``"recall@K"``
-        (Recall@K, optionally ``_i2t``/``_t2i``), for any positive integer K.
-        A callable is returned unchanged.
+        (Recall@K, optionally ``_i2t``/``_t2i``), for any positive integer K;
+        a K larger than a fold's database is clipped to its size. A callable is returned unchanged.
 
     Returns
     -------

@@ -62,8 +62,17 @@ class SSMAL(CrossModalMixin, BaseEstimator):
         unpaired pool) and returning the matching rows of the other modality
         (coupled rows first, then its pool). None: the rows given to ``fit``
         are coupled pairs, so a medoid's partner is its own row.
-    metric : {"cosine", "pearson"}, default="cosine"
-        Comparison of the representations (eq. 32 or eq. 33).
+    metric : {"pearson", "cosine"}, default="pearson"
+        Comparison of the representations: the Pearson correlation of the two
+        reference-based vectors (eq. 32) or their cosine (eq. 33). The paper
+        ranks with eq. 33, which it derives from eq. 32 by assuming that every
+        representation has zero mean across its references; cosines to
+        medoids are mostly positive, so that assumption fails on real
+        features and the shortcut loses the centring that removes each
+        item's overall similarity level. Pearson is therefore the default: it
+        is better on every shared dataset at N = 10 and 50 coupled pairs (e.g.
+        Wikipedia, N = 50: 0.176 vs 0.142 mean mAP; CUB, N = 10: 0.352 vs
+        0.290). ``metric="cosine"`` reproduces the paper exactly.
     center : bool, default=False
         Centre each modality's features (with the mean of all its fit data)
         before computing cosines, as the paper's analysis assumes centred
@@ -135,7 +144,7 @@ class SSMAL(CrossModalMixin, BaseEstimator):
         clusterer=None,
         method="alternate",
         oracle=None,
-        metric="cosine",
+        metric="pearson",
         center=False,
         random_state=None,
     ):
