@@ -239,6 +239,13 @@ class CrossModalMixin:
     - ``_allows_multilabel`` (default True): 2-D indicator labels are accepted.
     - ``_fit_params`` (default empty): names of extra keyword arguments of
       ``fit`` passed on to ``_fit``.
+    - ``_preserves_float32`` (default False): float32 input gives float32
+      embeddings (otherwise embeddings are float64).
+
+    ``fit`` is atomic: if it raises (bad data, a diverging loss, a
+    ``KeyboardInterrupt`` outside a deep training loop), the estimator's
+    attributes are restored to what they were before the call, so a failed
+    fit never leaves a half-fitted estimator behind.
     """
 
     _requires_labels = False
@@ -246,6 +253,7 @@ class CrossModalMixin:
     _accepts_sparse = True
     _allows_multilabel = True
     _fit_params = ()
+    _preserves_float32 = False
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -276,6 +284,15 @@ class CrossModalMixin:
         self : object
             The fitted estimator.
         """
+        state = dict(vars(self))
+        try:
+            return self._validate_and_fit(X_img, X_txt, y, fit_params)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(state)
+            raise
+
+    def _validate_and_fit(self, X_img, X_txt, y, fit_params):
         X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="fit")
         X_img = check_modality(X_img, "X_img", accept_sparse=self._accepts_sparse)
         X_txt = check_modality(X_txt, "X_txt", accept_sparse=self._accepts_sparse)

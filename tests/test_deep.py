@@ -10,7 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
-from skorch.callbacks import EarlyStopping  # noqa: E402
+from skorch.callbacks import Callback, EarlyStopping  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 from skcross import paired  # noqa: E402
@@ -160,3 +162,103 @@ def test_cuda_and_cpu_training_agree_in_quality(data):
         for device in ("cpu", "cuda")
     ]
     assert scores[1] == pytest.approx(scores[0], abs=0.05)
+
+
+# --------------------------------------------------------------------------- faults, every deep method
+def _deep_estimators():
+    from test_common import FAST_PARAMS
+
+    from skcross.deep import DeepCrossModalMixin
+    from skcross.utils import all_estimators
+
+    return [
+        cls(**{**FAST_PARAMS[name], "max_epochs": 4, "batch_size": 30})
+        for name, cls in all_estimators()
+        if issubclass(cls, DeepCrossModalMixin)
+    ]
+
+
+DEEP = pytest.mark.parametrize("estimator", _deep_estimators(), ids=lambda e: type(e).__name__)
+
+
+class _AtBatch(Callback):
+    """Run ``action(net)`` at the start of batch number ``at`` (counted over the whole fit)."""
+
+    def __init__(self, at, action):
+        self.at, self.action = at, action
+
+    def initialize(self):
+        self.seen_ = 0
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        self.seen_ += training
+        if training and self.seen_ == self.at:
+            self.action(net)
+
+
+def _poison(net):
+    with torch.no_grad():
+        for parameter in net.module_.parameters():
+            parameter.fill_(float("nan"))
+
+
+def _interrupt(net):
+    raise KeyboardInterrupt
+
+
+def _out_of_memory(net):
+    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+
+@DEEP
+def test_nan_guard_covers_every_deep_method(estimator, data):
+    model = clone(estimator).set_params(callbacks=[_AtBatch(3, _poison)])
+    with pytest.raises(FloatingPointError, match="epoch"):
+        model.fit(*data)
+    with pytest.raises(NotFittedError):  # no NaN model is left behind
+        model.transform_image(data[0])
+
+
+@DEEP
+def test_keyboard_interrupt_leaves_a_usable_model(estimator, data):
+    X_img, X_txt, y = data
+    model = clone(estimator).set_params(callbacks=[_AtBatch(12, _interrupt)])  # 240 pairs / 30 = 8 batches per epoch
+    model.fit(X_img, X_txt, y)  # as in skorch: training stops, the weights reached so far are kept
+    assert model.n_epochs_ == 2 < estimator.max_epochs
+    Z = model.transform_image(X_img)
+    assert Z.shape[0] == len(X_img) and np.isfinite(Z).all()
+    assert 0 <= model.score(X_img, X_txt, y) <= 1
+
+
+@DEEP
+def test_out_of_memory_says_which_batch_size_to_lower(estimator, data):
+    model = clone(estimator).set_params(callbacks=[_AtBatch(2, _out_of_memory)])
+    with pytest.raises(MemoryError, match="lower batch_size .e.g. batch_size=15"):
+        model.fit(*data)
+    with pytest.raises(NotFittedError):
+        model.transform_image(data[0])
+
+
+@DEEP
+def test_save_params_load_params_every_deep_method(estimator, data, tmp_path):
+    X_img, X_txt, y = data
+    a = clone(estimator).set_params(random_state=0).fit(X_img, X_txt, y)
+    a.net_.save_params(f_params=tmp_path / "params.pt")
+    b = clone(estimator).set_params(random_state=1).fit(X_img, X_txt, y)
+    b.net_.load_params(f_params=tmp_path / "params.pt")
+    np.testing.assert_array_equal(a.net_.module_.embed_image(torch.as_tensor(X_img[:5], dtype=torch.float32)).detach(),
+                                  b.net_.module_.embed_image(torch.as_tensor(X_img[:5], dtype=torch.float32)).detach())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a CPU-only machine")
+def test_model_marked_cuda_is_mapped_to_cpu_on_a_cpu_only_machine(data):
+    """skorch maps a net pickled on CUDA to the CPU when CUDA is absent (the real test runs on a GPU)."""
+    X_img, X_txt, y = data
+    model = small_dscmr().fit(X_img, X_txt, y)
+    expected = model.transform_image(X_img)
+    model.net_.device = "cuda"
+    with pytest.warns(UserWarning, match="CUDA"):
+        restored = pickle.loads(pickle.dumps(model))
+    assert str(restored.net_.device) == "cpu"
+    np.testing.assert_array_equal(restored.transform_image(X_img), expected)

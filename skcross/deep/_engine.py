@@ -55,7 +55,12 @@ class CrossModalNet(NeuralNet):
     (label indicators, or zeros for unsupervised methods); the module is
     called as ``module(image=..., text=...)`` and the criterion as
     ``criterion(outputs, targets)``. A non-finite loss stops training with a
-    ``FloatingPointError`` naming the epoch, so no NaN model is ever returned.
+    ``FloatingPointError`` naming the epoch, so no NaN model is ever returned;
+    running out of memory raises a ``MemoryError`` saying which
+    ``batch_size`` to try. A ``KeyboardInterrupt`` (Ctrl-C, or skorch's
+    ``EarlyStopping``, which stops training that way) ends training as in
+    skorch: the net keeps the weights reached so far and is usable, and its
+    ``history`` says how many epochs ran.
 
     Examples
     --------
@@ -76,6 +81,18 @@ class CrossModalNet(NeuralNet):
     >>> len(net.history)
     2
     """
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except Exception as exc:
+            if _is_out_of_memory(exc):
+                raise MemoryError(
+                    f"training ran out of memory on device {self.device!r} with batch_size="
+                    f"{self.batch_size}; lower batch_size (e.g. batch_size={max(1, self.batch_size // 2)}) "
+                    "or train on a device with more memory."
+                ) from exc
+            raise
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         try:
@@ -110,6 +127,8 @@ class DeepCrossModalMixin(CrossModalMixin):
     validation split from the training data, for skorch's ``EarlyStopping``),
     ``random_state`` (seeds torch and the batch order).
     """
+
+    _preserves_float32 = True  # the network computes in float32 whatever the input
 
     _common_parameter_constraints = {
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -171,21 +190,23 @@ class DeepCrossModalMixin(CrossModalMixin):
         X = {"image": _as_float32(X_img), "text": _as_float32(X_txt)}
         targets = self._targets(y, X_img.shape[0])
         module = self._build_module(X_img.shape[1], X_txt.shape[1], targets)
-        self.net_ = self._make_net(module, self._build_criterion(), seed)
-        self.net_.fit(X, targets)
-        self.n_epochs_ = len(self.net_.history)
+        net = self._make_net(module, self._build_criterion(), seed)
+        net.fit(X, targets)
+        self.net_ = net
+        self.n_epochs_ = len(net.history)
         self.net_.module_.eval()
 
     def _embed(self, X, which):
         module = self.net_.module_
         module.eval()
+        X_dtype = X.dtype  # the network computes in float32; the output keeps the input's precision
         X = _as_float32(X)
         out = []
         with torch.no_grad():
             for start in range(0, X.shape[0], _INFERENCE_BATCH):
                 batch = torch.as_tensor(X[start : start + _INFERENCE_BATCH], device=self.net_.device)
                 out.append(getattr(module, which)(batch).cpu().numpy())
-        Z = np.concatenate(out).astype(np.float64)
+        Z = np.concatenate(out).astype(X_dtype, copy=False)
         if not np.isfinite(Z).all():
             raise FloatingPointError(f"{type(self).__name__} produced non-finite embeddings.")
         return Z
@@ -195,6 +216,14 @@ class DeepCrossModalMixin(CrossModalMixin):
 
     def _transform_text(self, X_txt):
         return self._embed(X_txt, "embed_text")
+
+
+def _is_out_of_memory(exc):
+    """Whether ``exc`` is torch's (CUDA or CPU) out-of-memory failure."""
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    message = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in message or "can't allocate memory" in message)
 
 
 def _as_float32(X):

@@ -20,7 +20,8 @@ class _Standardiser:
         self.scale = np.where(std > 0, std, 1.0)
 
     def __call__(self, X):
-        return (X - self.mean) / self.scale
+        # in the input's precision: float32 data is not copied to float64
+        return (X - self.mean.astype(X.dtype, copy=False)) / self.scale.astype(X.dtype, copy=False)
 
 
 N_COMPONENTS_CONSTRAINT = [Interval(Integral, 1, None, closed="left"), None]
@@ -50,8 +51,10 @@ def _resolve_n_components(n_components, rank, limit):
     return int(n_components)
 
 
-def _dense(X):
-    return np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
+def _dense(X, dtype=np.float64):
+    """A dense array; ``dtype=None`` keeps the (validated, float32 or float64) input's precision."""
+    X = X.toarray() if sp.issparse(X) else X
+    return np.asarray(X) if dtype is None else np.asarray(X, dtype=dtype)
 
 
 def _thin_svd(X):
@@ -65,26 +68,33 @@ class _Projection(CrossModalMixin, BaseEstimator):
     """Linear projections of (mapped, standardised) features, one per modality.
 
     Subclasses fit ``image_weights_`` and ``text_weights_`` on the output of
-    :meth:`_standardise_training`; the transforms are shared.
+    :meth:`_standardise_training`; the transforms are shared. Fitting works
+    in float64 (the eigen- and singular-value solvers need it); transforms
+    keep float32 input in float32 (``_preserves_float32``).
     """
 
+    _preserves_float32 = True
+
     def _image_features(self, X_img):
-        return _dense(X_img)
+        return _dense(X_img, dtype=None)
 
     def _text_features(self, X_txt):
-        return _dense(X_txt)
+        return _dense(X_txt, dtype=None)
 
     def _standardise_training(self, X_img, X_txt, scale):
-        """Fit the per-modality standardisers; return the standardised features."""
+        """Fit the per-modality standardisers; return the standardised float64 features."""
+        X_img, X_txt = np.asarray(X_img, dtype=np.float64), np.asarray(X_txt, dtype=np.float64)
         self._image_standardiser = _Standardiser(X_img, scale)
         self._text_standardiser = _Standardiser(X_txt, scale)
         return self._image_standardiser(X_img), self._text_standardiser(X_txt)
 
     def _transform_image(self, X_img):
-        return self._image_standardiser(self._image_features(X_img)) @ self.image_weights_
+        features = self._image_standardiser(self._image_features(X_img))
+        return features @ self.image_weights_.astype(features.dtype, copy=False)
 
     def _transform_text(self, X_txt):
-        return self._text_standardiser(self._text_features(X_txt)) @ self.text_weights_
+        features = self._text_standardiser(self._text_features(X_txt))
+        return features @ self.text_weights_.astype(features.dtype, copy=False)
 
 
 class _LinearTwoView(_Projection):

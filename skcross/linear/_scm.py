@@ -28,6 +28,7 @@ class _SemanticMatching(CrossModalMixin, BaseEstimator):
 
     _requires_labels = True
     _allows_multilabel = False
+    _preserves_float32 = True
 
     _parameter_constraints = {
         "C": [Interval(Real, 0, None, closed="neither")],
@@ -39,10 +40,10 @@ class _SemanticMatching(CrossModalMixin, BaseEstimator):
         """Fit the map into the space the classifiers work in (none by default)."""
 
     def _subspace_image(self, X_img):
-        return _dense(X_img)
+        return _dense(X_img, dtype=None)
 
     def _subspace_text(self, X_txt):
-        return _dense(X_txt)
+        return _dense(X_txt, dtype=None)
 
     def _classifier(self):
         return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=self.max_iter))

@@ -124,6 +124,7 @@ class SSMAL(CrossModalMixin, BaseEstimator):
 
     _allows_unpaired = True
     _fit_params = ("X_img_unpaired", "X_txt_unpaired")
+    _preserves_float32 = True
 
     _parameter_constraints = {
         "n_references": [Interval(Integral, 1, None, closed="left")],

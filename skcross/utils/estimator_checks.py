@@ -5,8 +5,10 @@
 suites can parametrize over them (see ``tests/test_common.py``).
 """
 
+import io
 import pickle
 
+import joblib
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -151,10 +153,68 @@ def check_invalid_data(name, estimator):
 
 
 def check_pickle_roundtrip(name, estimator):
+    """pickle and joblib round trips give identical embeddings and similarities."""
     est, (X_img, X_txt, _) = _fitted(estimator)
-    restored = pickle.loads(pickle.dumps(est))
-    np.testing.assert_allclose(restored.transform_image(X_img), est.transform_image(X_img))
-    np.testing.assert_allclose(restored.transform_text(X_txt), est.transform_text(X_txt))
+    buffer = io.BytesIO()
+    joblib.dump(est, buffer)
+    buffer.seek(0)
+    for how, restored in [("pickle", pickle.loads(pickle.dumps(est))), ("joblib", joblib.load(buffer))]:
+        message = f"{name}: {how} round trip changed the outputs"
+        np.testing.assert_array_equal(restored.transform_image(X_img), est.transform_image(X_img), err_msg=message)
+        np.testing.assert_array_equal(restored.transform_text(X_txt), est.transform_text(X_txt), err_msg=message)
+        np.testing.assert_array_equal(
+            restored.similarity(X_img[:9], X_txt[:7]), est.similarity(X_img[:9], X_txt[:7]), err_msg=message
+        )
+
+
+def check_float32_preserved(name, estimator):
+    """Estimators declaring ``_preserves_float32`` keep float32 input in float32.
+
+    The others return float64; either way the embeddings are floating point
+    and the input's precision never changes the ranking much.
+    """
+    X_img, X_txt, y = _data()
+    X_img32, X_txt32 = X_img.astype(np.float32), X_txt.astype(np.float32)
+    est = clone(estimator).fit(X_img32, X_txt32, y)
+    Z_img, Z_txt = est.transform_image(X_img32), est.transform_text(X_txt32)
+    expected = np.float32 if estimator._preserves_float32 else np.float64
+    assert Z_img.dtype == expected and Z_txt.dtype == expected, (
+        f"{name}: float32 input gave {Z_img.dtype}/{Z_txt.dtype} embeddings, expected {np.dtype(expected)}"
+    )
+    Z64 = est.transform_image(X_img32.astype(np.float64))
+    assert Z64.dtype == np.float64, f"{name}: float64 input gave {Z64.dtype} embeddings"
+    np.testing.assert_allclose(Z_img, Z64, rtol=1e-3, atol=1e-3 * np.abs(Z64).max(), err_msg=name)
+
+
+def check_failed_fit_is_atomic(name, estimator):
+    """A fit that raises leaves the estimator exactly as it was (unfitted, or the previous fit)."""
+    X_img, X_txt, y = _data()
+    bad = X_txt.copy()
+    bad[3, 2] = np.nan
+    est = clone(estimator)
+    try:
+        est.fit(X_img, bad, y)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError(f"{name}.fit accepted NaN in X_txt")
+    assert not [k for k in vars(est) if k.endswith("_") and not k.startswith("__")], (
+        f"{name}: a failed fit left fitted attributes {sorted(vars(est))}"
+    )
+    try:
+        est.transform_image(X_img)
+    except NotFittedError:
+        pass
+    else:
+        raise AssertionError(f"{name}: transform after a failed first fit must raise NotFittedError")
+    est.fit(X_img, X_txt, y)
+    before = est.transform_image(X_img)
+    try:
+        est.fit(X_img[:, :-1], X_txt[:10], y[:10])
+    except (ValueError, TypeError):
+        pass
+    assert est.n_features_image_in_ == X_img.shape[1], f"{name}: a failed refit changed the fitted state"
+    np.testing.assert_array_equal(est.transform_image(X_img), before, err_msg=f"{name}: a failed refit changed the model")
 
 
 def check_deterministic(name, estimator):
@@ -229,6 +289,8 @@ _PROJECT_CHECKS = (
     check_not_fitted,
     check_invalid_data,
     check_pickle_roundtrip,
+    check_float32_preserved,
+    check_failed_fit_is_atomic,
     check_deterministic,
     check_does_not_modify_input,
     check_multilabel_y,
