@@ -86,10 +86,17 @@ class DCCA(DeepCrossModalMixin, BaseEstimator):
         Dimension of the towers' outputs and of the final CCA space.
     layer_sizes : tuple of int, default=(1024, 1024)
         Hidden layers of each tower.
-    reg : float, default=1e-4
-        Ridge added to the output covariances in the objective.
-    cca_reg : float, default=1e-3
-        Ridge of the final linear CCA (see :class:`~skcross.linear.CCA`).
+    reg : float, default=1e-2
+        Ridge added to the output covariances in the objective. The paper's
+        1e-4 overfits the shared small training sets: 3-fold cross-validation
+        on the training splits of Wikipedia (2,173 pairs) and CUB (400 pairs)
+        picks 1e-2 with the default towers (mean mAP 0.232 vs 0.226 and 0.468
+        vs 0.404).
+    cca_reg : float, default=1.0
+        Ridge of the final linear CCA (see :class:`~skcross.linear.CCA`); the
+        same cross-validation picks 1.0 over 1e-3 on both datasets (it
+        matters most: 0.468 vs 0.440 on CUB). On a new small dataset, tune
+        ``reg``, ``cca_reg`` and ``layer_sizes`` (e.g. ``(512,)``) first.
     max_epochs : int, default=100
         Training epochs.
     batch_size : int, default=800
@@ -160,8 +167,8 @@ class DCCA(DeepCrossModalMixin, BaseEstimator):
         n_components=10,
         *,
         layer_sizes=(1024, 1024),
-        reg=1e-4,
-        cca_reg=1e-3,
+        reg=1e-2,
+        cca_reg=1.0,
         max_epochs=100,
         batch_size=800,
         lr=1e-3,
