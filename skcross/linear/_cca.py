@@ -43,7 +43,7 @@ class CCA(_LinearTwoView):
         Projection of the standardised image features.
     text_weights_ : ndarray of shape (n_features_text, n_components)
         Projection of the standardised text features.
-    singular_values_ : ndarray of shape (n_components_,)
+    singular_values_ : ndarray of shape (n_components,)
         Canonical correlations on the training data (shrunk by ``reg``).
     n_components_ : int
         Number of components fitted (``n_components`` within the rank).

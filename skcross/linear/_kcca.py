@@ -131,7 +131,7 @@ class KCCA(CCA):
         Projection of the image kernel features.
     text_weights_ : ndarray of shape (n_text_features, n_components)
         Projection of the text kernel features.
-    singular_values_ : ndarray of shape (n_components_,)
+    singular_values_ : ndarray of shape (n_components,)
         Regularised canonical correlations on the training data.
     n_components_ : int
         Number of components fitted (``n_components`` within the rank).

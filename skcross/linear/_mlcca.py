@@ -45,7 +45,7 @@ class MLCCA(_Projection):
         Projection of the standardised image features.
     text_weights_ : ndarray of shape (n_features_text, n_components)
         Projection of the standardised text features.
-    singular_values_ : ndarray of shape (n_components_,)
+    singular_values_ : ndarray of shape (n_components,)
         Label-weighted canonical correlations on the training data.
     n_components_ : int
         Number of components fitted.

@@ -31,7 +31,7 @@ class PLS(_LinearTwoView):
         Orthonormal projection of the standardised image features.
     text_weights_ : ndarray of shape (n_features_text, n_components)
         Orthonormal projection of the standardised text features.
-    singular_values_ : ndarray of shape (n_components_,)
+    singular_values_ : ndarray of shape (n_components,)
         Covariances of the projected training pairs.
     n_components_ : int
         Number of components fitted (``n_components`` within the rank).
