@@ -123,14 +123,23 @@ def check_invalid_data(name, estimator):
     nan_img[0, 0] = np.nan
     inf_txt = X_txt.copy()
     inf_txt[1, 1] = np.inf
+    nan_y = y.astype(float)
+    nan_y[2] = np.nan
     cases = [
         ((nan_img, X_txt, y), "X_img"),
         ((X_img, inf_txt, y), "X_txt"),
         ((X_img[:0], X_txt[:0], y[:0]), "X_img"),
+        ((X_img, X_txt[:, :0], y), "X_txt"),
         ((X_img[:, 0], X_txt, y), "X_img"),
+        ((X_img[:, :, None], X_txt, y), "X_img"),
+        ((X_img, X_txt.astype(str).astype(object) + "x", y), "X_txt"),
+        ((X_img, paired(X_img, X_txt), y), "X_txt"),
         ((X_img, X_txt, y[:-1]), "y has"),
+        ((X_img, X_txt, nan_y), "y contains NaN"),
+        ((X_img, X_txt, np.full((len(y), 3), 2)), "y is 2-D"),
+        ((X_img, X_txt, y[:, None, None]), "y must be"),
+        ((X_img, X_txt[:-1], y), "rows"),
     ]
-    cases.append(((X_img, X_txt[:-1], y), "rows"))
     for args, word in cases:
         try:
             clone(estimator).fit(*args)
@@ -143,6 +152,10 @@ def check_invalid_data(name, estimator):
         ("transform_image", X_img[:, :-1], "X_img"),
         ("transform_text", X_txt[:, :-1], "X_txt"),
         ("transform_image", nan_img, "X_img"),
+        ("transform_text", inf_txt, "X_txt"),
+        ("transform_image", X_img[0], "X_img"),
+        ("transform_text", X_txt[:0], "X_txt"),
+        ("transform_image", X_txt, "X_img"),
     ]:
         try:
             getattr(est, method)(X)
