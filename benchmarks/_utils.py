@@ -4,6 +4,8 @@ import argparse
 import time
 import tracemalloc
 
+import numpy as np
+
 
 def parse_args(description, extra=()):
     """Parse ``--smoke`` and any ``extra`` flags (names of boolean options)."""
@@ -48,3 +50,41 @@ def _format(value):
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
     return str(value)
+
+
+def mean_std(values):
+    return f"{np.mean(values):.4f} +- {np.std(values):.4f}"
+
+
+def evaluate(make_model, train, test, seeds, variants=None):
+    """Fit ``make_model(seed)`` on ``train`` for each seed and score it on ``test``.
+
+    ``train`` and ``test`` are ``(X_img, X_txt, y)``; ``train``'s ``y`` may be
+    None (unsupervised) or ``(y_img, y_txt)``. ``variants`` maps a label to
+    parameters set on the fitted model before scoring (e.g. a retrieval
+    metric), so one fit serves several rows. Returns ``{label: row}`` with
+    mAP@all i2t / t2i / mean as mean +- std over seeds, epochs, fit seconds
+    and seconds per epoch.
+    """
+    from skcross.metrics import cross_modal_map
+
+    variants = variants or {"": {}}
+    scores = {label: [] for label in variants}
+    seconds, epochs = [], []
+    for seed in seeds:
+        model = make_model(seed)
+        start = time.perf_counter()
+        model.fit(*train)
+        seconds.append(time.perf_counter() - start)
+        epochs.append(getattr(model, "n_epochs_", 0))
+        for label, params in variants.items():
+            scores[label].append(cross_modal_map(model.set_params(**params), *test))
+    rows = {}
+    for label in variants:
+        row = {key: mean_std([s[key] for s in scores[label]]) for key in ("i2t", "t2i", "mean")}
+        row["mean_value"] = float(np.mean([s["mean"] for s in scores[label]]))
+        row["epochs"] = f"{np.mean(epochs):.0f}" if epochs[0] else "-"
+        row["fit s"] = float(np.mean(seconds))
+        row["s/epoch"] = float(np.sum(seconds) / np.sum(epochs)) if epochs[0] else "-"
+        rows[label] = row
+    return rows

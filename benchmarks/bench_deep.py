@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 import torch
-from _utils import parse_args, print_table
+from _utils import evaluate, parse_args, print_table
 from bench_wikipedia import find_data_home
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
@@ -28,26 +28,6 @@ from skcross.deep import DCCA, DSCMR, resolve_device
 from skcross.deep._dscmr import DSCMRLoss, DSCMRModule
 from skcross.linear import CCA
 from skcross.metrics import cross_modal_map, get_scorer
-
-
-def mean_std(values):
-    return f"{np.mean(values):.4f} +- {np.std(values):.4f}"
-
-
-def evaluate(make_model, d, seeds, supervised):
-    scores, seconds, epochs = [], [], []
-    for seed in seeds:
-        model = make_model(seed)
-        start = time.perf_counter()
-        model.fit(d.X_img_train, d.X_txt_train, d.y_train if supervised else None)
-        seconds.append(time.perf_counter() - start)
-        epochs.append(getattr(model, "n_epochs_", 0))
-        scores.append(cross_modal_map(model, d.X_img_test, d.X_txt_test, d.y_test))
-    row = {key: mean_std([s[key] for s in scores]) for key in ("i2t", "t2i", "mean")}
-    row["epochs"] = int(np.mean(epochs)) if epochs[0] else "-"
-    row["fit s"] = float(np.mean(seconds))
-    row["s/epoch"] = float(np.mean(seconds) / np.mean(epochs)) if epochs[0] else "-"
-    return row
 
 
 def dcca_search(d, smoke, device):
@@ -67,6 +47,8 @@ def real_data_table(data_home, smoke, device):
         d = load_dataset(name, data_home=data_home, download_if_missing=False)
         if smoke:
             d.X_img_train, d.X_txt_train, d.y_train = d.X_img_train[:200], d.X_txt_train[:200], d.y_train[:200]
+        train, test = (d.X_img_train, d.X_txt_train, d.y_train), (d.X_img_test, d.X_txt_test, d.y_test)
+        unsupervised = train[:2] + (None,)
         reference = d.metadata["sanity_check"]
         if "sm_logreg" in reference:
             sm = reference["sm_logreg"]["i2t"], reference["sm_logreg"]["t2i"]
@@ -74,16 +56,16 @@ def real_data_table(data_home, smoke, device):
             sm = reference["sm_logreg_i2t"], reference["sm_logreg_t2i"]
         rows.append({"dataset": name, "method": "label-aware matcher (dataset JSON)", "i2t": sm[0], "t2i": sm[1]})
         for reg in (1e-3, 10.0):
-            row = evaluate(lambda seed, reg=reg: CCA(10, reg=reg), d, [0], supervised=False)
+            row = evaluate(lambda seed, reg=reg: CCA(10, reg=reg), unsupervised, test, [0])[""]
             rows.append({"dataset": name, "method": f"CCA(10, reg={reg:g})", **row})
         epochs = 2 if smoke else 500
         row = evaluate(
-            lambda seed: DSCMR(max_epochs=epochs, verbose=0, device=device, random_state=seed), d, seeds, True
-        )
+            lambda seed: DSCMR(max_epochs=epochs, verbose=0, device=device, random_state=seed), train, test, seeds
+        )[""]
         rows.append({"dataset": name, "method": f"DSCMR (paper defaults, {epochs} epochs)", **row})
         best, params = dcca_search(d, smoke, device)
         params.update(best)
-        row = evaluate(lambda seed: DCCA(**{**params, "random_state": seed}), d, seeds, supervised=False)
+        row = evaluate(lambda seed: DCCA(**{**params, "random_state": seed}), unsupervised, test, seeds)[""]
         rows.append({"dataset": name, "method": f"DCCA (512, CV: {best})", **row})
     print(f"mAP@all on the test split, mean +- std over seeds {seeds}; device {device}")
     print_table(rows, ["dataset", "method", "i2t", "t2i", "mean", "epochs", "fit s", "s/epoch"])

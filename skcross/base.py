@@ -8,6 +8,7 @@ math in the private hooks ``_fit``, ``_transform_image`` and
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -15,7 +16,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._paired import PairedData
 from .metrics._ranking import check_labels
 
-__all__ = ["CrossModalMixin", "check_modality", "cosine_similarity", "label_indicator", "unpack_paired"]
+__all__ = ["CrossModalMixin", "check_image_tensor", "check_modality", "cosine_similarity", "label_indicator", "unpack_paired"]
 
 
 def cosine_similarity(Z_img, Z_txt, *, center_rows=False):
@@ -148,6 +149,51 @@ def check_modality(X, name, *, n_features=None, accept_sparse=True):
         raise ValueError(
             f"{name} has {X.shape[1]} features, but the estimator was fitted with "
             f"{n_features} features for this modality."
+        )
+    return X
+
+
+def check_image_tensor(X, name="X_img", *, item_shape=None):
+    """Validate raw image input, e.g. ``(n, C, H, W)``, for an estimator with an image encoder.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+        Images (or anything the encoder takes), with at least 2 dimensions.
+    name : str, default="X_img"
+        The argument's name, used in every error message.
+    item_shape : tuple of int, default=None
+        Required shape of one item (the shape seen in ``fit``), or None.
+
+    Returns
+    -------
+    X : ndarray of float32 or float64
+        The validated array (integer images, e.g. ``uint8``, become float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.base import check_image_tensor
+    >>> check_image_tensor(np.zeros((2, 3, 8, 8), np.uint8)).dtype
+    dtype('float32')
+    """
+    if isinstance(X, PairedData) or sp.issparse(X):
+        raise TypeError(f"{name} must be an array of images of shape (n_samples, ...), got {type(X).__name__}.")
+    X = np.asarray(X)
+    if X.ndim < 2:
+        raise ValueError(f"{name} must have shape (n_samples, ...) with at least 2 dimensions, got shape {X.shape}.")
+    if X.size == 0:
+        raise ValueError(f"{name} is empty (shape {X.shape}).")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numbers, got dtype {X.dtype}.")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float32)
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    if item_shape is not None and X.shape[1:] != tuple(item_shape):
+        raise ValueError(
+            f"{name} has items of shape {X.shape[1:]}, but the estimator was fitted on items of shape "
+            f"{tuple(item_shape)}."
         )
     return X
 
@@ -294,7 +340,11 @@ class CrossModalMixin:
 
     def _validate_and_fit(self, X_img, X_txt, y, fit_params):
         X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="fit")
-        X_img = check_modality(X_img, "X_img", accept_sparse=self._accepts_sparse)
+        if self._accepts_image_tensors():
+            X_img = check_image_tensor(X_img, "X_img")
+            self.image_shape_in_ = X_img.shape[1:]
+        else:
+            X_img = check_modality(X_img, "X_img", accept_sparse=self._accepts_sparse)
         X_txt = check_modality(X_txt, "X_txt", accept_sparse=self._accepts_sparse)
         if X_img.shape[0] != X_txt.shape[0] and not self._allows_unpaired:
             raise ValueError(
@@ -309,7 +359,7 @@ class CrossModalMixin:
             allows_unpaired=self._allows_unpaired,
             allows_multilabel=self._allows_multilabel,
         )
-        self.n_features_image_in_ = X_img.shape[1]
+        self.n_features_image_in_ = int(np.prod(X_img.shape[1:]))
         self.n_features_text_in_ = X_txt.shape[1]
         unknown = sorted(set(fit_params) - set(self._fit_params))
         if unknown:
@@ -318,8 +368,14 @@ class CrossModalMixin:
         return self
 
     # ------------------------------------------------------------ transform
+    def _accepts_image_tensors(self):
+        """Whether ``X_img`` may be raw images of any shape (an image encoder is set)."""
+        return False
+
     def _check_input(self, X, modality):
         check_is_fitted(self)
+        if modality == "image" and self._accepts_image_tensors():
+            return check_image_tensor(X, "X_img", item_shape=self.image_shape_in_)
         name = "X_img" if modality == "image" else "X_txt"
         width = getattr(self, f"n_features_{modality}_in_")
         return check_modality(X, name, n_features=width, accept_sparse=self._accepts_sparse)

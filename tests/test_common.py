@@ -18,6 +18,7 @@ FAST_PARAMS = {
     "SSMAL": {"n_references": 5, "random_state": 0},
     # deep methods (discovered only when torch and skorch are installed)
     "DSCMR": {"hidden_size": 16, "n_components": 8, "max_epochs": 2, "lr": 1e-3, "verbose": 0, "random_state": 0},
+    "DSE": {"n_components": 8, "max_epochs": 2, "batch_size": 16, "verbose": 0, "random_state": 0},
     "DCCA": {"n_components": 2, "layer_sizes": (8,), "max_epochs": 2, "batch_size": 30, "verbose": 0, "random_state": 0},
 }
 

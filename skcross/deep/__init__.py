@@ -2,6 +2,7 @@
 
 from ._dcca import DCCA
 from ._dscmr import DSCMR
-from ._engine import CrossModalNet, DeepCrossModalMixin, resolve_device
+from ._dse import DSE
+from ._engine import ClassMatchedDataset, CrossModalNet, DeepCrossModalMixin, resolve_device
 
-__all__ = ["DCCA", "DSCMR", "CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
+__all__ = ["DCCA", "DSCMR", "DSE", "ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "resolve_device"]

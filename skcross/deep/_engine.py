@@ -6,6 +6,7 @@ returns what its loss needs and which exposes ``embed_image`` and
 :class:`DeepCrossModalMixin` turns that into a scikit-learn estimator.
 """
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,7 +18,7 @@ from skorch.dataset import ValidSplit
 
 from ..base import CrossModalMixin
 
-__all__ = ["CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
+__all__ = ["ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
 _INFERENCE_BATCH = 4096
@@ -111,13 +112,64 @@ class CrossModalNet(NeuralNet):
         return loss
 
 
+class ClassMatchedDataset(torch.utils.data.Dataset):
+    """Image-text training items matched by class, not by pairing.
+
+    Each epoch enumerates every item of the larger modality once (the
+    images when both have the same size) and gives each one a partner drawn
+    uniformly at random, afresh at every access, among the items of the other
+    modality with the same class. A batch therefore holds as many images as
+    texts with the same class labels, and the two modalities need no pairs
+    and may have different sizes. Item ``k`` is ``({"image": x, "text": t},
+    class_code)``.
+
+    Parameters
+    ----------
+    X_img, X_txt : ndarray
+        Features (or image tensors) of each modality, float32.
+    codes_img, codes_txt : ndarray of int
+        Class codes of the rows of each modality; every class must occur in both.
+    seed : int
+        Seeds the draws of partners.
+    """
+
+    def __init__(self, X_img, X_txt, codes_img, codes_txt, seed):
+        self.X_img, self.X_txt = X_img, X_txt
+        self.images_lead = len(X_img) >= len(X_txt)
+        self.codes = codes_img if self.images_lead else codes_txt
+        other = codes_txt if self.images_lead else codes_img
+        order = np.argsort(other, kind="stable")
+        bounds = np.searchsorted(other[order], np.arange(self.codes.max() + 2))
+        self._members = [order[bounds[c] : bounds[c + 1]] for c in range(len(bounds) - 1)]
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return len(self.codes)
+
+    def __getitem__(self, k):
+        code = self.codes[k]
+        members = self._members[code]
+        partner = members[self.rng.integers(len(members))]
+        i, j = (k, partner) if self.images_lead else (partner, k)
+        return {"image": self.X_img[i], "text": self.X_txt[j]}, code
+
+
 class DeepCrossModalMixin(CrossModalMixin):
     """scikit-learn facade of a deep cross-modal method trained by :class:`CrossModalNet`.
 
     Subclasses implement ``_build_module(n_features_image, n_features_text,
     targets)`` (returning an ``nn.Module`` instance), ``_build_criterion()``
-    and optionally ``_targets(y, n_samples)`` (default: zeros), and declare
-    their own parameters besides the common ones below.
+    and optionally ``_targets(y, n_samples)`` (default: zeros),
+    ``_default_callbacks()`` (the paper's schedule, used when
+    ``callbacks=None``) and ``_fixed_callbacks()`` (always installed, before
+    the user's), and declare their own parameters besides the common ones
+    below.
+
+    Batches are formed here, in one place: methods that need pairs get
+    batches of paired rows; methods that allow unpaired data
+    (``_allows_unpaired``, ``y=(y_img, y_txt)``) get class-matched image and
+    text draws (:class:`ClassMatchedDataset`), whether or not the data is
+    paired, and their targets are class codes (``classes_``).
 
     Common parameters: ``max_epochs``, ``batch_size``, ``lr``, ``optimizer``
     ("adam", "adamw", "sgd" or a ``torch.optim.Optimizer`` class),
@@ -158,7 +210,39 @@ class DeepCrossModalMixin(CrossModalMixin):
         """Optimizer settings of the method's paper, overridden by ``optimizer_params``."""
         return {}
 
-    def _make_net(self, module, criterion, seed):
+    def _default_callbacks(self):
+        """Callbacks used when ``callbacks=None`` (e.g. the paper's learning-rate schedule)."""
+        return []
+
+    def _fixed_callbacks(self):
+        """Callbacks always installed before the user's (e.g. ones recording a score they monitor)."""
+        return []
+
+    def _class_codes(self, y):
+        """Class codes of each modality's rows for class-matched batches; sets ``classes_``."""
+        y_img, y_txt = y if isinstance(y, tuple) else (y, y)
+        classes = np.unique(np.concatenate([y_img, y_txt]))
+        for name, labels, other in (("y_img", y_img, y_txt), ("y_txt", y_txt, y_img)):
+            missing = np.setdiff1d(np.unique(labels), np.unique(other))
+            if missing.size:
+                raise ValueError(
+                    f"classes {missing.tolist()} occur in {name} only: class-matched training draws "
+                    "images and texts of the same class, so every class needs items in both modalities."
+                )
+        self.classes_ = classes
+        return np.searchsorted(classes, y_img), np.searchsorted(classes, y_txt)
+
+    def _training_set(self, X_img, X_txt, y, seed):
+        """``(X, y)`` given to ``net.fit`` and the targets given to ``_build_module``."""
+        X_img, X_txt = _as_float32(X_img), _as_float32(X_txt)
+        if self._allows_unpaired:
+            codes_img, codes_txt = self._class_codes(y)
+            dataset = ClassMatchedDataset(X_img, X_txt, codes_img, codes_txt, seed)
+            return (dataset, None), dataset.codes
+        targets = self._targets(y, X_img.shape[0])
+        return ({"image": X_img, "text": X_txt}, targets), targets
+
+    def _make_net(self, module, criterion, seed, n_samples):
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         params = {
             **self._default_optimizer_params(),
@@ -176,8 +260,13 @@ class DeepCrossModalMixin(CrossModalMixin):
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             iterator_train__shuffle=True,
+            # a last batch of one item cannot be trained with BatchNorm (or a batch covariance)
+            iterator_train__drop_last=n_samples % self.batch_size == 1 and n_samples > self.batch_size,
             train_split=train_split,
-            callbacks=list(self.callbacks or []),
+            # copies: fitting never changes the callbacks the user passed in
+            callbacks=copy.deepcopy(
+                self._fixed_callbacks() + (self._default_callbacks() if self.callbacks is None else self.callbacks)
+            ),
             device=self.device_,
             verbose=self.verbose,
             **{f"optimizer__{key}": value for key, value in params.items()},
@@ -187,11 +276,10 @@ class DeepCrossModalMixin(CrossModalMixin):
         self.device_ = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         torch.manual_seed(seed)
-        X = {"image": _as_float32(X_img), "text": _as_float32(X_txt)}
-        targets = self._targets(y, X_img.shape[0])
+        (X, y_net), targets = self._training_set(X_img, X_txt, y, seed)
         module = self._build_module(X_img.shape[1], X_txt.shape[1], targets)
-        net = self._make_net(module, self._build_criterion(), seed)
-        net.fit(X, targets)
+        net = self._make_net(module, self._build_criterion(), seed, len(targets))
+        net.fit(X, y_net)
         self.net_ = net
         self.n_epochs_ = len(net.history)
         self.net_.module_.eval()
@@ -201,10 +289,11 @@ class DeepCrossModalMixin(CrossModalMixin):
         module.eval()
         X_dtype = X.dtype  # the network computes in float32; the output keeps the input's precision
         X = _as_float32(X)
+        step = _INFERENCE_BATCH if X.ndim == 2 else self.batch_size  # raw images are large
         out = []
         with torch.no_grad():
-            for start in range(0, X.shape[0], _INFERENCE_BATCH):
-                batch = torch.as_tensor(X[start : start + _INFERENCE_BATCH], device=self.net_.device)
+            for start in range(0, X.shape[0], step):
+                batch = torch.as_tensor(X[start : start + step], device=self.net_.device)
                 out.append(getattr(module, which)(batch).cpu().numpy())
         Z = np.concatenate(out).astype(X_dtype, copy=False)
         if not np.isfinite(Z).all():
