@@ -19,6 +19,8 @@ FAST_PARAMS = {
     # deep methods (discovered only when torch and skorch are installed)
     "DSCMR": {"hidden_size": 16, "n_components": 8, "max_epochs": 2, "lr": 1e-3, "verbose": 0, "random_state": 0},
     "DSE": {"n_components": 8, "max_epochs": 2, "batch_size": 16, "verbose": 0, "random_state": 0},
+    "UNCSM": {"max_epochs": 2, "batch_size": 30, "n_metric_pairs": 200, "stage_params": {"metric": {"batch_size": 50}},
+              "verbose": 0, "random_state": 0},
     "DCCA": {"n_components": 2, "layer_sizes": (8,), "max_epochs": 2, "batch_size": 30, "verbose": 0, "random_state": 0},
 }
 

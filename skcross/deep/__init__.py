@@ -4,5 +4,6 @@ from ._dcca import DCCA
 from ._dscmr import DSCMR
 from ._dse import DSE
 from ._engine import ClassMatchedDataset, CrossModalNet, DeepCrossModalMixin, resolve_device
+from ._uncsm import UNCSM
 
-__all__ = ["DCCA", "DSCMR", "DSE", "ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
+__all__ = ["DCCA", "DSCMR", "DSE", "UNCSM", "ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "resolve_device"]

@@ -242,7 +242,11 @@ class DeepCrossModalMixin(CrossModalMixin):
         targets = self._targets(y, X_img.shape[0])
         return ({"image": X_img, "text": X_txt}, targets), targets
 
-    def _make_net(self, module, criterion, seed, n_samples):
+    def _make_net(self, module, criterion, seed, n_samples, *, max_epochs=None, lr=None, batch_size=None):
+        """A skorch net with the estimator's settings; a stage may override epochs, lr and batch size."""
+        max_epochs = self.max_epochs if max_epochs is None else max_epochs
+        lr = self.lr if lr is None else lr
+        batch_size = self.batch_size if batch_size is None else batch_size
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         params = {
             **self._default_optimizer_params(),
@@ -256,12 +260,12 @@ class DeepCrossModalMixin(CrossModalMixin):
             module,
             criterion=criterion,
             optimizer=optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
             iterator_train__shuffle=True,
             # a last batch of one item cannot be trained with BatchNorm (or a batch covariance)
-            iterator_train__drop_last=n_samples % self.batch_size == 1 and n_samples > self.batch_size,
+            iterator_train__drop_last=n_samples % batch_size == 1 and n_samples > batch_size,
             train_split=train_split,
             # copies: fitting never changes the callbacks the user passed in
             callbacks=copy.deepcopy(
@@ -278,14 +282,25 @@ class DeepCrossModalMixin(CrossModalMixin):
         torch.manual_seed(seed)
         (X, y_net), targets = self._training_set(X_img, X_txt, y, seed)
         module = self._build_module(X_img.shape[1], X_txt.shape[1], targets)
-        net = self._make_net(module, self._build_criterion(), seed, len(targets))
-        net.fit(X, y_net)
-        self.net_ = net
-        self.n_epochs_ = len(net.history)
-        self.net_.module_.eval()
+        self.net_ = self._train_stage(module, self._build_criterion(), X, y_net, seed, len(targets))
+        self.n_epochs_ = len(self.net_.history)
 
-    def _embed(self, X, which):
-        module = self.net_.module_
+    def _train_stage(self, module, criterion, X, y, seed, n_samples, **stage_params):
+        """Train ``module`` with ``criterion`` on ``(X, y)`` through a new skorch net; return the net.
+
+        A method with several stages calls this once per stage, in order;
+        ``stage_params`` (``max_epochs``, ``lr``, ``batch_size``) override the
+        estimator's for that stage.
+        """
+        net = self._make_net(module, criterion, seed, n_samples, **stage_params)
+        net.fit(X, y)
+        net.module_.eval()
+        return net
+
+    def _embed(self, X, which, net=None):
+        """Batched inference of ``getattr(net.module_, which)`` (``net_`` by default) on ``X``."""
+        net = self.net_ if net is None else net
+        module = net.module_
         module.eval()
         X_dtype = X.dtype  # the network computes in float32; the output keeps the input's precision
         X = _as_float32(X)
@@ -293,7 +308,7 @@ class DeepCrossModalMixin(CrossModalMixin):
         out = []
         with torch.no_grad():
             for start in range(0, X.shape[0], step):
-                batch = torch.as_tensor(X[start : start + step], device=self.net_.device)
+                batch = torch.as_tensor(X[start : start + step], device=net.device)
                 out.append(getattr(module, which)(batch).cpu().numpy())
         Z = np.concatenate(out).astype(X_dtype, copy=False)
         if not np.isfinite(Z).all():
