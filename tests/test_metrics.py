@@ -18,7 +18,7 @@ from skcross.metrics import (
     precision_scope_curve,
     recall_at_k,
 )
-from skcross.metrics import _ranking
+from skcross.metrics import _ranking, _scorer
 
 
 # ---------------------------------------------------------------------------
@@ -224,7 +224,9 @@ def test_cross_modal_map_equals_metric_on_similarity(fitted, monkeypatch):
         "t2i": mean_average_precision(S.T, y, y),
     }
     monkeypatch.setattr(_ranking, "_BLOCK_ELEMENTS", 7 * 60)  # several similarity blocks
-    for k, n_jobs in ((None, None), (10, None), (None, 2)):
+    cases = [(k, n_jobs, one_matrix) for k, n_jobs in ((None, None), (10, None), (None, 2)) for one_matrix in (0, 1 << 22)]
+    for k, n_jobs, one_matrix in cases:  # similarities per block, or computed once for both directions
+        monkeypatch.setattr(_scorer, "_ONE_MATRIX_ELEMENTS", one_matrix)
         got = cross_modal_map(est, X_img, X_txt, y, k=k, n_jobs=n_jobs)
         assert got["i2t"] == pytest.approx(mean_average_precision(S, y, y, k=k))
         assert got["t2i"] == pytest.approx(mean_average_precision(S.T, y, y, k=k))

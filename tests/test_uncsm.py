@@ -92,7 +92,8 @@ def test_metric_network_split_first_layer_and_blocks():
 
 def test_stages_run_in_order_with_their_histories(fitted):
     assert list(fitted.stage_nets_) == ["features", "pretrain", "finetune", "metric"]
-    assert fitted.n_epochs_ == {"features": 10, "pretrain": 10, "finetune": 10, "metric": 3}
+    assert fitted.stage_epochs_ == {"features": 10, "pretrain": 10, "finetune": 10, "metric": 3}
+    assert fitted.n_epochs_ == 33
     assert fitted.net_ is fitted.stage_nets_["finetune"] and fitted.metric_net_ is fitted.stage_nets_["metric"]
     for net in fitted.stage_nets_.values():
         assert np.isfinite(net.history[:, "train_loss"]).all()
@@ -144,4 +145,4 @@ def test_stage_params_are_validated(data):
     with pytest.raises(ValueError, match="unknown keys"):
         small_uncsm(stage_params={"metric": {"epochs": 2}}).fit(*train)
     model = small_uncsm(max_epochs=2, stage_params={"metric": {"max_epochs": 1}, "pretrain": {"max_epochs": 4}})
-    assert model.fit(*train).n_epochs_ == {"features": 2, "pretrain": 4, "finetune": 2, "metric": 1}
+    assert model.fit(*train).stage_epochs_ == {"features": 2, "pretrain": 4, "finetune": 2, "metric": 1}

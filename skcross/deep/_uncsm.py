@@ -305,8 +305,10 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
         The metric network's net (None with ``similarity_metric="cosine"``).
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    n_epochs_ : dict of str to int
+    stage_epochs_ : dict of str to int
         Epochs trained per stage.
+    n_epochs_ : int
+        Epochs trained over all stages.
     device_ : str
         Device used.
     n_features_image_in_ : int
@@ -324,7 +326,8 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
     are every valid combination of a batch; the metric network's first layer
     is split into an image part and a text part (the same function as one
     layer on the concatenation), which lets ``similarity`` apply it to each
-    embedding once. Multi-label ``y`` is refused: the input stage's softmax
+    embedding once. A ``KeyboardInterrupt`` (or skorch's ``EarlyStopping``)
+    ends the current stage, as in skorch, and training goes on with the next. Multi-label ``y`` is refused: the input stage's softmax
     loss is single-label. Training pairs must be paired rows.
 
     References
@@ -444,7 +447,8 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
                 metric, _CrossEntropy(), pairs, None, seed, self.n_metric_pairs, **stages[3]
             )
         self.stage_nets_ = nets
-        self.n_epochs_ = {name: len(net.history) for name, net in nets.items()}
+        self.stage_epochs_ = {name: len(net.history) for name, net in nets.items()}
+        self.n_epochs_ = sum(self.stage_epochs_.values())
 
     def _similarity(self, Z_img, Z_txt):
         if self.similarity_metric == "cosine":

@@ -18,6 +18,9 @@ from ._ranking import (
 __all__ = ["cross_modal_map", "cross_modal_recall", "get_scorer", "get_scorer_names"]
 
 _DIRECTIONS = ("i2t", "t2i")
+# Up to this many similarities (32 MiB of float64) are computed once and shared by both directions;
+# beyond it each direction computes its own blocks, so memory stays bounded.
+_ONE_MATRIX_ELEMENTS = 1 << 22
 
 
 def _final_step(estimator, X_img, X_txt):
@@ -71,10 +74,18 @@ def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs):
 
         return block
 
+    if n_img * n_txt <= _ONE_MATRIX_ELEMENTS:
+        # small enough to hold: compute the similarities once and rank both directions from them
+        # (halves the cost of a learned metric such as UNCSM's metric network)
+        S = final._similarity(Z_img, Z_txt)
+        i2t, t2i = (lambda rows: S[rows]), (lambda rows: S[:, rows].T)
+    else:
+        i2t = lambda rows: final._similarity(Z_img[rows], Z_txt)  # noqa: E731
+        t2i = lambda rows: final._similarity(Z_img, Z_txt[rows]).T  # noqa: E731
     scores = {}
     for direction, n_q, n_db, y_q, y_db, similarity in [
-        ("i2t", n_img, n_txt, y_img, y_txt, lambda rows: final._similarity(Z_img[rows], Z_txt)),
-        ("t2i", n_txt, n_img, y_txt, y_img, lambda rows: final._similarity(Z_img, Z_txt[rows]).T),
+        ("i2t", n_img, n_txt, y_img, y_txt, i2t),
+        ("t2i", n_txt, n_img, y_txt, y_img, t2i),
     ]:
         blocks = _row_blocks(n_q, n_db, checked(similarity))
         relevance = _Relevance(y_q, y_db, n_q, n_db)
