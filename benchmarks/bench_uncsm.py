@@ -48,13 +48,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI: checks the script runs")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    parser.add_argument("--similarity-sizes", type=int, nargs="*", default=[693, 5000],
+                        help="n for the n x n similarity timings (none to skip)")
     args = parser.parse_args()
     data_home = find_data_home()
     if data_home is None:
         print("skipped: the shared datasets were not found in $SKCROSS_DATA or ../shared/datasets")
         return 0
     device = resolve_device("auto")
-    seeds = [0] if args.smoke else [0, 1, 2]
+    seeds = [0] if args.smoke else list(range(args.seeds))
     rows, stage_rows, model = [], [], None
     for name in args.datasets[:1] if args.smoke else args.datasets:
         d = load_dataset(name, data_home=data_home, download_if_missing=False)
@@ -84,11 +87,12 @@ def main():
     print("\nTable 2. seconds per stage (mean over seeds)")
     print_table(stage_rows, ["dataset", "stage", "epochs", "seconds"])
     timing = []
-    for n in (50, 100) if args.smoke else (693, 5000):
+    for n in (50, 100) if args.smoke else args.similarity_sizes:
         seconds, peak = similarity_timing(model, n)
         timing.append({"images x texts": f"{n} x {n}", "seconds": seconds, "process peak RSS MiB": peak})
-    print(f"\nTable 3. learned similarity (metric network, blocks of 65,536 pairs), device {device}")
-    print_table(timing, list(timing[0]))
+    if timing:
+        print(f"\nTable 3. learned similarity (metric network, blocks of 65,536 pairs), device {device}")
+        print_table(timing, list(timing[0]))
     return 0
 
 
