@@ -56,7 +56,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=5, help="epochs of the deep estimators")
     args = parser.parse_args()
     estimators = all_estimators()
-    quick = {"max_epochs": args.epochs, "n_metric_pairs": 20_000, "verbose": 0, "random_state": 0}
+    quick = {"max_epochs": 1 if args.smoke else args.epochs, "n_metric_pairs": 2000 if args.smoke else 20_000,
+             "verbose": 0, "random_state": 0}
     columns, table, times = [], {}, {}
     for data_name, train, test in datasets(args.smoke):
         columns.append(data_name)
