@@ -1,14 +1,14 @@
 """Every estimator with its default parameters on every dataset: does it run, and beat chance?
 
 Prints the matrix estimator x dataset -> mean mAP@all (i2t and t2i averaged)
-and fit time, plus the mAP of a random ranking. Deep estimators train for
-``--epochs`` epochs only (per stage; UNCSM's metric network on 20,000 pairs
-instead of 300,000); their other parameters are the defaults. Datasets:
+and fit time, plus the mAP of a random ranking. Deep estimators train about
+``--iterations`` optimizer steps per stage (UNCSM's metric network on 20,000
+pairs instead of 300,000); their other parameters are the defaults. Datasets:
 the shared benchmark features ($SKCROSS_DATA, or ../shared/datasets) and
 ``make_cross_modal`` single- and multi-label data. The test split is only
 evaluated, never used to choose anything.
 
-    python benchmarks/bench_defaults.py [--smoke] [--epochs N]
+    python benchmarks/bench_defaults.py [--smoke] [--iterations N]
 """
 
 import argparse
@@ -22,6 +22,7 @@ import numpy as np
 from skcross.datasets import load_dataset, make_cross_modal
 from skcross.metrics import cross_modal_map, mean_average_precision
 from skcross.utils import all_estimators
+from skcross.utils._testing import few_iterations_params
 
 SHARED = Path(os.environ.get("SKCROSS_DATA", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 REAL = [
@@ -53,21 +54,16 @@ def random_map(y, seeds=5):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI: checks the script runs")
-    parser.add_argument("--epochs", type=int, default=5, help="epochs of the deep estimators")
+    parser.add_argument("--iterations", type=int, default=200, help="optimizer steps per deep training stage")
     args = parser.parse_args()
     estimators = all_estimators()
-    quick = {"max_epochs": 1 if args.smoke else args.epochs, "n_metric_pairs": 2000 if args.smoke else 20_000,
-             "verbose": 0, "random_state": 0}
     columns, table, times = [], {}, {}
     for data_name, train, test in datasets(args.smoke):
         columns.append(data_name)
         table[("random", data_name)] = random_map(test[2])
         for name, cls in estimators:
             est = cls()
-            params = est.get_params()
-            est.set_params(
-                **{k: v for k, v in quick.items() if k in params}
-            )
+            est.set_params(**few_iterations_params(est, len(train[0]), iterations=20 if args.smoke else args.iterations))
             start = time.perf_counter()
             try:
                 with warnings.catch_warnings():
@@ -88,8 +84,8 @@ def main():
                      + [f"{v:.2f}" if isinstance(v, float) else v for v in fits])
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
     print(
-        f"Defaults matrix: mean of i2t and t2i mAP@all on the test split; deep methods {args.epochs} epochs "
-        "(UNCSM: 20,000 metric pairs)"
+        "Defaults matrix: mean of i2t and t2i mAP@all on the test split; deep methods about "
+        f"{args.iterations} optimizer steps per stage (UNCSM: 20,000 metric pairs)"
     )
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     print("  ".join("-" * w for w in widths))

@@ -1,7 +1,8 @@
 """The defaults matrix: every estimator, default parameters, every dataset; it runs and beats chance.
 
-Deep estimators train for 2 epochs per stage (UNCSM's metric network on
-20,000 pairs instead of 300,000); their other parameters are the defaults.
+Deep estimators train about 200 optimizer steps per stage (UNCSM's metric
+network on 20,000 pairs instead of 300,000); their other parameters are the
+defaults.
 The real-data part skips, with the reason, when ../shared/datasets is absent.
 ``benchmarks/bench_defaults.py`` prints the same matrix with the scores.
 """
@@ -15,6 +16,7 @@ from conftest import shared_datasets_dir
 from skcross.datasets import load_dataset, make_cross_modal
 from skcross.metrics import cross_modal_map, mean_average_precision
 from skcross.utils import all_estimators
+from skcross.utils._testing import few_iterations_params
 
 ESTIMATORS = all_estimators()
 REAL = [
@@ -25,11 +27,10 @@ REAL = [
 ]
 
 
-def default_estimator(cls):
-    """Default parameters, except few epochs for deep methods (and fewer metric pairs for UNCSM)."""
+def default_estimator(cls, n_samples):
+    """Default parameters; deep methods train about 200 steps per stage (see few_iterations_params)."""
     est = cls()
-    quick = {"max_epochs": 2, "n_metric_pairs": 20_000, "verbose": 0, "random_state": 0}
-    return est.set_params(**{k: v for k, v in quick.items() if k in est.get_params()})
+    return est.set_params(**few_iterations_params(est, n_samples))
 
 
 def random_ranking_map(y):
@@ -38,7 +39,7 @@ def random_ranking_map(y):
 
 
 def fit_and_score(cls, train, test):
-    est = default_estimator(cls)
+    est = default_estimator(cls, len(train[0]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # e.g. n_components clipped to the rank: allowed
         est.fit(*train)
@@ -56,7 +57,7 @@ def test_defaults_beat_chance_on_synthetic_data(name, cls, multilabel):
     train, test = _synthetic(multilabel)
     if multilabel and not cls._allows_multilabel:
         with pytest.raises(ValueError, match="single-label"):
-            default_estimator(cls).fit(*train)
+            default_estimator(cls, len(train[0])).fit(*train)
         return
     scores = fit_and_score(cls, train, test)
     chance = random_ranking_map(test[2])
