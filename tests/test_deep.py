@@ -224,6 +224,8 @@ def test_nan_guard_covers_every_deep_method(estimator, data):
 def test_keyboard_interrupt_leaves_a_usable_model(estimator, data):
     X_img, X_txt, y = data
     model = clone(estimator).set_params(callbacks=[_AtBatch(12, _interrupt)])  # 240 pairs / 30 = 8 batches per epoch
+    if "stage_params" in model.get_params():  # UNCSM's metric stage: 200 pairs / 30 = 7 batches per epoch
+        model.set_params(stage_params={"metric": {"batch_size": 30}})
     model.fit(X_img, X_txt, y)  # as in skorch: training stops, the weights reached so far are kept
     # a multi-stage method (UNCSM) ends the interrupted stage and goes on with the next
     for epochs in getattr(model, "stage_epochs_", {"": model.n_epochs_}).values():
