@@ -219,7 +219,7 @@ class DeepCrossModalMixin(CrossModalMixin):
         return []
 
     def _class_codes(self, y):
-        """Class codes of each modality's rows for class-matched batches; sets ``classes_``."""
+        """Class codes of each modality's rows (for class-matched batches or class-coded targets); sets ``classes_``."""
         y_img, y_txt = y if isinstance(y, tuple) else (y, y)
         classes = np.unique(np.concatenate([y_img, y_txt]))
         for name, labels, other in (("y_img", y_img, y_txt), ("y_txt", y_txt, y_img)):
@@ -276,10 +276,15 @@ class DeepCrossModalMixin(CrossModalMixin):
             **{f"optimizer__{key}": value for key, value in params.items()},
         )
 
-    def _fit(self, X_img, X_txt, y):
+    def _start_training(self):
+        """Resolve the device and seed torch from ``random_state``; return the seed for the stages."""
         self.device_ = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         torch.manual_seed(seed)
+        return seed
+
+    def _fit(self, X_img, X_txt, y):
+        seed = self._start_training()
         (X, y_net), targets = self._training_set(X_img, X_txt, y, seed)
         module = self._build_module(X_img.shape[1], X_txt.shape[1], targets)
         self.net_ = self._train_stage(module, self._build_criterion(), X, y_net, seed, len(targets))

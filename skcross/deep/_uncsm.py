@@ -5,13 +5,12 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from torch.nn import functional as F
 
 from ..base import cosine_similarity
-from ._engine import DeepCrossModalMixin, _as_float32, resolve_device
+from ._engine import DeepCrossModalMixin, _as_float32
 
 __all__ = ["UNCSM"]
 
@@ -427,10 +426,8 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
 
     def _fit(self, X_img, X_txt, y):
         stages = [self._stage(name) for name in STAGES]  # validate every stage's settings before training
-        self.device_ = resolve_device(self.device)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        torch.manual_seed(seed)
-        self.classes_, codes = np.unique(y, return_inverse=True)
+        seed = self._start_training()
+        codes, _ = self._class_codes(y)  # sets classes_
         X = {"image": _as_float32(X_img), "text": _as_float32(X_txt)}
         n = len(codes)
         nets = {}
