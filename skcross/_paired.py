@@ -8,21 +8,48 @@ import scipy.sparse as sp
 __all__ = ["PairedData", "paired"]
 
 
+def _is_raw_text(X):
+    """Whether ``X`` is a 1-D sequence of strings (raw sentences or documents)."""
+    if isinstance(X, str) or sp.issparse(X) or hasattr(X, "columns"):
+        return False
+    X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object) if isinstance(X, (list, tuple)) else X
+    return (
+        isinstance(X, np.ndarray)
+        and X.ndim == 1
+        and X.size > 0
+        and (X.dtype.kind == "U" or (X.dtype.kind == "O" and all(isinstance(v, str) for v in X)))
+    )
+
+
 def _as_modality_matrix(X, name):
-    """Return ``X`` as a 2-D ndarray or CSR matrix, without changing its values."""
+    """Return ``X`` as a 2-D ndarray, CSR matrix or DataFrame, or a 1-D array of strings, without changing its values."""
     if sp.issparse(X):
         if X.ndim != 2:
             raise ValueError(f"{name} must be 2-D, got a sparse array with {X.ndim} dimension(s).")
         return X.tocsr()
     if isinstance(X, PairedData):
         raise TypeError(f"{name} must be one modality's matrix, got a PairedData.")
+    if hasattr(X, "iloc") and getattr(X, "ndim", None) == 2:
+        return X  # a DataFrame keeps its column names for the estimator
+    if _is_raw_text(X):
+        return np.asarray(X, dtype=object)
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(
-            f"{name} must be a 2-D array of shape (n_samples, n_features), "
-            f"got an array with shape {X.shape}."
+            f"{name} must be a 2-D array of shape (n_samples, n_features) or a 1-D sequence of "
+            f"strings (raw text), got an array with shape {X.shape}."
         )
     return X
+
+
+def _take_rows(M, rows):
+    """Rows ``rows`` (a slice or an integer array) of a modality, whatever its container."""
+    return M.iloc[rows] if hasattr(M, "iloc") else M[rows]
+
+
+def _width(M):
+    """Number of features of a modality; raw text counts as one."""
+    return 1 if M.ndim == 1 else M.shape[1]
 
 
 def _row_key(key, n_rows):
@@ -68,17 +95,21 @@ class PairedData:
 
     Parameters
     ----------
-    image : {array-like, sparse matrix} of shape (n_samples, n_features_image)
+    image : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features_image)
         Image features.
-    text : {array-like, sparse matrix} of shape (n_samples, n_features_text)
-        Text features; row ``i`` is the partner of ``image[i]``.
+    text : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features_text) or sequence of str
+        Text features; row ``i`` is the partner of ``image[i]``. Either
+        modality may also be a 1-D sequence of strings (raw text), for a
+        pipeline whose first step embeds it, e.g.
+        ``ModalityTransformer(text=SIFEmbedding(vectors))``.
 
     Attributes
     ----------
-    image : ndarray or scipy.sparse.csr_matrix
-        Image features (sparse input is stored as CSR).
-    text : ndarray or scipy.sparse.csr_matrix
-        Text features (sparse input is stored as CSR).
+    image : ndarray, scipy.sparse.csr_matrix or DataFrame
+        Image features (sparse input is stored as CSR; a DataFrame is kept
+        with its column names; raw text as a 1-D object array).
+    text : ndarray, scipy.sparse.csr_matrix or DataFrame
+        Text features, stored as ``image``.
 
     See Also
     --------
@@ -87,8 +118,8 @@ class PairedData:
 
     Notes
     -----
-    ``shape`` is ``(n_samples, n_features_image + n_features_text)`` so that
-    scikit-learn counts samples correctly; the two matrices are never
+    ``shape`` is ``(n_samples, n_features_image + n_features_text)`` (raw
+    text counts as one feature) so that scikit-learn counts samples correctly; the two matrices are never
     concatenated. Converting a ``PairedData`` to a single NumPy array raises
     a ``TypeError``: a scikit-learn transformer must be applied to one
     modality at a time.
@@ -117,7 +148,7 @@ class PairedData:
 
     @property
     def shape(self):
-        return (self.image.shape[0], self.image.shape[1] + self.text.shape[1])
+        return (self.image.shape[0], _width(self.image) + _width(self.text))
 
     @property
     def ndim(self):
@@ -128,7 +159,7 @@ class PairedData:
 
     def __getitem__(self, key):
         rows = _row_key(key, len(self))
-        return PairedData(self.image[rows], self.text[rows])
+        return PairedData(_take_rows(self.image, rows), _take_rows(self.text, rows))
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
@@ -139,7 +170,9 @@ class PairedData:
 
     def __repr__(self):
         def describe(M):
-            kind = "sparse" if sp.issparse(M) else "dense"
+            if M.ndim == 1:
+                return "raw text"
+            kind = "sparse" if sp.issparse(M) else "DataFrame" if hasattr(M, "iloc") else "dense"
             return f"{kind} {M.shape[1]} features"
 
         return (
@@ -153,10 +186,10 @@ def paired(X_img, X_txt):
 
     Parameters
     ----------
-    X_img : {array-like, sparse matrix} of shape (n_samples, n_features_image)
+    X_img : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features_image)
         Image features.
-    X_txt : {array-like, sparse matrix} of shape (n_samples, n_features_text)
-        Text features; row ``i`` is the partner of ``X_img[i]``.
+    X_txt : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features_text) or sequence of str
+        Text features, or raw sentences; row ``i`` is the partner of ``X_img[i]``.
 
     Returns
     -------

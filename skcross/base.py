@@ -7,14 +7,18 @@ math in the private hooks ``_fit``, ``_transform_image`` and
 ``_transform_text`` (and, for a learned metric, ``_similarity``).
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.preprocessing import normalize
+from sklearn.utils import TransformerTags, metadata_routing
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._paired import PairedData
-from .metrics._ranking import check_labels
+from ._paired import PairedData, _is_raw_text
+from .metrics import cross_modal_map
+from .utils.validation import check_labels
 
 __all__ = ["CrossModalMixin", "check_image_tensor", "check_modality", "cosine_similarity", "label_indicator", "unpack_paired"]
 
@@ -127,6 +131,11 @@ def check_modality(X, name, *, n_features=None, accept_sparse=True):
     """
     if isinstance(X, PairedData):
         raise TypeError(f"{name} must be one modality's features, got a PairedData.")
+    if _is_raw_text(X):
+        raise TypeError(
+            f"{name} holds raw text (strings); embed it first, e.g. with "
+            "make_pipeline(ModalityTransformer(text=SIFEmbedding(word_vectors)), estimator)."
+        )
     shape = getattr(X, "shape", None) or np.shape(X)
     if len(shape) != 2:
         raise ValueError(
@@ -151,6 +160,19 @@ def check_modality(X, name, *, n_features=None, accept_sparse=True):
             f"{n_features} features for this modality."
         )
     return X
+
+
+def _n_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def _feature_names(X):
+    """Column names of a DataFrame whose columns are all strings, else None (scikit-learn's rule)."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = np.asarray(columns, dtype=object)
+    return names if len(names) and all(isinstance(name, str) for name in names) else None
 
 
 def check_image_tensor(X, name="X_img", *, item_shape=None):
@@ -300,11 +322,21 @@ class CrossModalMixin:
     _allows_multilabel = True
     _fit_params = ()
     _preserves_float32 = False
+    # a subclass with no parameters to validate needs no constraints of its own
+    _parameter_constraints = {}
+    # metadata routing: the data arguments are data, not metadata to route
+    __metadata_request__fit = {"X_img": metadata_routing.UNUSED, "X_txt": metadata_routing.UNUSED}
+    __metadata_request__score = {"X_img": metadata_routing.UNUSED, "X_txt": metadata_routing.UNUSED}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = self._requires_labels
+        tags.target_tags.one_d_labels = True
+        tags.target_tags.multi_output = self._allows_multilabel
         tags.input_tags.sparse = self._accepts_sparse
+        tags.transformer_tags = TransformerTags(
+            preserves_dtype=["float64", "float32"] if self._preserves_float32 else ["float64"]
+        )
         return tags
 
     # ------------------------------------------------------------------ fit
@@ -340,6 +372,7 @@ class CrossModalMixin:
 
     def _validate_and_fit(self, X_img, X_txt, y, fit_params):
         X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="fit")
+        image_names, text_names = _feature_names(X_img), _feature_names(X_txt)
         if self._accepts_image_tensors():
             X_img = check_image_tensor(X_img, "X_img")
             self.image_shape_in_ = X_img.shape[1:]
@@ -361,6 +394,12 @@ class CrossModalMixin:
         )
         self.n_features_image_in_ = int(np.prod(X_img.shape[1:]))
         self.n_features_text_in_ = X_txt.shape[1]
+        self.n_features_in_ = self.n_features_image_in_ + self.n_features_text_in_
+        for modality, names in (("image", image_names), ("text", text_names)):
+            if names is None:
+                vars(self).pop(f"feature_names_{modality}_in_", None)
+            else:
+                setattr(self, f"feature_names_{modality}_in_", names)
         unknown = sorted(set(fit_params) - set(self._fit_params))
         if unknown:
             raise TypeError(f"{type(self).__name__}.fit() got unexpected keyword arguments {unknown}.")
@@ -377,8 +416,30 @@ class CrossModalMixin:
         if modality == "image" and self._accepts_image_tensors():
             return check_image_tensor(X, "X_img", item_shape=self.image_shape_in_)
         name = "X_img" if modality == "image" else "X_txt"
+        self._check_feature_names(X, modality, name)
         width = getattr(self, f"n_features_{modality}_in_")
         return check_modality(X, name, n_features=width, accept_sparse=self._accepts_sparse)
+
+    def _check_feature_names(self, X, modality, name):
+        """scikit-learn's rule for one modality: names seen in fit must match, in order."""
+        fitted = getattr(self, f"feature_names_{modality}_in_", None)
+        given = _feature_names(X)
+        estimator = type(self).__name__
+        if fitted is None and given is not None:
+            warnings.warn(f"{name} has feature names, but {estimator} was fitted without feature names", UserWarning)
+        elif fitted is not None and given is None:
+            warnings.warn(
+                f"{name} does not have valid feature names, but {estimator} was fitted with feature names",
+                UserWarning,
+            )
+        elif fitted is not None and (len(fitted) != len(given) or np.any(fitted != given)):
+            unseen = [n for n in given if n not in set(fitted)]
+            missing = [n for n in fitted if n not in set(given)]
+            detail = (
+                f" Feature names unseen at fit time: {unseen[:5]}." * bool(unseen)
+                + f" Feature names seen at fit time, yet now missing: {missing[:5]}." * bool(missing)
+            ) or " The feature names must be in the same order as in fit."
+            raise ValueError(f"The feature names of {name} should match those that were passed during fit.{detail}")
 
     def transform_image(self, X_img):
         """Embed images in the common space.
@@ -430,6 +491,37 @@ class CrossModalMixin:
             )
         return PairedData(self.transform_image(X.image), self.transform_text(X.text))
 
+    def fit_transform(self, X_img, X_txt=None, y=None, **fit_params):
+        """Fit on paired data, then embed it: ``fit(...)`` followed by ``transform``.
+
+        Parameters
+        ----------
+        X_img : {array-like, sparse matrix} of shape (n_samples, n_features_image) or PairedData
+            Image features, or the pairs (then the second argument is ``y``).
+        X_txt : {array-like, sparse matrix} of shape (n_samples, n_features_text), default=None
+            Text features, paired row by row with ``X_img``.
+        y : array-like, default=None
+            Labels, as in ``fit``.
+        **fit_params : dict
+            Passed to ``fit``.
+
+        Returns
+        -------
+        Z : PairedData
+            Image and text embeddings of the training pairs. Unpaired
+            training data has no paired embedding: call ``fit``, then
+            ``transform_image`` and ``transform_text``.
+        """
+        X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="fit_transform")
+        if _n_rows(X_img) != _n_rows(X_txt):
+            raise ValueError(
+                "fit_transform returns a PairedData of embeddings, which needs paired rows; X_img has "
+                f"{_n_rows(X_img)} rows and X_txt {_n_rows(X_txt)}. For unpaired data call fit, then "
+                "transform_image and transform_text."
+            )
+        self.fit(X_img, X_txt, y, **fit_params)
+        return PairedData(self.transform_image(X_img), self.transform_text(X_txt))
+
     # ----------------------------------------------------------- similarity
     def _similarity(self, Z_img, Z_txt):
         """Cosine similarity of embeddings; override for a learned metric."""
@@ -470,7 +562,5 @@ class CrossModalMixin:
         score : float
             Mean mAP in [0, 1]; higher is better.
         """
-        from .metrics import cross_modal_map
-
         X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="score")
         return cross_modal_map(self, X_img, X_txt, y)["mean"]

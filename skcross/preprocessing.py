@@ -1,10 +1,11 @@
 """Per-modality preprocessing of paired data."""
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from ._paired import PairedData
+from ._paired import PairedData, _width
+from .base import _feature_names
 
 __all__ = ["ModalityTransformer", "SIFEmbedding"]
 
@@ -13,13 +14,17 @@ def _is_passthrough(step):
     return step is None or (isinstance(step, str) and step == "passthrough")
 
 
-class ModalityTransformer(TransformerMixin, BaseEstimator):
+class ModalityTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Apply a scikit-learn transformer to the image and/or text modality.
 
-    Use it as the first steps of a :class:`~sklearn.pipeline.Pipeline` on
-    :class:`~skcross.PairedData`, e.g. to reduce each modality with PCA before
-    CCA. Nested parameters (``image__n_components``) can be searched with
-    :class:`~sklearn.model_selection.GridSearchCV`.
+    Use it as the first steps of a :class:`~skcross.pipeline.Pipeline` (or
+    scikit-learn's) on :class:`~skcross.PairedData`, e.g. to reduce each
+    modality with PCA before CCA, or to embed raw sentences with
+    :class:`SIFEmbedding` inside cross-validation. Nested parameters
+    (``image__n_components``) can be searched with
+    :class:`~sklearn.model_selection.GridSearchCV`. ``transform_image`` and
+    ``transform_text`` apply one modality's transformer alone, which is how a
+    fitted pipeline embeds queries of one modality.
 
     Parameters
     ----------
@@ -27,7 +32,7 @@ class ModalityTransformer(TransformerMixin, BaseEstimator):
         Transformer for the image features; None or "passthrough" leaves them
         unchanged. It is cloned in ``fit``.
     text : estimator, "passthrough" or None, default=None
-        Transformer for the text features, as ``image``.
+        Transformer for the text features (or raw sentences), as ``image``.
 
     Attributes
     ----------
@@ -35,6 +40,11 @@ class ModalityTransformer(TransformerMixin, BaseEstimator):
         The fitted image transformer (None when passed through).
     text_ : estimator or None
         The fitted text transformer (None when passed through).
+    n_features_in_ : int
+        Width of the ``PairedData`` seen in ``fit`` (image plus text
+        features; raw text counts as one).
+    feature_names_image_in_, feature_names_text_in_ : ndarray of str
+        Column names of a modality given as a DataFrame with string columns.
 
     Examples
     --------
@@ -43,9 +53,12 @@ class ModalityTransformer(TransformerMixin, BaseEstimator):
     >>> from skcross.datasets import make_cross_modal
     >>> from skcross.preprocessing import ModalityTransformer
     >>> X_img, X_txt, y = make_cross_modal(100, random_state=0)
-    >>> Xt = ModalityTransformer(image=PCA(5)).fit_transform(paired(X_img, X_txt))
-    >>> Xt.image.shape, Xt.text.shape
-    ((100, 5), (100, 32))
+    >>> mt = ModalityTransformer(image=PCA(5)).fit(paired(X_img, X_txt))
+    >>> Xt = mt.transform(paired(X_img, X_txt))
+    >>> Xt.image.shape, Xt.text.shape, mt.transform_image(X_img[:3]).shape
+    ((100, 5), (100, 32), (3, 5))
+    >>> mt.get_feature_names_out()[[0, 5]].tolist()
+    ['image__pca0', 'text__x0']
     """
 
     def __init__(self, image=None, text=None):
@@ -70,6 +83,16 @@ class ModalityTransformer(TransformerMixin, BaseEstimator):
                     f"got {step!r}."
                 )
 
+    def _fit_step(self, modality, X, y):
+        step = getattr(self, modality)
+        if _is_passthrough(step):
+            return None
+        step = clone(step)
+        output = getattr(self, "_sklearn_output_config", {}).get("transform")
+        if output is not None and hasattr(step, "set_output"):
+            step.set_output(transform=output)
+        return step.fit(X, y)
+
     def fit(self, X, y=None):
         """Fit each modality's transformer on its features.
 
@@ -87,9 +110,24 @@ class ModalityTransformer(TransformerMixin, BaseEstimator):
         """
         X = self._check_paired(X)
         self._check_steps()
-        self.image_ = None if _is_passthrough(self.image) else clone(self.image).fit(X.image, y)
-        self.text_ = None if _is_passthrough(self.text) else clone(self.text).fit(X.text, y)
+        image, text = self._fit_step("image", X.image, y), self._fit_step("text", X.text, y)
+        self.image_, self.text_ = image, text
+        self.n_features_in_ = X.shape[1]
+        self._widths = (_width(X.image), _width(X.text))
+        for modality, M in (("image", X.image), ("text", X.text)):
+            names = _feature_names(M)
+            if names is None:
+                vars(self).pop(f"feature_names_{modality}_in_", None)
+            else:
+                setattr(self, f"feature_names_{modality}_in_", names)
         return self
+
+    def _apply(self, modality, X):
+        check_is_fitted(self, ["image_", "text_"])
+        if isinstance(X, PairedData):
+            raise TypeError(f"transform_{modality} takes one modality's data, got a PairedData; use transform.")
+        step = getattr(self, f"{modality}_")
+        return X if step is None else step.transform(X)
 
     def transform(self, X):
         """Transform each modality with its fitted transformer.
@@ -106,12 +144,103 @@ class ModalityTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, ["image_", "text_"])
         X = self._check_paired(X)
-        image = X.image if self.image_ is None else self.image_.transform(X.image)
-        text = X.text if self.text_ is None else self.text_.transform(X.text)
-        return PairedData(image, text)
+        return PairedData(self._apply("image", X.image), self._apply("text", X.text))
+
+    def transform_image(self, X_img):
+        """Transform image features alone (e.g. queries) with the fitted image transformer.
+
+        Parameters
+        ----------
+        X_img : array-like of shape (n_samples, n_features_image)
+            Image features.
+
+        Returns
+        -------
+        X_img_t : array-like
+            The transformed features (unchanged when passed through).
+        """
+        return self._apply("image", X_img)
+
+    def transform_text(self, X_txt):
+        """Transform text features (or raw sentences) alone with the fitted text transformer.
+
+        Parameters
+        ----------
+        X_txt : array-like of shape (n_samples, n_features_text) or sequence of str
+            Text features or raw sentences.
+
+        Returns
+        -------
+        X_txt_t : array-like
+            The transformed features (unchanged when passed through).
+        """
+        return self._apply("text", X_txt)
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names, prefixed by modality as in ``ColumnTransformer``.
+
+        Parameters
+        ----------
+        input_features : None
+            Not used; the input names are those seen in ``fit`` (DataFrame
+            columns) or ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            ``image__<name>`` for each output image feature, then
+            ``text__<name>`` for each output text feature, in the order of the
+            ``PairedData`` ``shape``.
+        """
+        check_is_fitted(self, ["image_", "text_"])
+        if input_features is not None:
+            raise ValueError(
+                "input_features is not supported: ModalityTransformer has two inputs; the names "
+                "seen in fit are used."
+            )
+        names = []
+        for modality, width in zip(("image", "text"), self._widths):
+            step = getattr(self, f"{modality}_")
+            given = getattr(self, f"feature_names_{modality}_in_", None)
+            inputs = given if given is not None else np.array([f"x{i}" for i in range(width)], dtype=object)
+            if step is None:
+                out = inputs
+            elif hasattr(step, "get_feature_names_out"):
+                out = step.get_feature_names_out(given)
+            else:
+                raise AttributeError(
+                    f"the {modality} transformer {type(step).__name__} has no get_feature_names_out."
+                )
+            names += [f"{modality}__{name}" for name in out]
+        return np.asarray(names, dtype=object)
+
+    def set_output(self, *, transform=None):
+        """Set the output container of each modality's transformer.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            Passed to each modality transformer's ``set_output`` (now when
+            fitted, and at every ``fit``); ``transform`` still returns a
+            :class:`~skcross.PairedData`, whose modalities are then DataFrames
+            with their column names. None leaves the configuration unchanged.
+
+        Returns
+        -------
+        self : object
+            The transformer.
+        """
+        if transform is None:
+            return self
+        # scikit-learn's attribute for this setting, so that clone() keeps it
+        self._sklearn_output_config = {"transform": transform}
+        for step in (getattr(self, "image_", None), getattr(self, "text_", None)):
+            if step is not None and hasattr(step, "set_output"):
+                step.set_output(transform=transform)
+        return self
 
 
-class SIFEmbedding(TransformerMixin, BaseEstimator):
+class SIFEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Smooth inverse frequency (SIF) sentence embeddings (Arora et al., 2017).
 
     A sentence is the weighted average of its words' vectors, each word
@@ -125,7 +254,9 @@ class SIFEmbedding(TransformerMixin, BaseEstimator):
     word_vectors : mapping or gensim-style KeyedVectors
         Word -> vector; anything supporting ``word in word_vectors`` and
         ``word_vectors[word]`` (a dict, or gensim's ``KeyedVectors``). Words
-        without a vector are skipped.
+        without a vector are skipped. Never modified, and shared by reference
+        by :func:`~sklearn.base.clone` (a grid search does not copy them per
+        candidate).
     a : float, default=1e-3
         Smoothing parameter of the weights.
     lowercase : bool, default=True
@@ -161,7 +292,20 @@ class SIFEmbedding(TransformerMixin, BaseEstimator):
         self.a = a
         self.lowercase = lowercase
 
+    def __sklearn_clone__(self):
+        # clone() would deep-copy the word vectors (gigabytes, once per grid-search candidate);
+        # they are read-only here, so a clone shares them by reference
+        return type(self)(**self.get_params(deep=False))
+
+    @property
+    def _n_features_out(self):
+        return self.n_dims_
+
     def _tokens(self, X, name):
+        if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]  # a one-column array of sentences, e.g. from a DataFrame column
+        elif hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2 and X.shape[1] == 1:
+            X = X.iloc[:, 0].tolist()
         if isinstance(X, str) or not hasattr(X, "__len__"):
             raise TypeError(f"{name} must be a list of sentences (strings or token lists), got {type(X).__name__}.")
         if len(X) == 0:

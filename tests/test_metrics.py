@@ -284,5 +284,5 @@ def test_cross_modal_map_rejects_non_cross_modal_estimator(fitted):
     from sklearn.decomposition import PCA
 
     _, X_img, X_txt, y = fitted
-    with pytest.raises(TypeError, match="not a skcross cross-modal estimator"):
+    with pytest.raises(TypeError, match="not a cross-modal estimator"):
         cross_modal_map(PCA(), X_img, X_txt, y)

@@ -7,6 +7,8 @@ scikit-learn's model-selection tools.
 """
 
 from ._ranking import (
+    PrecisionRecallCurve,
+    PrecisionScopeCurve,
     mean_average_precision,
     precision_at_k,
     precision_recall_curve,
@@ -16,6 +18,8 @@ from ._ranking import (
 from ._scorer import cross_modal_map, cross_modal_recall, get_scorer, get_scorer_names
 
 __all__ = [
+    "PrecisionRecallCurve",
+    "PrecisionScopeCurve",
     "cross_modal_map",
     "cross_modal_recall",
     "get_scorer",

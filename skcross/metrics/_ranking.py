@@ -7,18 +7,37 @@ stays bounded by ``block_size x n_database`` whatever the number of queries.
 """
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils.validation import check_array
 
+from ..utils.validation import check_labels
+
 __all__ = [
+    "PrecisionRecallCurve",
+    "PrecisionScopeCurve",
     "mean_average_precision",
     "precision_at_k",
     "precision_scope_curve",
     "precision_recall_curve",
     "recall_at_k",
 ]
+
+class PrecisionScopeCurve(NamedTuple):
+    """Result of :func:`precision_scope_curve`: the x-axis first, as in the field's plots."""
+
+    scopes: np.ndarray
+    precision: np.ndarray
+
+
+class PrecisionRecallCurve(NamedTuple):
+    """Result of :func:`precision_recall_curve`: precision first, as scikit-learn's function."""
+
+    precision: np.ndarray
+    recall: np.ndarray
+
 
 # Elements of one query block (rows x database items): 256K float64 = 2 MiB, so
 # a block's sort, gathers and comparisons stay in cache (measured in
@@ -41,50 +60,6 @@ def _check_similarity(S):
     return check_array(
         S, dtype=(np.float64, np.float32), input_name="S", accept_sparse=False
     )
-
-
-def check_labels(y, n_samples, name="y"):
-    """Validate retrieval labels.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,) or (n_samples, n_labels), or None
-        Class labels (any hashable values), or a 0/1 multi-label indicator
-        matrix, or None.
-    n_samples : int
-        Expected number of rows.
-    name : str, default="y"
-        Name used in error messages.
-
-    Returns
-    -------
-    y : ndarray or None
-        The 1-D labels, the 2-D indicator matrix as ``uint8``, or None.
-    """
-    if y is None:
-        return None
-    y = np.asarray(y)
-    if y.ndim not in (1, 2):
-        raise ValueError(
-            f"{name} must be 1-D class labels or a 2-D 0/1 indicator matrix, "
-            f"got an array with shape {y.shape}."
-        )
-    if y.shape[0] != n_samples:
-        raise ValueError(f"{name} has {y.shape[0]} rows but {n_samples} were expected.")
-    if n_samples == 0:
-        raise ValueError(f"{name} is empty.")
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError(f"{name} contains NaN or infinity.")
-    if y.dtype.kind == "O" and any(v is None for v in y.ravel()):
-        raise ValueError(f"{name} contains None.")
-    if y.ndim == 2:
-        if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
-            raise ValueError(
-                f"{name} is 2-D, so it must be a 0/1 multi-label indicator matrix; "
-                "it has other values."
-            )
-        y = y.astype(np.uint8)
-    return y
 
 
 def _check_k(k, n_db, name="k", allow_none=True, clip=True):
@@ -314,14 +289,14 @@ def mean_average_precision(S, y_query=None, y_db=None, k=None, *, n_jobs=None):
     >>> # query 0 finds its relevant items at ranks 1 and 3: AP = (1/1 + 2/3) / 2;
     >>> # query 1 finds its only relevant item at rank 2: AP = 1/2
     >>> mean_average_precision(S, [0, 1], [0, 1, 0])
-    np.float64(0.6666666666666666)
+    0.6666666666666666
     >>> mean_average_precision(S, [0, 1], [0, 1, 0], k=1)
-    np.float64(0.5)
+    0.5
     """
     S, relevance = _prepare(S, y_query, y_db)
     k = _check_k(k, S.shape[1])
     total = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, _sum_average_precision, n_jobs)
-    return np.float64(total / S.shape[0])
+    return float(total / S.shape[0])
 
 
 def precision_at_k(S, y_query=None, y_db=None, k=10, *, n_jobs=None):
@@ -352,12 +327,12 @@ def precision_at_k(S, y_query=None, y_db=None, k=10, *, n_jobs=None):
     >>> from skcross.metrics import precision_at_k
     >>> S = np.array([[0.9, 0.8, 0.1]])
     >>> precision_at_k(S, [0], [0, 1, 0], k=2)
-    np.float64(0.5)
+    0.5
     """
     S, relevance = _prepare(S, y_query, y_db)
     k = _check_k(k, S.shape[1], allow_none=False)
     hits = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, np.count_nonzero, n_jobs)
-    return np.float64(hits / (k * S.shape[0]))
+    return float(hits / (k * S.shape[0]))
 
 
 def precision_scope_curve(S, y_query=None, y_db=None, scopes=None, *, n_jobs=None):
@@ -378,17 +353,19 @@ def precision_scope_curve(S, y_query=None, y_db=None, scopes=None, *, n_jobs=Non
 
     Returns
     -------
-    scopes : ndarray of shape (n_scopes,)
-        The cut-off ranks.
-    precision : ndarray of shape (n_scopes,)
-        Mean precision@k over queries at each scope.
+    curve : PrecisionScopeCurve
+        Named tuple ``(scopes, precision)``: ``scopes``, ndarray of shape
+        (n_scopes,), the cut-off ranks (the x-axis), and ``precision``, ndarray
+        of shape (n_scopes,), the mean precision@k over queries at each scope.
+        Read the fields by name (``curve.precision``): the positional order
+        differs from :func:`precision_recall_curve`'s (see the user guide).
 
     Examples
     --------
     >>> import numpy as np
     >>> from skcross.metrics import precision_scope_curve
     >>> S = np.array([[0.9, 0.8, 0.1]])
-    >>> precision_scope_curve(S, [0], [0, 1, 0], scopes=[1, 2, 3])[1]
+    >>> precision_scope_curve(S, [0], [0, 1, 0], scopes=[1, 2, 3]).precision
     array([1.        , 0.5       , 0.66666667])
     """
     S, relevance = _prepare(S, y_query, y_db)
@@ -409,7 +386,7 @@ def precision_scope_curve(S, y_query=None, y_db=None, scopes=None, *, n_jobs=Non
         lambda rel: np.cumsum(rel, axis=1)[:, scopes - 1].sum(axis=0),
         n_jobs,
     )
-    return scopes, hits / (scopes * S.shape[0])
+    return PrecisionScopeCurve(scopes, hits / (scopes * S.shape[0]))
 
 
 def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None, *, n_jobs=None):
@@ -434,10 +411,11 @@ def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None, *, n_
 
     Returns
     -------
-    precision : ndarray of shape (n_levels,)
-        Mean interpolated precision at each recall level.
-    recall : ndarray of shape (n_levels,)
-        The recall levels.
+    curve : PrecisionRecallCurve
+        Named tuple ``(precision, recall)`` in scikit-learn's order:
+        ``precision``, ndarray of shape (n_levels,), the mean interpolated
+        precision at each recall level, and ``recall``, ndarray of shape
+        (n_levels,), the recall levels (the x-axis).
 
     Examples
     --------
@@ -467,7 +445,7 @@ def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None, *, n_
         return best_after[has_hits][rows, np.maximum(needed, 1) - 1].sum(axis=0)
 
     total = _sum_over_ranked_blocks(_blocks_of(S), relevance, None, interpolated_precision, n_jobs)
-    return total / S.shape[0], levels
+    return PrecisionRecallCurve(total / S.shape[0], levels)
 
 
 def recall_at_k(S, y_query=None, y_db=None, k=1, *, n_jobs=None):
@@ -501,9 +479,9 @@ def recall_at_k(S, y_query=None, y_db=None, k=1, *, n_jobs=None):
     >>> from skcross.metrics import recall_at_k
     >>> S = np.array([[0.9, 0.1], [0.8, 0.3]])
     >>> recall_at_k(S, k=1)  # query 0 finds item 0; query 1 ranks item 0 first
-    np.float64(0.5)
+    0.5
     """
     S, relevance = _prepare(S, y_query, y_db)
     k = _check_k(k, S.shape[1], allow_none=False)
     found = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, _count_found, n_jobs)
-    return np.float64(found / S.shape[0])
+    return float(found / S.shape[0])

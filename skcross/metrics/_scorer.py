@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.validation import check_is_fitted
 
 from .._paired import PairedData
@@ -23,28 +24,50 @@ _DIRECTIONS = ("i2t", "t2i")
 _ONE_MATRIX_ELEMENTS = 1 << 22
 
 
-def _final_step(estimator, X_img, X_txt):
-    """Run a Pipeline's transformers; return its final estimator and the data it sees."""
+def _is_passthrough(step):
+    return step is None or (isinstance(step, str) and step == "passthrough")
+
+
+def _as_rows(X):
+    """Something whose rows can be sliced with ``X[rows]`` (arrays, sparse matrices and lists)."""
+    return X if hasattr(X, "shape") else np.asarray(X)
+
+
+def _ranking_space(estimator, X_img, X_txt):
+    """What ranks retrievals for ``estimator``: ``(final, similarity, R_img, R_txt)``.
+
+    A Pipeline's transformers are applied to each modality on its own
+    (``transform_image`` / ``transform_text`` of each step, e.g. a
+    :class:`~skcross.preprocessing.ModalityTransformer`), so the two sets may
+    have any sizes. A skcross estimator is served by its embeddings and its
+    similarity hook on embeddings (computed once per item, not once per
+    pair); any other estimator with the public ``transform_image``,
+    ``transform_text`` and ``similarity`` methods is served by ``similarity``
+    on its inputs, one block of rows at a time.
+    """
+    final = estimator
     steps = getattr(estimator, "steps", None)
     if steps is not None:
-        X = PairedData(X_img, X_txt)
         for name, step in steps[:-1]:
-            if step is None or (isinstance(step, str) and step == "passthrough"):
+            if _is_passthrough(step):
                 continue
-            X = step.transform(X)
-            if not isinstance(X, PairedData):
+            if not (hasattr(step, "transform_image") and hasattr(step, "transform_text")):
                 raise TypeError(
-                    f"Pipeline step {name!r} returned {type(X).__name__}, not a PairedData; "
-                    "wrap per-modality transformers in skcross.preprocessing.ModalityTransformer."
+                    f"Pipeline step {name!r} ({type(step).__name__}) cannot transform one modality at a time "
+                    "(it has no transform_image/transform_text); wrap per-modality transformers in "
+                    "skcross.preprocessing.ModalityTransformer."
                 )
-        estimator, X_img, X_txt = steps[-1][1], X.image, X.text
-    if not hasattr(estimator, "transform_image") or not hasattr(estimator, "_similarity"):
+            X_img, X_txt = step.transform_image(X_img), step.transform_text(X_txt)
+        final = steps[-1][1]
+    if not all(hasattr(final, method) for method in ("transform_image", "transform_text", "similarity")):
         raise TypeError(
-            f"{type(estimator).__name__} is not a skcross cross-modal estimator "
-            "(it has no transform_image/similarity)."
+            f"{type(final).__name__} is not a cross-modal estimator: it needs transform_image, "
+            "transform_text and similarity methods (see 'Writing your own estimator' in the user guide)."
         )
-    check_is_fitted(estimator)
-    return estimator, X_img, X_txt
+    check_is_fitted(final)
+    if hasattr(final, "_similarity"):  # a skcross estimator: rank embeddings with its similarity hook
+        return final, final._similarity, final.transform_image(X_img), final.transform_text(X_txt)
+    return final, final.similarity, _as_rows(X_img), _as_rows(X_txt)
 
 
 def _split_labels(y, n_img, n_txt):
@@ -60,8 +83,7 @@ def _split_labels(y, n_img, n_txt):
 
 def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs):
     """Sum a per-block reducer over both directions; similarities made block by block."""
-    final, X_img, X_txt = _final_step(estimator, X_img, X_txt)
-    Z_img, Z_txt = final.transform_image(X_img), final.transform_text(X_txt)
+    final, similarity_of, Z_img, Z_txt = _ranking_space(estimator, X_img, X_txt)
     n_img, n_txt = Z_img.shape[0], Z_txt.shape[0]
     y_img, y_txt = _split_labels(y, n_img, n_txt)
 
@@ -77,11 +99,11 @@ def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs):
     if n_img * n_txt <= _ONE_MATRIX_ELEMENTS:
         # small enough to hold: compute the similarities once and rank both directions from them
         # (halves the cost of a learned metric such as UNCSM's metric network)
-        S = final._similarity(Z_img, Z_txt)
+        S = np.asarray(similarity_of(Z_img, Z_txt))
         i2t, t2i = (lambda rows: S[rows]), (lambda rows: S[:, rows].T)
     else:
-        i2t = lambda rows: final._similarity(Z_img[rows], Z_txt)  # noqa: E731
-        t2i = lambda rows: final._similarity(Z_img, Z_txt[rows]).T  # noqa: E731
+        i2t = lambda rows: np.asarray(similarity_of(Z_img[rows], Z_txt))  # noqa: E731
+        t2i = lambda rows: np.asarray(similarity_of(Z_img, Z_txt[rows])).T  # noqa: E731
     scores = {}
     for direction, n_q, n_db, y_q, y_db, similarity in [
         ("i2t", n_img, n_txt, y_img, y_txt, i2t),
@@ -199,13 +221,49 @@ class _CrossModalScorer:
         return name if self.direction == "mean" else f"{name}_{self.direction}"
 
     def __call__(self, estimator, X, y=None):
-        if not isinstance(X, PairedData):
+        if isinstance(X, PairedData):
+            X_img, X_txt = X.image, X.text
+        elif isinstance(X, tuple) and len(X) == 2:
+            X_img, X_txt = X
+        else:
             raise TypeError(
-                f"The {self.name!r} scorer needs X as a PairedData (skcross.paired(X_img, X_txt)), "
-                f"got {type(X).__name__}."
+                f"The {self.name!r} scorer needs X as a PairedData (skcross.paired(X_img, X_txt)) "
+                f"or, for sets of different sizes, a tuple (X_img, X_txt); got {type(X).__name__}."
             )
         function = cross_modal_map if self.metric == "map" else cross_modal_recall
-        return function(estimator, X.image, X.text, y, k=self.k)[self.direction]
+        return function(estimator, X_img, X_txt, y, k=self.k)[self.direction]
+
+    # scikit-learn's metadata routing: the metrics take no metadata besides y
+    def get_metadata_routing(self):
+        """The scorer's metadata request: empty, skcross metrics take no metadata (``y`` is not metadata).
+
+        Returns
+        -------
+        routing : MetadataRequest
+            A request that asks for nothing.
+        """
+        return MetadataRequest(owner=self.name)
+
+    def set_score_request(self, **kwargs):
+        """Part of scikit-learn's metadata routing: the scorer accepts no metadata.
+
+        Parameters
+        ----------
+        **kwargs : dict
+            Must be empty: a request for any metadata (e.g. ``sample_weight``)
+            raises, since the cross-modal metrics would ignore it.
+
+        Returns
+        -------
+        self : object
+            The scorer.
+        """
+        if kwargs:
+            raise TypeError(
+                f"The {self.name!r} scorer takes no metadata, so it cannot request {sorted(kwargs)}; "
+                "retrieval metrics weight every query equally."
+            )
+        return self
 
     def __repr__(self):
         return f"get_scorer({self.name!r})"
@@ -249,8 +307,10 @@ def get_scorer(scoring):
     Returns
     -------
     scorer : callable
-        A new scorer object; ``X`` must be a :class:`~skcross.PairedData`.
-        Works on a fitted estimator or a Pipeline ending in one, and pickles.
+        A new scorer object ``scorer(estimator, X, y)``; ``X`` is a
+        :class:`~skcross.PairedData`, or a tuple ``(X_img, X_txt)`` for sets of
+        different sizes (then ``y=(y_img, y_txt)``). Works on a fitted
+        estimator or a Pipeline ending in one, and pickles.
 
     Examples
     --------
