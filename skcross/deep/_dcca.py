@@ -203,8 +203,7 @@ class DCCA(DeepCrossModalMixin, BaseEstimator):
     def _build_criterion(self):
         return DCCALoss(self.reg)
 
-    def _fit(self, X_img, X_txt, y):
-        super()._fit(X_img, X_txt, y)
+    def _finish_fit(self, X_img, X_txt):
         self.cca_ = CCA(self.n_components, reg=self.cca_reg, scale=False).fit(
             self._embed(X_img, "embed_image"), self._embed(X_txt, "embed_text")
         )

@@ -11,12 +11,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, metadata_routing
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
 from skorch.dataset import ValidSplit
 
-from ..base import CrossModalMixin
+from ..base import CrossModalMixin, check_fit_labels, unpack_paired
 
 __all__ = ["ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
 
@@ -45,6 +46,22 @@ def resolve_device(device):
     """
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device ('auto', 'cpu', 'cuda' or 'cuda:N'): {exc}") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            why = (
+                f"this torch build ({torch.__version__}) has no CUDA support"
+                if torch.version.cuda is None
+                else "no CUDA GPU is visible to this process"
+            )
+            raise ValueError(
+                f"device={device!r}, but {why}; use device='auto' (CUDA when available, else CPU) or device='cpu'."
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}, but only {torch.cuda.device_count()} CUDA device(s) are visible.")
     return device
 
 
@@ -277,18 +294,107 @@ class DeepCrossModalMixin(CrossModalMixin):
         )
 
     def _start_training(self):
-        """Resolve the device and seed torch from ``random_state``; return the seed for the stages."""
+        """Resolve the device and seed torch from ``random_state``; return the seed for the stages.
+
+        Called inside :meth:`_validate_and_fit`'s forked random state, so
+        seeding here never touches the caller's global torch generator.
+        """
         self.device_ = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         torch.manual_seed(seed)
         return seed
 
+    def _own_torch_rng(self):
+        """Fork torch's global random state (CPU, and the GPU trained on) for the duration of a fit."""
+        device = torch.device(resolve_device(self.device))
+        devices = []
+        if device.type == "cuda":
+            devices = [device.index if device.index is not None else torch.cuda.current_device()]
+        return torch.random.fork_rng(devices=devices)
+
+    def _validate_and_fit(self, X_img, X_txt, y, fit_params):
+        with self._own_torch_rng():
+            return super()._validate_and_fit(X_img, X_txt, y, fit_params)
+
     def _fit(self, X_img, X_txt, y):
         seed = self._start_training()
         (X, y_net), targets = self._training_set(X_img, X_txt, y, seed)
+        self._target_shape = targets.shape[1:]
         module = self._build_module(X_img.shape[1], X_txt.shape[1], targets)
         self.net_ = self._train_stage(module, self._build_criterion(), X, y_net, seed, len(targets))
         self.n_epochs_ = len(self.net_.history)
+        self._finish_fit(X_img, X_txt)
+
+    def _finish_fit(self, X_img, X_txt):
+        """Work after the network is trained (e.g. DCCA's final linear CCA); nothing by default."""
+
+    _supports_partial_fit = True
+    __metadata_request__partial_fit = {"X_img": metadata_routing.UNUSED, "X_txt": metadata_routing.UNUSED}
+
+    @available_if(lambda self: self._supports_partial_fit)
+    def partial_fit(self, X_img, X_txt=None, y=None):
+        """Train ``max_epochs`` more epochs on the given data, continuing from the fitted network.
+
+        skorch's ``partial_fit``: the network, its optimizer state and its
+        history carry over (``net_.history`` keeps every epoch, ``n_epochs_``
+        counts them all). An estimator not yet fitted is fitted from scratch.
+        The data must have the fitted feature widths and the fitted classes.
+        Like ``fit``, it is atomic: if training fails, the previous network
+        is kept unchanged.
+
+        Parameters
+        ----------
+        X_img : {array-like, sparse matrix} of shape (n_samples, n_features_image) or PairedData
+            Image features, or the pairs (then the second argument is ``y``).
+        X_txt : {array-like, sparse matrix} of shape (n_samples, n_features_text), default=None
+            Text features.
+        y : array-like or tuple, default=None
+            Labels, as in ``fit``.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained further.
+        """
+        if not hasattr(self, "net_"):
+            return self.fit(X_img, X_txt, y)
+        X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="partial_fit")
+        X_img, X_txt = self._check_input(X_img, "image"), self._check_input(X_txt, "text")
+        if X_img.shape[0] != X_txt.shape[0] and not self._allows_unpaired:
+            raise ValueError(f"{type(self).__name__} needs paired data: X_img and X_txt have different numbers of rows.")
+        y = check_fit_labels(
+            y,
+            X_img.shape[0],
+            X_txt.shape[0],
+            requires_labels=self._requires_labels,
+            allows_unpaired=self._allows_unpaired,
+            allows_multilabel=self._allows_multilabel,
+        )
+        state = dict(vars(self))
+        try:
+            with self._own_torch_rng():
+                seed = self._start_training()
+                classes = getattr(self, "classes_", None)
+                (X, y_net), targets = self._training_set(X_img, X_txt, y, seed)
+                if targets.shape[1:] != self._target_shape or (
+                    classes is not None and not np.array_equal(classes, self.classes_)
+                ):
+                    raise ValueError(
+                        "partial_fit needs the labels seen in fit: classes "
+                        f"{classes.tolist() if classes is not None else self._target_shape} were fitted."
+                    )
+                net = copy.deepcopy(self.net_)  # trained on a copy, so a failure leaves net_ as it was
+                net.module_.train()
+                net.partial_fit(X, y_net)
+                net.module_.eval()
+                self.net_ = net
+                self.n_epochs_ = len(net.history)
+                self._finish_fit(X_img, X_txt)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(state)
+            raise
+        return self
 
     def _train_stage(self, module, criterion, X, y, seed, n_samples, **stage_params):
         """Train ``module`` with ``criterion`` on ``(X, y)`` through a new skorch net; return the net.
@@ -298,9 +404,24 @@ class DeepCrossModalMixin(CrossModalMixin):
         estimator's for that stage.
         """
         net = self._make_net(module, criterion, seed, n_samples, **stage_params)
+        self._check_monitors(net.callbacks)
         net.fit(X, y)
         net.module_.eval()
         return net
+
+    def _check_monitors(self, callbacks):
+        """A callback that monitors a validation score needs a validation split (skorch's KeyError otherwise)."""
+        if self.validation_fraction is not None:
+            return
+        for callback in callbacks or []:
+            callback = callback[1] if isinstance(callback, tuple) else callback
+            monitor = getattr(callback, "monitor", None)
+            if isinstance(monitor, str) and monitor.startswith("valid"):
+                raise ValueError(
+                    f"callback {type(callback).__name__} monitors {monitor!r}, which skorch records only on a "
+                    "validation split, but validation_fraction=None: set validation_fraction (e.g. 0.1) or "
+                    "monitor a training score such as 'train_loss'."
+                )
 
     def _embed(self, X, which, net=None):
         """Batched inference of ``getattr(net.module_, which)`` (``net_`` by default) on ``X``."""

@@ -424,6 +424,8 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
             raise ValueError(f"stage_params[{name!r}] has unknown keys {sorted(bad)}; use max_epochs, lr, batch_size.")
         return params
 
+    _supports_partial_fit = False  # four stages in order: continuing one of them alone is not the method
+
     def _fit(self, X_img, X_txt, y):
         stages = [self._stage(name) for name in STAGES]  # validate every stage's settings before training
         seed = self._start_training()
