@@ -11,13 +11,13 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import _fit_context
 from sklearn.preprocessing import normalize
 from sklearn.utils import TransformerTags, metadata_routing
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._paired import PairedData, _is_raw_text
 from .metrics import cross_modal_map
+from .utils._sklearn_compat import _fit_context
 from .utils.validation import check_labels
 
 __all__ = ["CrossModalMixin", "check_image_tensor", "check_modality", "cosine_similarity", "label_indicator", "unpack_paired"]
@@ -484,6 +484,7 @@ class CrossModalMixin:
         Z : PairedData
             Image and text embeddings, still paired row by row.
         """
+        check_is_fitted(self)
         if not isinstance(X, PairedData):
             raise TypeError(
                 "transform expects a PairedData (skcross.paired(X_img, X_txt)); "

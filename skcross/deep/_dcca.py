@@ -4,10 +4,10 @@ from numbers import Integral, Real
 
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from ..linear import CCA
+from ..utils._sklearn_compat import Interval
 from ._engine import DeepCrossModalMixin
 
 __all__ = ["DCCA"]

@@ -5,11 +5,11 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
 from torch import nn
 from torch.nn import functional as F
 
 from ..base import label_indicator
+from ..utils._sklearn_compat import Interval
 from ._engine import DeepCrossModalMixin
 
 __all__ = ["DSCMR"]

@@ -7,12 +7,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.metrics.pairwise import euclidean_distances
-from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from torch import nn
 from torch.nn import functional as F
 
 from ..base import cosine_similarity
+from ..utils._sklearn_compat import Interval, StrOptions
 from ._engine import DeepCrossModalMixin
 
 __all__ = ["DSE"]

@@ -12,12 +12,12 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.utils import check_random_state, metadata_routing
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
 from skorch.dataset import ValidSplit
 
 from ..base import CrossModalMixin, check_fit_labels, unpack_paired
+from ..utils._sklearn_compat import Interval, StrOptions
 
 __all__ = ["ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
 

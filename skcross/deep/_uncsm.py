@@ -5,11 +5,11 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from torch.nn import functional as F
 
 from ..base import cosine_similarity
+from ..utils._sklearn_compat import Interval, StrOptions
 from ._engine import DeepCrossModalMixin, _as_float32
 
 __all__ = ["UNCSM"]

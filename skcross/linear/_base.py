@@ -6,9 +6,9 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
 
 from ..base import CrossModalMixin
+from ..utils._sklearn_compat import Interval
 
 
 class _Standardiser:

@@ -5,8 +5,8 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.linalg
 from sklearn.metrics.pairwise import euclidean_distances
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..utils._sklearn_compat import Interval, StrOptions
 from ._base import N_COMPONENTS_CONSTRAINT, _component_signs, _dense, _Projection, _resolve_n_components
 
 __all__ = ["GMLDA", "GMMFA"]

@@ -6,8 +6,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.metrics.pairwise import additive_chi2_kernel, euclidean_distances, pairwise_kernels
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..utils._sklearn_compat import Interval, StrOptions
 from ._base import N_COMPONENTS_CONSTRAINT, _dense, _whitening_basis
 from ._cca import CCA
 

@@ -3,9 +3,9 @@
 from numbers import Real
 
 from sklearn.preprocessing import normalize
-from sklearn.utils._param_validation import Interval
 
 from ..base import label_indicator
+from ..utils._sklearn_compat import Interval
 from ._base import N_COMPONENTS_CONSTRAINT, _cca_from_covariances, _dense, _Projection
 
 __all__ = ["MLCCA"]

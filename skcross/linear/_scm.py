@@ -7,9 +7,9 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import CrossModalMixin, cosine_similarity
+from ..utils._sklearn_compat import Interval, StrOptions
 from ._base import N_COMPONENTS_CONSTRAINT, _dense
 from ._cca import CCA
 from ._pls import PLS

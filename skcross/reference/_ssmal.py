@@ -8,9 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..base import CrossModalMixin, check_modality, cosine_similarity
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 
 __all__ = ["SSMAL"]
 

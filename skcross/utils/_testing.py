@@ -45,3 +45,24 @@ def few_iterations_params(estimator, n_samples, iterations=200):
         params["n_metric_pairs"] = pairs
         params["stage_params"] = {"metric": {"max_epochs": max(2, math.ceil(iterations * batch / pairs)), "batch_size": batch}}
     return params
+
+
+# Fast constructor arguments per estimator, for the common checks (skcross's on 60 pairs, 12 + 8
+# features, and scikit-learn's).
+FAST_PARAMS = {
+    "CCA": {"n_components": 2},
+    "PLS": {"n_components": 2},
+    "KCCA": {"n_components": 2, "nystroem_components": 30, "random_state": 0},
+    "SCM": {"n_components": 2},
+    "SM": {},
+    "MLCCA": {"n_components": 2},
+    "GMLDA": {"n_components": 2},
+    "GMMFA": {"n_components": 2, "n_neighbors": 5, "n_margin_pairs": 20},
+    "SSMAL": {"n_references": 5, "random_state": 0},
+    # deep methods (discovered only when torch and skorch are installed)
+    "DSCMR": {"hidden_size": 16, "n_components": 8, "max_epochs": 2, "lr": 1e-3, "verbose": 0, "random_state": 0},
+    "DSE": {"n_components": 8, "max_epochs": 2, "batch_size": 16, "verbose": 0, "random_state": 0},
+    "UNCSM": {"max_epochs": 2, "batch_size": 30, "n_metric_pairs": 200, "stage_params": {"metric": {"batch_size": 50}},
+              "verbose": 0, "random_state": 0},
+    "DCCA": {"n_components": 2, "layer_sizes": (8,), "max_epochs": 2, "batch_size": 30, "verbose": 0, "random_state": 0},
+}

@@ -10,6 +10,7 @@ import pickle
 
 import joblib
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import (
@@ -230,6 +231,60 @@ def check_failed_fit_is_atomic(name, estimator):
     np.testing.assert_array_equal(est.transform_image(X_img), before, err_msg=f"{name}: a failed refit changed the model")
 
 
+def check_fit_does_not_mutate_params(name, estimator):
+    """``fit`` leaves every constructor parameter as it was (the same objects, the same values)."""
+    X_img, X_txt, y = _data()
+    est = clone(estimator)
+    before = est.get_params(deep=False)
+    hashes = {key: joblib.hash(value) for key, value in before.items()}
+    est.fit(X_img, X_txt, y)
+    after = est.get_params(deep=False)
+    for key, value in before.items():
+        assert after[key] is value, f"{name}.fit replaced the parameter {key!r}"
+        assert joblib.hash(after[key]) == hashes[key], f"{name}.fit modified the parameter {key!r} in place"
+
+
+def check_sparse_input(name, estimator):
+    """A sparse modality is used like its dense equivalent, or refused with a message saying so."""
+    X_img, X_txt, y = _data()
+    sparse_txt = sp.csr_matrix(np.where(np.abs(X_txt) > 0.5, X_txt, 0.0))
+    dense_txt = sparse_txt.toarray()
+    if not estimator._accepts_sparse:
+        try:
+            clone(estimator).fit(X_img, sparse_txt, y)
+        except TypeError as exc:
+            assert "sparse" in str(exc).lower(), f"{name}: refusing sparse input must say so, got {exc!r}"
+            return
+        raise AssertionError(f"{name} declares _accepts_sparse=False but fitted on a sparse X_txt")
+    est = clone(estimator)
+    if "random_state" in est.get_params():
+        est.set_params(random_state=0)
+    a = clone(est).fit(X_img, sparse_txt, y)
+    b = clone(est).fit(X_img, dense_txt, y)
+    np.testing.assert_allclose(
+        a.transform_text(sparse_txt), b.transform_text(dense_txt), rtol=1e-4, atol=1e-6,
+        err_msg=f"{name}: sparse and dense text features give different embeddings",
+    )
+
+
+def check_readonly_and_fortran_input(name, estimator):
+    """Read-only (e.g. memory-mapped) and Fortran-ordered inputs work and give the usual embeddings."""
+    X_img, X_txt, y = _data()
+    est = clone(estimator)
+    if "random_state" in est.get_params():
+        est.set_params(random_state=0)
+    reference = clone(est).fit(X_img, X_txt, y).transform_image(X_img)
+    readonly = [np.array(M) for M in (X_img, X_txt, y)]
+    for M in readonly:
+        M.setflags(write=False)
+    fitted = clone(est).fit(*readonly)
+    np.testing.assert_allclose(fitted.transform_image(readonly[0]), reference, rtol=1e-6, atol=1e-8,
+                               err_msg=f"{name}: read-only input changed the result")
+    fortran = clone(est).fit(np.asfortranarray(X_img), np.asfortranarray(X_txt), y)
+    np.testing.assert_allclose(fortran.transform_image(np.asfortranarray(X_img)), reference, rtol=1e-6, atol=1e-8,
+                               err_msg=f"{name}: Fortran-ordered input changed the result")
+
+
 def check_deterministic(name, estimator):
     """Two fits with the same parameters (and ``random_state``) give the same embeddings."""
     X_img, X_txt, y = _data()
@@ -304,6 +359,9 @@ _PROJECT_CHECKS = (
     check_pickle_roundtrip,
     check_float32_preserved,
     check_failed_fit_is_atomic,
+    check_fit_does_not_mutate_params,
+    check_sparse_input,
+    check_readonly_and_fortran_input,
     check_deterministic,
     check_does_not_modify_input,
     check_multilabel_y,
