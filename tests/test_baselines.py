@@ -20,7 +20,7 @@ def test_linear_kernel_kcca_is_cca(split):
     (X_img, X_txt, _), _ = split
     kcca = KCCA(5, kernel="linear", reg=0).fit(X_img, X_txt)
     cca = CCA(5, reg=0, scale=False).fit(X_img, X_txt)
-    np.testing.assert_allclose(kcca.singular_values_, cca.singular_values_, rtol=1e-6)
+    np.testing.assert_allclose(kcca.canonical_correlations_, cca.canonical_correlations_, rtol=1e-6)
 
 
 def test_exact_feature_map_reproduces_the_kernel(split):

@@ -17,5 +17,31 @@ def test_ci_runs_the_readme_test_command():
 
 def test_install_script_pins_torch_and_builds_scikit_learn_extra():
     script = (REPO_ROOT / "tools" / "install.sh").read_text()
-    assert "torch==2.13.0" in script
-    assert "--no-binary scikit-learn-extra" in script
+    assert "SKCROSS_TORCH_VERSION:-2.13.0" in script and '"torch==${TORCH_VERSION}"' in script
+    assert '--index-url "$SKCROSS_TORCH_INDEX_URL"' in script  # the CPU-only route
+    assert "--no-binary scikit-learn-extra" in script and "C compiler" in script
+
+
+def test_install_claims_are_true():
+    """A version pin does not choose torch's CPU variant; README must not say it does (issue 15, item 11)."""
+    readme = (REPO_ROOT / "README.rst").read_text()
+    assert "can pull a multi-GB" not in readme
+    assert "does *not* choose the CPU or CUDA variant" in readme
+    assert "SKCROSS_TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in readme
+    assert "C compiler" in readme
+
+
+def test_scikit_learn_version_is_within_the_supported_range():
+    """setup.cfg bounds scikit-learn to the tested releases; the private names skcross uses still exist."""
+    import re
+
+    import sklearn
+
+    from skcross.utils import _sklearn_compat
+
+    setup = (REPO_ROOT / "setup.cfg").read_text()
+    low, high = re.search(r"scikit-learn>=([\d.]+),<([\d.]+)", setup).groups()
+    version = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
+    assert tuple(map(int, low.split("."))) <= version < tuple(map(int, high.split(".")))
+    for name in _sklearn_compat.__all__:
+        assert callable(getattr(_sklearn_compat, name))

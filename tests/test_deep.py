@@ -90,7 +90,7 @@ def test_dcca_maximises_correlation(data):
     model.fit(X_img, X_txt)
     losses = model.net_.history[:, "train_loss"]
     assert losses[-1] < losses[0] and -losses[-1] <= 3 + 1e-6  # total correlation of 3 outputs <= 3
-    assert np.all(model.cca_.singular_values_ <= 1 + 1e-8)
+    assert np.all(model.cca_.canonical_correlations_ <= 1 + 1e-8)
 
 
 def test_non_finite_loss_stops_training(data):

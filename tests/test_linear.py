@@ -28,17 +28,17 @@ def reference_canonical_correlations(X, Y):
 def test_cca_matches_classical_solution(data):
     X_img, X_txt, _ = data
     cca = CCA(n_components=5, reg=0).fit(X_img, X_txt)
-    np.testing.assert_allclose(cca.singular_values_, reference_canonical_correlations(X_img, X_txt)[:5], rtol=1e-8)
+    np.testing.assert_allclose(cca.canonical_correlations_, reference_canonical_correlations(X_img, X_txt)[:5], rtol=1e-8)
     U, V = cca.transform_image(X_img), cca.transform_text(X_txt)
     # unit variance, uncorrelated components, and corr(U_j, V_j) = rho_j
     np.testing.assert_allclose(np.cov(U.T), np.eye(5), atol=1e-8)
     np.testing.assert_allclose(np.cov(V.T), np.eye(5), atol=1e-8)
-    np.testing.assert_allclose(np.diag(np.cov(U.T, V.T)[:5, 5:]), cca.singular_values_, rtol=1e-8)
+    np.testing.assert_allclose(np.diag(np.cov(U.T, V.T)[:5, 5:]), cca.canonical_correlations_, rtol=1e-8)
 
 
 def test_cca_regularisation_shrinks_correlations(data):
     X_img, X_txt, _ = data
-    rho = [CCA(3, reg=reg).fit(X_img, X_txt).singular_values_[0] for reg in (0, 0.1, 10)]
+    rho = [CCA(3, reg=reg).fit(X_img, X_txt).canonical_correlations_[0] for reg in (0, 0.1, 10)]
     assert rho[0] > rho[1] > rho[2] > 0
 
 
@@ -46,7 +46,7 @@ def test_cca_more_features_than_samples():
     X_img, X_txt, _ = make_cross_modal(40, n_features_image=500, n_features_text=300, random_state=0)
     cca = CCA(n_components=8, reg=1e-2).fit(X_img, X_txt)
     assert np.isfinite(cca.image_weights_).all() and np.isfinite(cca.text_weights_).all()
-    assert np.all(cca.singular_values_ <= 1 + 1e-10)
+    assert np.all(cca.canonical_correlations_ <= 1 + 1e-10)
     assert cca.transform_image(X_img).shape == (40, 8)
     with pytest.warns(UserWarning, match="exceeds the rank of the problem.*fitting 39 components"):
         clipped = CCA(n_components=40).fit(X_img, X_txt)

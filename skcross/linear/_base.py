@@ -3,6 +3,8 @@
 import warnings
 from numbers import Integral
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
@@ -114,6 +116,8 @@ class _LinearTwoView(_Projection):
         "n_components": N_COMPONENTS_CONSTRAINT,
         "scale": ["boolean"],
     }
+    # what the core SVD's singular values are: canonical correlations for CCA, plain for PLS
+    _spectrum_attribute = "singular_values_"
 
     def _factors(self, s, n_samples, n_features):
         """Return ``(f, g)``: core factor and back-projection factor per direction."""
@@ -150,8 +154,24 @@ class _LinearTwoView(_Projection):
         signs = _component_signs(A)
         self.image_weights_ = A * signs
         self.text_weights_ = B * signs
-        self.singular_values_ = sigma[:k]
+        setattr(self, self._spectrum_attribute, sigma[:k])
         self.n_components_ = k
+
+class _CanonicalCorrelations:
+    """``singular_values_``, the old name of ``canonical_correlations_``, kept as a deprecated alias."""
+
+    _spectrum_attribute = "canonical_correlations_"
+
+    @property
+    def singular_values_(self):
+        warnings.warn(
+            "singular_values_ holds the canonical correlations and was renamed canonical_correlations_; "
+            "the old name will be removed in skcross 0.3.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.canonical_correlations_
+
 
 def _whitening_basis(C, ridge=0.0):
     """``V diag(lambda)^(-1/2)`` of ``C + ridge I`` for a symmetric positive semi-definite ``C``.

@@ -5,12 +5,12 @@ from numbers import Real
 import numpy as np
 
 from ..utils._sklearn_compat import Interval
-from ._base import _LinearTwoView
+from ._base import _CanonicalCorrelations, _LinearTwoView
 
 __all__ = ["CCA"]
 
 
-class CCA(_LinearTwoView):
+class CCA(_CanonicalCorrelations, _LinearTwoView):
     """Regularised canonical correlation analysis for cross-modal retrieval.
 
     Finds ``n_components`` pairs of directions ``(a_j, b_j)`` maximising the
@@ -43,8 +43,10 @@ class CCA(_LinearTwoView):
         Projection of the standardised image features.
     text_weights_ : ndarray of shape (n_features_text, n_components)
         Projection of the standardised text features.
-    singular_values_ : ndarray of shape (n_components,)
+    canonical_correlations_ : ndarray of shape (n_components,)
         Canonical correlations on the training data (shrunk by ``reg``).
+        Formerly ``singular_values_``, still readable with a
+        ``FutureWarning`` until skcross 0.3.
     n_components_ : int
         Number of components fitted (``n_components`` within the rank).
     n_features_image_in_ : int
@@ -76,7 +78,7 @@ class CCA(_LinearTwoView):
     >>> cca = CCA(n_components=4).fit(X_img, X_txt)
     >>> cca.transform_image(X_img).shape
     (300, 4)
-    >>> bool(cca.singular_values_[0] > 0.5)
+    >>> bool(cca.canonical_correlations_[0] > 0.5)
     True
     """
 

@@ -131,8 +131,9 @@ class KCCA(CCA):
         Projection of the image kernel features.
     text_weights_ : ndarray of shape (n_text_features, n_components)
         Projection of the text kernel features.
-    singular_values_ : ndarray of shape (n_components,)
+    canonical_correlations_ : ndarray of shape (n_components,)
         Regularised canonical correlations on the training data.
+        Formerly ``singular_values_`` (deprecated alias until skcross 0.3).
     n_components_ : int
         Number of components fitted (``n_components`` within the rank).
     gamma_image_, gamma_text_ : float

@@ -6,12 +6,12 @@ from sklearn.preprocessing import normalize
 
 from ..base import label_indicator
 from ..utils._sklearn_compat import Interval
-from ._base import N_COMPONENTS_CONSTRAINT, _cca_from_covariances, _dense, _Projection
+from ._base import N_COMPONENTS_CONSTRAINT, _CanonicalCorrelations, _cca_from_covariances, _dense, _Projection
 
 __all__ = ["MLCCA"]
 
 
-class MLCCA(_Projection):
+class MLCCA(_CanonicalCorrelations, _Projection):
     """Multi-label CCA: correspondences weighted by label similarity.
 
     Classical CCA only correlates each image with its own text. ml-CCA
@@ -45,8 +45,9 @@ class MLCCA(_Projection):
         Projection of the standardised image features.
     text_weights_ : ndarray of shape (n_features_text, n_components)
         Projection of the standardised text features.
-    singular_values_ : ndarray of shape (n_components,)
+    canonical_correlations_ : ndarray of shape (n_components,)
         Label-weighted canonical correlations on the training data.
+        Formerly ``singular_values_`` (deprecated alias until skcross 0.3).
     n_components_ : int
         Number of components fitted.
     n_features_image_in_ : int
@@ -98,5 +99,5 @@ class MLCCA(_Projection):
         C_xx = X.T @ (weight[:, None] * X) / total
         C_tt = T.T @ (weight[:, None] * T) / total
         A, B, rho = _cca_from_covariances(C_xx, C_tt, C_xt, self.reg, self.n_components)
-        self.image_weights_, self.text_weights_, self.singular_values_ = A, B, rho
+        self.image_weights_, self.text_weights_, self.canonical_correlations_ = A, B, rho
         self.n_components_ = len(rho)
