@@ -492,6 +492,7 @@ class CrossModalMixin:
             )
         return PairedData(self.transform_image(X.image), self.transform_text(X.text))
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X_img, X_txt=None, y=None, **fit_params):
         """Fit on paired data, then embed it: ``fit(...)`` followed by ``transform``.
 

@@ -101,3 +101,18 @@ def test_sif_in_a_pipeline_with_keyed_vectors_like_object(vectors):
 
     sif = SIFEmbedding(KeyedVectors(vectors)).fit(["the cat sat", "a dog ran"])
     assert sif.transform(["the dog"]).shape == (1, 4)
+
+
+# --------------------------------------------------------------------------- common checks
+from skcross.utils.estimator_checks import check_preprocessing_transformer  # noqa: E402
+
+
+def test_modality_transformer_contract(X):
+    check_preprocessing_transformer(ModalityTransformer(image=PCA(3), text=StandardScaler()), X, X.image)
+    check_preprocessing_transformer(ModalityTransformer(), X, X.image)
+
+
+def test_sif_contract(vectors):
+    corpus = ["the cat sat", "the dog ran", "a cat", "the mat"]
+    check_preprocessing_transformer(SIFEmbedding(vectors), corpus, ["zebra"])
+    check_preprocessing_transformer(SIFEmbedding(vectors), np.array(corpus, dtype=object), "the cat")

@@ -27,7 +27,7 @@ from sklearn.utils.estimator_checks import (
 from .._paired import PairedData, paired
 from ..datasets import make_cross_modal
 
-__all__ = ["check_estimator", "yield_checks"]
+__all__ = ["check_estimator", "check_preprocessing_transformer", "yield_checks"]
 
 
 def _data(n_samples=60, random_state=0, **kwargs):
@@ -384,6 +384,75 @@ def yield_checks():
     """
     yield from _SKLEARN_CHECKS
     yield from _PROJECT_CHECKS
+
+
+def _assert_same_output(a, b, message):
+    if isinstance(a, PairedData):
+        _assert_same_output(a.image, b.image, message)
+        _assert_same_output(a.text, b.text, message)
+    else:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=message)
+
+
+def check_preprocessing_transformer(transformer, X, X_invalid):
+    """The contract of a skcross preprocessing step (``ModalityTransformer``, ``SIFEmbedding``).
+
+    Their input is not one numeric matrix (a ``PairedData``, raw sentences),
+    so scikit-learn's fitting checks cannot feed them; this runs
+    scikit-learn's construction checks and the project's fitting checks on
+    data of the right kind.
+
+    Parameters
+    ----------
+    transformer : estimator instance
+        The unfitted transformer.
+    X : object
+        Valid training data for it.
+    X_invalid : object
+        Data its ``fit`` must refuse with a ``ValueError`` or ``TypeError``.
+
+    Examples
+    --------
+    >>> from sklearn.decomposition import PCA
+    >>> from skcross import paired
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.preprocessing import ModalityTransformer
+    >>> from skcross.utils.estimator_checks import check_preprocessing_transformer
+    >>> X_img, X_txt, _ = make_cross_modal(30, random_state=0)
+    >>> check_preprocessing_transformer(ModalityTransformer(image=PCA(2)), paired(X_img, X_txt), X_img)
+    """
+    name = type(transformer).__name__
+    for check in (check_no_attributes_set_in_init, check_estimator_cloneable, check_estimator_repr,
+                  check_get_params_invariance, check_set_params, check_do_not_raise_errors_in_init_or_set_params):
+        check(name, transformer)
+    check_params_do_not_shadow_methods(name, transformer)
+    try:
+        clone(transformer).transform(X)
+    except NotFittedError:
+        pass
+    else:
+        raise AssertionError(f"{name}.transform before fit must raise NotFittedError")
+    est = clone(transformer)
+    params = est.get_params(deep=False)
+    hashes = {key: joblib.hash(value) for key, value in params.items()}
+    input_hash = joblib.hash(X)
+    assert est.fit(X) is est, f"{name}.fit must return self"
+    for key, value in est.get_params(deep=False).items():
+        assert value is params[key] and joblib.hash(value) == hashes[key], f"{name}.fit changed the parameter {key!r}"
+    assert joblib.hash(X) == input_hash, f"{name} modified its input"
+    out = est.transform(X)
+    _assert_same_output(clone(transformer).fit(X).transform(X), out, f"{name} is not deterministic")
+    _assert_same_output(pickle.loads(pickle.dumps(est)).transform(X), out, f"{name}: pickle changed the output")
+    failed = clone(transformer)
+    try:
+        failed.fit(X_invalid)
+    except (ValueError, TypeError):
+        pass
+    else:
+        raise AssertionError(f"{name}.fit accepted invalid data")
+    assert not [k for k in vars(failed) if k.endswith("_") and not k.startswith("__")], (
+        f"{name}: a failed fit left fitted attributes {sorted(vars(failed))}"
+    )
 
 
 def check_estimator(estimator):
