@@ -64,10 +64,11 @@ class _SemanticMatching(CrossModalMixin, BaseEstimator):
         self.classes_ = classes_img
 
     def _transform_image(self, X_img):
-        return self.image_classifier_.predict_proba(self._subspace_image(X_img))
+        # cast: scikit-learn < 1.8's LogisticRegression returns float64 probabilities for float32 input
+        return self.image_classifier_.predict_proba(self._subspace_image(X_img)).astype(X_img.dtype, copy=False)
 
     def _transform_text(self, X_txt):
-        return self.text_classifier_.predict_proba(self._subspace_text(X_txt))
+        return self.text_classifier_.predict_proba(self._subspace_text(X_txt)).astype(X_txt.dtype, copy=False)
 
     def _similarity(self, Z_img, Z_txt):
         return cosine_similarity(Z_img, Z_txt, center_rows=self.metric == "centered_correlation")
