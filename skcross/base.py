@@ -379,19 +379,7 @@ class CrossModalMixin:
         else:
             X_img = check_modality(X_img, "X_img", accept_sparse=self._accepts_sparse)
         X_txt = check_modality(X_txt, "X_txt", accept_sparse=self._accepts_sparse)
-        if X_img.shape[0] != X_txt.shape[0] and not self._allows_unpaired:
-            raise ValueError(
-                f"{type(self).__name__} needs paired data (row i of X_img with row i of X_txt), "
-                f"but X_img has {X_img.shape[0]} rows and X_txt has {X_txt.shape[0]}."
-            )
-        y = check_fit_labels(
-            y,
-            X_img.shape[0],
-            X_txt.shape[0],
-            requires_labels=self._requires_labels,
-            allows_unpaired=self._allows_unpaired,
-            allows_multilabel=self._allows_multilabel,
-        )
+        y = self._check_training_labels(X_img, X_txt, y)
         self.n_features_image_in_ = int(np.prod(X_img.shape[1:]))
         self.n_features_text_in_ = X_txt.shape[1]
         self.n_features_in_ = self.n_features_image_in_ + self.n_features_text_in_
@@ -405,6 +393,22 @@ class CrossModalMixin:
             raise TypeError(f"{type(self).__name__}.fit() got unexpected keyword arguments {unknown}.")
         self._fit(X_img, X_txt, y, **fit_params)
         return self
+
+    def _check_training_labels(self, X_img, X_txt, y):
+        """Refuse unpaired rows unless the method allows them; validate ``y`` against the method's needs."""
+        if X_img.shape[0] != X_txt.shape[0] and not self._allows_unpaired:
+            raise ValueError(
+                f"{type(self).__name__} needs paired data (row i of X_img with row i of X_txt), "
+                f"but X_img has {X_img.shape[0]} rows and X_txt has {X_txt.shape[0]}."
+            )
+        return check_fit_labels(
+            y,
+            X_img.shape[0],
+            X_txt.shape[0],
+            requires_labels=self._requires_labels,
+            allows_unpaired=self._allows_unpaired,
+            allows_multilabel=self._allows_multilabel,
+        )
 
     # ------------------------------------------------------------ transform
     def _accepts_image_tensors(self):

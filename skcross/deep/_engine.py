@@ -16,7 +16,7 @@ from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
 from skorch.dataset import ValidSplit
 
-from ..base import CrossModalMixin, check_fit_labels, unpack_paired
+from ..base import CrossModalMixin, unpack_paired
 from ..utils._sklearn_compat import Interval, StrOptions
 
 __all__ = ["ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
@@ -360,16 +360,7 @@ class DeepCrossModalMixin(CrossModalMixin):
             return self.fit(X_img, X_txt, y)
         X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="partial_fit")
         X_img, X_txt = self._check_input(X_img, "image"), self._check_input(X_txt, "text")
-        if X_img.shape[0] != X_txt.shape[0] and not self._allows_unpaired:
-            raise ValueError(f"{type(self).__name__} needs paired data: X_img and X_txt have different numbers of rows.")
-        y = check_fit_labels(
-            y,
-            X_img.shape[0],
-            X_txt.shape[0],
-            requires_labels=self._requires_labels,
-            allows_unpaired=self._allows_unpaired,
-            allows_multilabel=self._allows_multilabel,
-        )
+        y = self._check_training_labels(X_img, X_txt, y)
         state = dict(vars(self))
         try:
             with self._own_torch_rng():

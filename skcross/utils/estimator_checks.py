@@ -36,6 +36,14 @@ def _data(n_samples=60, random_state=0, **kwargs):
     )
 
 
+def _seeded(estimator):
+    """An unfitted copy with ``random_state=0`` when the estimator has one."""
+    est = clone(estimator)
+    if "random_state" in est.get_params():
+        est.set_params(random_state=0)
+    return est
+
+
 def _fitted(estimator, **kwargs):
     X_img, X_txt, y = _data(**kwargs)
     return clone(estimator).fit(X_img, X_txt, y), (X_img, X_txt, y)
@@ -256,9 +264,7 @@ def check_sparse_input(name, estimator):
             assert "sparse" in str(exc).lower(), f"{name}: refusing sparse input must say so, got {exc!r}"
             return
         raise AssertionError(f"{name} declares _accepts_sparse=False but fitted on a sparse X_txt")
-    est = clone(estimator)
-    if "random_state" in est.get_params():
-        est.set_params(random_state=0)
+    est = _seeded(estimator)
     a = clone(est).fit(X_img, sparse_txt, y)
     b = clone(est).fit(X_img, dense_txt, y)
     np.testing.assert_allclose(
@@ -270,9 +276,7 @@ def check_sparse_input(name, estimator):
 def check_readonly_and_fortran_input(name, estimator):
     """Read-only (e.g. memory-mapped) and Fortran-ordered inputs work and give the usual embeddings."""
     X_img, X_txt, y = _data()
-    est = clone(estimator)
-    if "random_state" in est.get_params():
-        est.set_params(random_state=0)
+    est = _seeded(estimator)
     reference = clone(est).fit(X_img, X_txt, y).transform_image(X_img)
     readonly = [np.array(M) for M in (X_img, X_txt, y)]
     for M in readonly:
@@ -288,9 +292,7 @@ def check_readonly_and_fortran_input(name, estimator):
 def check_deterministic(name, estimator):
     """Two fits with the same parameters (and ``random_state``) give the same embeddings."""
     X_img, X_txt, y = _data()
-    est = clone(estimator)
-    if "random_state" in est.get_params():
-        est.set_params(random_state=0)
+    est = _seeded(estimator)
     a = clone(est).fit(X_img, X_txt, y).transform_image(X_img)
     b = clone(est).fit(X_img, X_txt, y).transform_image(X_img)
     np.testing.assert_array_equal(a, b, err_msg=f"{name} is not deterministic")
