@@ -71,7 +71,13 @@ def make_cross_modal(
         Standard deviation of the additive Gaussian noise on the features.
     multilabel : bool, default=False
         Return a 0/1 indicator matrix with 1 to ``n_labels`` labels per pair
-        instead of one class per pair.
+        instead of one class per pair, shaped like real tag data: label
+        frequencies follow Zipf's law (label ``j`` is drawn with probability
+        proportional to ``1 / (j + 1)``, so the last labels are rare); the
+        number of labels per pair varies (1 plus a binomial(``n_labels - 1``,
+        0.5) draw); and labels co-occur: the labels fall into random groups of
+        three, and each label after a pair's first comes from its first
+        label's group with probability 0.6 (otherwise by frequency).
     n_labels : int, default=2
         Maximum number of labels per pair when ``multilabel=True``.
     random_state : int, RandomState instance or None, default=None
@@ -101,10 +107,7 @@ def make_cross_modal(
     rng = check_random_state(random_state)
     centres = rng.normal(scale=class_sep, size=(n_classes, n_latent))
     if multilabel:
-        y = np.zeros((n_samples, n_classes), dtype=np.uint8)
-        counts = rng.randint(1, n_labels + 1, size=n_samples)
-        for i, count in enumerate(counts):
-            y[i, rng.choice(n_classes, size=count, replace=False)] = 1
+        y = _multilabel_indicator(n_samples, n_classes, n_labels, rng)
         z = (y @ centres) / y.sum(axis=1, keepdims=True)
     else:
         y = np.arange(n_samples) % n_classes
@@ -121,3 +124,25 @@ def make_cross_modal(
     X_img = modality(np.tanh, n_features_image)
     X_txt = modality(lambda a: np.maximum(a, 0.0), n_features_text)
     return X_img, X_txt, y
+
+
+def _multilabel_indicator(n_samples, n_classes, n_labels, rng):
+    """Tag-like labels: Zipf frequencies, a varying number per item, co-occurring groups of three."""
+    frequency = 1.0 / np.arange(1, n_classes + 1)
+    frequency /= frequency.sum()
+    group = np.empty(n_classes, dtype=np.int64)
+    group[rng.permutation(n_classes)] = np.arange(n_classes) // 3
+    counts = 1 + rng.binomial(n_labels - 1, 0.5, size=n_samples)
+    first = rng.choice(n_classes, size=n_samples, p=frequency)
+    y = np.zeros((n_samples, n_classes), dtype=np.uint8)
+    y[np.arange(n_samples), first] = 1
+    for i in np.flatnonzero(counts > 1):
+        for _ in range(counts[i] - 1):
+            free = y[i] == 0
+            partners = free & (group == group[first[i]])
+            if partners.any() and rng.random_sample() < 0.6:
+                y[i, rng.choice(np.flatnonzero(partners))] = 1
+            else:
+                p = np.where(free, frequency, 0.0)
+                y[i, rng.choice(n_classes, p=p / p.sum())] = 1
+    return y

@@ -400,6 +400,29 @@ class DeepCrossModalMixin(CrossModalMixin):
         net.module_.eval()
         return net
 
+    def _train_on_sample_rounds(self, module, criterion, rounds, seed, n_items):
+        """Train one network on successive sample sets drawn by the method's own sampler; return the net.
+
+        ``rounds`` yields a ``torch.utils.data.Dataset`` per round (e.g.
+        SSPE's graph samples), each drawn when the previous round is done;
+        the first round initialises the net (``fit``), the next ones continue
+        it (``partial_fit``), so weights, optimizer state, callbacks and
+        history run on. Each round trains ``max_epochs`` passes; a round
+        stopped early (Ctrl-C, ``EarlyStopping``) ends the training.
+        """
+        net = self._make_net(module, criterion, seed, n_items)
+        self._check_monitors(net.callbacks)
+        for k, dataset in enumerate(rounds):
+            before = len(net.history) if k else 0
+            if k == 0:
+                net.fit(dataset, None)
+            else:
+                net.partial_fit(dataset, None)
+            if len(net.history) - before < net.max_epochs:
+                break  # stopped early (KeyboardInterrupt, EarlyStopping): training ends, as in skorch
+        net.module_.eval()
+        return net
+
     def _check_monitors(self, callbacks):
         """A callback that monitors a validation score needs a validation split (skorch's KeyError otherwise)."""
         if self.validation_fraction is not None:

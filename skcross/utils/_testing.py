@@ -37,7 +37,9 @@ def few_iterations_params(estimator, n_samples, iterations=200):
     """
     defaults = estimator.get_params()
     params = {key: value for key, value in {"verbose": 0, "random_state": 0}.items() if key in defaults}
-    if "max_epochs" in defaults:
+    if "n_batches_per_round" in defaults:  # SSPE: the steps are spread over its sampling rounds
+        params["n_batches_per_round"] = max(1, math.ceil(iterations / defaults["n_rounds"]))
+    elif "max_epochs" in defaults:
         steps_per_epoch = max(1, math.ceil(n_samples / defaults["batch_size"]))
         params["max_epochs"] = max(2, math.ceil(iterations / steps_per_epoch))
     if "n_metric_pairs" in defaults:
@@ -65,4 +67,5 @@ FAST_PARAMS = {
     "UNCSM": {"max_epochs": 2, "batch_size": 30, "n_metric_pairs": 200, "stage_params": {"metric": {"batch_size": 50}},
               "verbose": 0, "random_state": 0},
     "DCCA": {"n_components": 2, "layer_sizes": (8,), "max_epochs": 2, "batch_size": 30, "verbose": 0, "random_state": 0},
+    "SSPE": {"n_components": 8, "hidden_sizes": (16,), "n_rounds": 2, "verbose": 0, "random_state": 0},
 }
