@@ -13,7 +13,7 @@ estimator's, the way imbalanced-learn's ``Pipeline`` subclass adds resampling.
 from sklearn import pipeline as _sklearn_pipeline
 from sklearn.utils.metaestimators import available_if
 
-from .metrics._scorer import _is_passthrough
+from .utils.validation import _is_passthrough
 
 __all__ = ["Pipeline", "make_pipeline"]
 

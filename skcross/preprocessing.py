@@ -6,12 +6,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._paired import PairedData, _width
 from .base import _feature_names
+from .utils.validation import _is_passthrough
 
 __all__ = ["ModalityTransformer", "SIFEmbedding"]
-
-
-def _is_passthrough(step):
-    return step is None or (isinstance(step, str) and step == "passthrough")
 
 
 class ModalityTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):

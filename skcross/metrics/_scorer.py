@@ -7,6 +7,7 @@ from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.validation import check_is_fitted
 
 from .._paired import PairedData
+from ..utils.validation import _is_passthrough
 from ._ranking import (
     _check_k,
     _count_found,
@@ -22,10 +23,6 @@ _DIRECTIONS = ("i2t", "t2i")
 # Up to this many similarities (32 MiB of float64) are computed once and shared by both directions;
 # beyond it each direction computes its own blocks, so memory stays bounded.
 _ONE_MATRIX_ELEMENTS = 1 << 22
-
-
-def _is_passthrough(step):
-    return step is None or (isinstance(step, str) and step == "passthrough")
 
 
 def _as_rows(X):

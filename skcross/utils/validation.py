@@ -9,6 +9,11 @@ import numpy as np
 __all__ = ["check_labels"]
 
 
+def _is_passthrough(step):
+    """Whether a pipeline step (or a ModalityTransformer slot) is None or "passthrough": no transform."""
+    return step is None or (isinstance(step, str) and step == "passthrough")
+
+
 def check_labels(y, n_samples, name="y"):
     """Validate retrieval labels.
 
