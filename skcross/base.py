@@ -7,6 +7,7 @@ math in the private hooks ``_fit``, ``_transform_image`` and
 ``_transform_text`` (and, for a learned metric, ``_similarity``).
 """
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -173,6 +174,15 @@ def _feature_names(X):
         return None
     names = np.asarray(columns, dtype=object)
     return names if len(names) and all(isinstance(name, str) for name in names) else None
+
+
+def _set_feature_names(estimator, image_names, text_names):
+    """Record ``feature_names_image_in_`` / ``feature_names_text_in_``, or forget them when a modality has none."""
+    for modality, names in (("image", image_names), ("text", text_names)):
+        if names is None:
+            vars(estimator).pop(f"feature_names_{modality}_in_", None)
+        else:
+            setattr(estimator, f"feature_names_{modality}_in_", names)
 
 
 def check_image_tensor(X, name="X_img", *, item_shape=None):
@@ -362,9 +372,15 @@ class CrossModalMixin:
         self : object
             The fitted estimator.
         """
+        with self._restored_on_failure():
+            return self._validate_and_fit(X_img, X_txt, y, fit_params)
+
+    @contextlib.contextmanager
+    def _restored_on_failure(self):
+        """Restore the instance's attributes as they were if the block raises (atomic fit)."""
         state = dict(vars(self))
         try:
-            return self._validate_and_fit(X_img, X_txt, y, fit_params)
+            yield
         except BaseException:
             vars(self).clear()
             vars(self).update(state)
@@ -383,11 +399,7 @@ class CrossModalMixin:
         self.n_features_image_in_ = int(np.prod(X_img.shape[1:]))
         self.n_features_text_in_ = X_txt.shape[1]
         self.n_features_in_ = self.n_features_image_in_ + self.n_features_text_in_
-        for modality, names in (("image", image_names), ("text", text_names)):
-            if names is None:
-                vars(self).pop(f"feature_names_{modality}_in_", None)
-            else:
-                setattr(self, f"feature_names_{modality}_in_", names)
+        _set_feature_names(self, image_names, text_names)
         unknown = sorted(set(fit_params) - set(self._fit_params))
         if unknown:
             raise TypeError(f"{type(self).__name__}.fit() got unexpected keyword arguments {unknown}.")

@@ -5,7 +5,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from ._paired import PairedData, _width
-from .base import _feature_names
+from .base import _feature_names, _set_feature_names
 from .utils.validation import _is_passthrough
 
 __all__ = ["ModalityTransformer", "SIFEmbedding"]
@@ -111,12 +111,7 @@ class ModalityTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         self.image_, self.text_ = image, text
         self.n_features_in_ = X.shape[1]
         self._widths = (_width(X.image), _width(X.text))
-        for modality, M in (("image", X.image), ("text", X.text)):
-            names = _feature_names(M)
-            if names is None:
-                vars(self).pop(f"feature_names_{modality}_in_", None)
-            else:
-                setattr(self, f"feature_names_{modality}_in_", names)
+        _set_feature_names(self, _feature_names(X.image), _feature_names(X.text))
         return self
 
     def _apply(self, modality, X):

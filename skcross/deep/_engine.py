@@ -273,6 +273,10 @@ class DeepCrossModalMixin(CrossModalMixin):
         train_split = None
         if self.validation_fraction is not None:
             train_split = ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
+        callbacks = copy.deepcopy(  # copies: fitting never changes the callbacks the user passed in
+            self._fixed_callbacks() + (self._default_callbacks() if self.callbacks is None else self.callbacks)
+        )
+        self._check_monitors(callbacks)
         return CrossModalNet(
             module,
             criterion=criterion,
@@ -284,10 +288,7 @@ class DeepCrossModalMixin(CrossModalMixin):
             # a last batch of one item cannot be trained with BatchNorm (or a batch covariance)
             iterator_train__drop_last=n_samples % batch_size == 1 and n_samples > batch_size,
             train_split=train_split,
-            # copies: fitting never changes the callbacks the user passed in
-            callbacks=copy.deepcopy(
-                self._fixed_callbacks() + (self._default_callbacks() if self.callbacks is None else self.callbacks)
-            ),
+            callbacks=callbacks,
             device=self.device_,
             verbose=self.verbose,
             **{f"optimizer__{key}": value for key, value in params.items()},
@@ -361,30 +362,24 @@ class DeepCrossModalMixin(CrossModalMixin):
         X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="partial_fit")
         X_img, X_txt = self._check_input(X_img, "image"), self._check_input(X_txt, "text")
         y = self._check_training_labels(X_img, X_txt, y)
-        state = dict(vars(self))
-        try:
-            with self._own_torch_rng():
-                seed = self._start_training()
-                classes = getattr(self, "classes_", None)
-                (X, y_net), targets = self._training_set(X_img, X_txt, y, seed)
-                if targets.shape[1:] != self._target_shape or (
-                    classes is not None and not np.array_equal(classes, self.classes_)
-                ):
-                    raise ValueError(
-                        "partial_fit needs the labels seen in fit: classes "
-                        f"{classes.tolist() if classes is not None else self._target_shape} were fitted."
-                    )
-                net = copy.deepcopy(self.net_)  # trained on a copy, so a failure leaves net_ as it was
-                net.module_.train()
-                net.partial_fit(X, y_net)
-                net.module_.eval()
-                self.net_ = net
-                self.n_epochs_ = len(net.history)
-                self._finish_fit(X_img, X_txt)
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(state)
-            raise
+        with self._restored_on_failure(), self._own_torch_rng():
+            seed = self._start_training()
+            classes = getattr(self, "classes_", None)
+            (X, y_net), targets = self._training_set(X_img, X_txt, y, seed)
+            if targets.shape[1:] != self._target_shape or (
+                classes is not None and not np.array_equal(classes, self.classes_)
+            ):
+                raise ValueError(
+                    "partial_fit needs the labels seen in fit: classes "
+                    f"{classes.tolist() if classes is not None else self._target_shape} were fitted."
+                )
+            net = copy.deepcopy(self.net_)  # trained on a copy, so a failure leaves net_ as it was
+            net.module_.train()
+            net.partial_fit(X, y_net)
+            net.module_.eval()
+            self.net_ = net
+            self.n_epochs_ = len(net.history)
+            self._finish_fit(X_img, X_txt)
         return self
 
     def _train_stage(self, module, criterion, X, y, seed, n_samples, **stage_params):
@@ -395,7 +390,6 @@ class DeepCrossModalMixin(CrossModalMixin):
         estimator's for that stage.
         """
         net = self._make_net(module, criterion, seed, n_samples, **stage_params)
-        self._check_monitors(net.callbacks)
         net.fit(X, y)
         net.module_.eval()
         return net
@@ -411,7 +405,6 @@ class DeepCrossModalMixin(CrossModalMixin):
         stopped early (Ctrl-C, ``EarlyStopping``) ends the training.
         """
         net = self._make_net(module, criterion, seed, n_items)
-        self._check_monitors(net.callbacks)
         for k, dataset in enumerate(rounds):
             before = len(net.history) if k else 0
             if k == 0:
