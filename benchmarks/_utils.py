@@ -1,8 +1,10 @@
 """Helpers shared by the benchmark scripts: timing, peak memory and table printing."""
 
 import argparse
+import os
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +16,14 @@ def parse_args(description, extra=()):
     for flag in extra:
         parser.add_argument(f"--{flag}", action="store_true")
     return parser.parse_args()
+
+
+def find_data_home():
+    """The folder of the shared benchmark features: ``$SKCROSS_DATA`` or ``../shared/datasets``; None if absent."""
+    for candidate in (os.environ.get("SKCROSS_DATA"), Path(__file__).resolve().parents[2] / "shared" / "datasets"):
+        if candidate and (Path(candidate) / "wikipedia_sift128_lda10.npz").exists():
+            return Path(candidate)
+    return None
 
 
 def measure(function, *args, repeat=1, **kwargs):

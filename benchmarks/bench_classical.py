@@ -17,8 +17,7 @@ import sys
 import time
 
 import numpy as np
-from _utils import measure, parse_args, print_table
-from bench_wikipedia import find_data_home
+from _utils import find_data_home, measure, parse_args, print_table
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline

@@ -18,8 +18,7 @@ import time
 
 import numpy as np
 import torch
-from _utils import evaluate, parse_args, print_table
-from bench_wikipedia import find_data_home
+from _utils import evaluate, find_data_home, parse_args, print_table
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from skcross import paired

@@ -20,8 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _utils import evaluate, print_table
-from bench_wikipedia import find_data_home
+from _utils import evaluate, find_data_home, print_table
 
 from skcross.datasets import load_dataset
 from skcross.deep import DSE, resolve_device

@@ -20,8 +20,7 @@ import time
 import warnings
 from pathlib import Path
 
-from _utils import parse_args, print_table
-from bench_wikipedia import find_data_home
+from _utils import find_data_home, parse_args, print_table
 
 from skcross.datasets import load_dataset, make_cross_modal
 from skcross.linear import CCA

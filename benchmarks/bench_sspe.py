@@ -30,8 +30,7 @@ import tracemalloc
 import warnings
 
 import numpy as np
-from _utils import evaluate, print_table
-from bench_wikipedia import find_data_home
+from _utils import evaluate, find_data_home, print_table
 
 from skcross.datasets import load_dataset, make_cross_modal
 from skcross.deep import DSCMR, SSPE, resolve_device

@@ -18,8 +18,7 @@ import sys
 import time
 
 import numpy as np
-from _utils import evaluate, print_table
-from bench_wikipedia import find_data_home
+from _utils import evaluate, find_data_home, print_table
 
 from skcross.datasets import load_dataset
 from skcross.deep import UNCSM, resolve_device

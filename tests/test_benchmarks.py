@@ -12,7 +12,7 @@ SCRIPTS = sorted((REPO_ROOT / "benchmarks").glob("bench_*.py"))
 
 
 def test_benchmarks_are_found():
-    assert {p.name for p in SCRIPTS} >= {"bench_metrics.py", "bench_synthetic.py", "bench_wikipedia.py"}
+    assert {p.name for p in SCRIPTS} >= {"bench_metrics.py", "bench_synthetic.py", "bench_classical.py"}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)

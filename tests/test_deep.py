@@ -110,11 +110,29 @@ def test_validation_fraction_and_early_stopping(data):
     assert "valid_loss" not in no_split.net_.history[-1]
 
 
-def test_verbose_prints_epoch_table(data, capsys):
-    small_dscmr(max_epochs=2, verbose=1).fit(*data)
-    assert "train_loss" in capsys.readouterr().out
+def test_verbose_levels_bar_table_silent(data, capsys):
+    """verbose=1 (the default): one compact bar on stderr, no epoch table; 2: skorch's table; 0: nothing."""
+    model = small_dscmr(max_epochs=3, verbose=1).fit(*data)
+    out, err = capsys.readouterr()
+    assert out == "" and "DSCMR" in err and "3/3" in err and "train_loss=" in err
+    assert not hasattr(dict(model.net_.callbacks_)["progress_bar"], "bar_")  # closed when training ended
+    small_dscmr(max_epochs=2, verbose=2).fit(*data)
+    out, err = capsys.readouterr()
+    assert "train_loss" in out and "epoch" in out and "DSCMR" not in err
     small_dscmr(max_epochs=2, verbose=0).fit(*data)
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr() == ("", "")
+    assert DSCMR().verbose == 1
+
+
+def test_stages_have_their_own_bar(capsys):
+    from skcross.deep import UNCSM
+    from skcross.utils._testing import FAST_PARAMS
+
+    X_img, X_txt, y = make_cross_modal(60, n_classes=3, random_state=0)
+    UNCSM(**{**FAST_PARAMS["UNCSM"], "verbose": 1}).fit(X_img, X_txt, y)
+    err = capsys.readouterr().err
+    for stage in ("features", "pre-training", "fine-tuning", "metric network"):
+        assert f"UNCSM ({stage})" in err
 
 
 def test_save_and_load_params_round_trip(data, tmp_path):

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-__all__ = ["DATASETS", "fetch_dataset", "get_data_home", "load_dataset"]
+__all__ = ["DATASETS", "fetch_dataset", "get_data_home", "load_dataset", "load_wikipedia"]
+
+_BUNDLED = Path(__file__).resolve().parent / "data"
 
 _REQUIRED_ARRAYS = ("X_img_train", "X_txt_train", "y_train", "X_img_test", "X_txt_test", "y_test")
 
@@ -239,3 +241,49 @@ def load_dataset(
         DESCR=metadata.get("description", ""),
         name=metadata.get("name", path.stem),
     )
+
+
+def load_wikipedia(*, return_X_y=False):
+    """Load the Wikipedia benchmark features shipped with skcross (no download).
+
+    The Wikipedia image-text dataset of Rasiwasia et al. (2010): 2,866
+    image-text pairs from Wikipedia's featured articles in 10 categories,
+    official split of 2,173 training and 693 test pairs. Images are 128-d
+    bag-of-visual-words histograms of SIFT descriptors, texts 10-d LDA topic
+    proportions, as the authors distributed them (rows sum to 1; no further
+    preprocessing). Labels are the categories, 0-based. The file is the same
+    as ``load_dataset("wikipedia")`` (same SHA-256, see :data:`DATASETS`).
+
+    Parameters
+    ----------
+    return_X_y : bool, default=False
+        Return ``(X_img_train, X_txt_train, y_train, X_img_test, X_txt_test,
+        y_test)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        As :func:`load_dataset`: the arrays (plus ``class_names`` and the
+        image/text ids of each row), ``metadata`` (provenance: source
+        repository and files, paper, features, split, caveats), ``DESCR`` and
+        ``name``.
+
+    Notes
+    -----
+    Please cite the dataset's paper when you use it:
+    N. Rasiwasia, J. Costa Pereira, E. Coviello, G. Doyle, G. R. G. Lanckriet,
+    R. Levy, N. Vasconcelos. A New Approach to Cross-Modal Multimedia
+    Retrieval. ACM Multimedia 2010. The features were obtained from the
+    authors' distribution (http://www.svcl.ucsd.edu/projects/crossmodal/) via
+    the copy recorded in ``metadata["source"]``.
+
+    Examples
+    --------
+    >>> from skcross.datasets import load_wikipedia
+    >>> wiki = load_wikipedia()
+    >>> wiki.X_img_train.shape, wiki.X_txt_train.shape, wiki.X_img_test.shape
+    ((2173, 128), (2173, 10), (693, 128))
+    >>> list(wiki.class_names[:3])
+    ['art', 'biology', 'geography']
+    """
+    return load_dataset(_BUNDLED / f"{DATASETS['wikipedia']['stem']}.npz", return_X_y=return_X_y)

@@ -116,7 +116,9 @@ class DCCA(DeepCrossModalMixin, BaseEstimator):
     callbacks : list of skorch callbacks, default=None
         skorch callbacks.
     verbose : int, default=1
-        1 prints skorch's epoch table, 0 is silent.
+        0 is silent; 1 shows one compact progress bar per training stage
+        (epochs done, last training loss), removed when the stage ends; 2
+        prints skorch's epoch table.
     validation_fraction : float, default=None
         Fraction of the training pairs held out for validation; None trains
         on all of them.

@@ -190,7 +190,9 @@ class DSE(DeepCrossModalMixin, BaseEstimator):
         trains for ``max_epochs``); ``train_acc`` is always recorded in
         ``net_.history``, so your callbacks can monitor it.
     verbose : int, default=1
-        1 prints skorch's epoch table, 0 is silent.
+        0 is silent; 1 shows one compact progress bar per training stage
+        (epochs done, last training loss), removed when the stage ends; 2
+        prints skorch's epoch table.
     validation_fraction : float, default=None
         Fraction of the training items held out for validation; None (the
         paper's protocol) trains on all of them.

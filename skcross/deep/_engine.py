@@ -14,12 +14,13 @@ import torch
 from sklearn.utils import check_random_state, metadata_routing
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
 from ..base import CrossModalMixin, unpack_paired
 from ..utils._sklearn_compat import Interval, StrOptions
 
-__all__ = ["ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
+__all__ = ["ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "EpochProgressBar", "resolve_device"]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
 _INFERENCE_BATCH = 4096
@@ -171,6 +172,48 @@ class ClassMatchedDataset(torch.utils.data.Dataset):
         return {"image": self.X_img[i], "text": self.X_txt[j]}, code
 
 
+class EpochProgressBar(Callback):
+    """One compact progress bar per training run: epochs done, with the last training loss.
+
+    The default display of skcross's deep estimators (``verbose=1``); skorch's
+    epoch table (one printed row per epoch) is ``verbose=2``. The bar is drawn
+    by tqdm (a dependency of skorch) on standard error and removed when
+    training ends, so a long benchmark stays readable.
+
+    Parameters
+    ----------
+    desc : str, default="training"
+        Text in front of the bar (e.g. the estimator and its stage).
+
+    Examples
+    --------
+    >>> from skcross.deep import EpochProgressBar
+    >>> EpochProgressBar(desc="DSCMR").desc
+    'DSCMR'
+    """
+
+    def __init__(self, desc="training"):
+        self.desc = desc
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        from tqdm.auto import tqdm
+
+        done = len(net.history)  # partial_fit continues the count
+        self.bar_ = tqdm(total=done + net.max_epochs, initial=done, desc=self.desc, unit="epoch",
+                         leave=False, dynamic_ncols=True)
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("train_loss")
+        if loss is not None:
+            self.bar_.set_postfix_str(f"train_loss={loss:.4g}", refresh=False)
+        self.bar_.update(1)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        bar = self.__dict__.pop("bar_", None)
+        if bar is not None:
+            bar.close()
+
+
 class DeepCrossModalMixin(CrossModalMixin):
     """scikit-learn facade of a deep cross-modal method trained by :class:`CrossModalNet`.
 
@@ -191,7 +234,9 @@ class DeepCrossModalMixin(CrossModalMixin):
     Common parameters: ``max_epochs``, ``batch_size``, ``lr``, ``optimizer``
     ("adam", "adamw", "sgd" or a ``torch.optim.Optimizer`` class),
     ``optimizer_params`` (extra optimizer arguments), ``weight_decay``, ``device`` ("auto" picks CUDA when available),
-    ``callbacks`` (skorch callbacks), ``verbose`` (1: skorch's epoch table),
+    ``callbacks`` (skorch callbacks), ``verbose`` (0: silent, 1: one compact
+    progress bar per training stage (:class:`EpochProgressBar`), 2: skorch's
+    epoch table),
     ``validation_fraction`` (None: train on everything; a float carves a
     validation split from the training data, for skorch's ``EarlyStopping``),
     ``random_state`` (seeds torch and the batch order).
@@ -259,7 +304,7 @@ class DeepCrossModalMixin(CrossModalMixin):
         targets = self._targets(y, X_img.shape[0])
         return ({"image": X_img, "text": X_txt}, targets), targets
 
-    def _make_net(self, module, criterion, seed, n_samples, *, max_epochs=None, lr=None, batch_size=None):
+    def _make_net(self, module, criterion, seed, n_samples, *, max_epochs=None, lr=None, batch_size=None, stage=None):
         """A skorch net with the estimator's settings; a stage may override epochs, lr and batch size."""
         max_epochs = self.max_epochs if max_epochs is None else max_epochs
         lr = self.lr if lr is None else lr
@@ -277,6 +322,9 @@ class DeepCrossModalMixin(CrossModalMixin):
             self._fixed_callbacks() + (self._default_callbacks() if self.callbacks is None else self.callbacks)
         )
         self._check_monitors(callbacks)
+        if self.verbose == 1:
+            desc = type(self).__name__ if stage is None else f"{type(self).__name__} ({stage})"
+            callbacks.append(("progress_bar", EpochProgressBar(desc)))
         return CrossModalNet(
             module,
             criterion=criterion,
@@ -290,7 +338,7 @@ class DeepCrossModalMixin(CrossModalMixin):
             train_split=train_split,
             callbacks=callbacks,
             device=self.device_,
-            verbose=self.verbose,
+            verbose=int(self.verbose >= 2),  # skorch's epoch table only when asked for
             **{f"optimizer__{key}": value for key, value in params.items()},
         )
 
@@ -404,7 +452,7 @@ class DeepCrossModalMixin(CrossModalMixin):
         history run on. Each round trains ``max_epochs`` passes; a round
         stopped early (Ctrl-C, ``EarlyStopping``) ends the training.
         """
-        net = self._make_net(module, criterion, seed, n_items)
+        net = self._make_net(module, criterion, seed, n_items, stage="sampling rounds")
         for k, dataset in enumerate(rounds):
             before = len(net.history) if k else 0
             if k == 0:

@@ -461,8 +461,10 @@ class SSPE(DeepCrossModalMixin, BaseEstimator):
     callbacks : list of skorch callbacks, default=None
         None installs the paper's learning-rate decay
         (:class:`StepDecayPerBatches`); a list replaces it.
-    verbose : int, default=0
-        1 prints skorch's epoch table (one row per round), 0 is silent.
+    verbose : int, default=1
+        0 is silent; 1 shows one compact progress bar per training stage
+        (epochs done, last training loss), removed when the stage ends; 2
+        prints skorch's epoch table.
     validation_fraction : float, default=None
         Fraction of each round's items held out for validation.
     random_state : int, RandomState instance or None, default=None
@@ -571,7 +573,7 @@ class SSPE(DeepCrossModalMixin, BaseEstimator):
         weight_decay=1e-3,
         device="auto",
         callbacks=None,
-        verbose=0,
+        verbose=1,
         validation_fraction=None,
         random_state=None,
     ):

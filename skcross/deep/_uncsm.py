@@ -294,7 +294,9 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
     callbacks : list of skorch callbacks, default=None
         skorch callbacks, installed (as copies) in every stage.
     verbose : int, default=1
-        1 prints skorch's epoch table of each stage, 0 is silent.
+        0 is silent; 1 shows one compact progress bar per training stage
+        (epochs done, last training loss), removed when the stage ends; 2
+        prints skorch's epoch table.
     validation_fraction : float, default=None
         Fraction of each stage's training data held out for validation.
     random_state : int, RandomState instance or None, default=None
@@ -436,21 +438,21 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
         if self.feature_network:
             width = 1024
             features = FeatureNetworks(X_img.shape[1], X_txt.shape[1], width, len(self.classes_))
-            nets["features"] = self._train_stage(features, SoftmaxLoss(), X, codes, seed, n, **stages[0])
+            nets["features"] = self._train_stage(features, SoftmaxLoss(), X, codes, seed, n, stage="features", **stages[0])
             pathways = Pathways(features.image, features.text, width, width)
         else:
             pathways = Pathways(nn.Identity(), nn.Identity(), X_img.shape[1], X_txt.shape[1])
         if self.pretrain:
-            nets["pretrain"] = self._train_stage(pathways, ContrastiveLoss(self.margin), X, codes, seed, n, **stages[1])
+            nets["pretrain"] = self._train_stage(pathways, ContrastiveLoss(self.margin), X, codes, seed, n, stage="pre-training", **stages[1])
         triplets = DoubleTripletLoss(self.alpha, self.beta)
-        nets["finetune"] = self.net_ = self._train_stage(pathways, triplets, X, codes, seed, n, **stages[2])
+        nets["finetune"] = self.net_ = self._train_stage(pathways, triplets, X, codes, seed, n, stage="fine-tuning", **stages[2])
         self.metric_net_ = None
         if self.similarity_metric == "network":
             Z_img, Z_txt = self._embed(X["image"], "embed_image"), self._embed(X["text"], "embed_text")
             pairs = PairIndexDataset(Z_img, Z_txt, *sample_metric_pairs(codes, self.n_metric_pairs, np.random.default_rng(seed)))
             metric = MetricNetwork(Z_img.shape[1])
             nets["metric"] = self.metric_net_ = self._train_stage(
-                metric, _CrossEntropy(), pairs, None, seed, self.n_metric_pairs, **stages[3]
+                metric, _CrossEntropy(), pairs, None, seed, self.n_metric_pairs, stage="metric network", **stages[3]
             )
         self.stage_nets_ = nets
         self.stage_epochs_ = {name: len(net.history) for name, net in nets.items()}

@@ -1,0 +1,26 @@
+"""One benchmark over every method: ``python -m skcross.benchmark`` (or ``skcross-benchmark``).
+
+:func:`run_benchmark` fits each method of :data:`METHODS` on a dataset's
+training split and measures it on the test split (mAP@all, mAP@50 and
+precision@10 in both directions, fit and inference time, peak memory);
+:func:`save_results` writes the CSV, markdown table and curve plots. The
+command line is :func:`main`; ``python -m skcross.benchmark --help`` lists
+its options.
+"""
+
+from ._cli import main
+from ._methods import METHODS, Method, available_methods
+from ._report import save_results, summarize, to_markdown
+from ._run import BenchmarkResult, run_benchmark
+
+__all__ = [
+    "METHODS",
+    "BenchmarkResult",
+    "Method",
+    "available_methods",
+    "main",
+    "run_benchmark",
+    "save_results",
+    "summarize",
+    "to_markdown",
+]

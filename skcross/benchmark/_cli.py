@@ -1,0 +1,113 @@
+"""The command line of the benchmark."""
+
+import argparse
+import shlex
+import sys
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ._methods import METHODS, available_methods
+
+DESCRIPTION = """Fit every skcross method on a dataset's training split and score it on its test split.
+
+Prints a table (mAP@all, mAP@50, precision@10 in both directions; fit and inference
+time; peak memory) and writes runs.csv, summary.csv, results.md, protocol.json and
+precision-recall / precision-scope plots (PNG, needs matplotlib) to --output."""
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m skcross.benchmark", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dataset", default="wikipedia",
+                        help="'wikipedia' (bundled, the default), another dataset name known to "
+                             "skcross.datasets.load_dataset (looked up in --data-home), or the path of an .npz file")
+    parser.add_argument("--data-home", default=None, help="folder of named datasets (default: $SKCROSS_DATA)")
+    parser.add_argument("--methods", default=None,
+                        help=f"comma-separated subset of: {', '.join(METHODS)} (default: all installed)")
+    parser.add_argument("--seeds", default="0",
+                        help="comma-separated seeds, one fit each (default: 0); e.g. 0,1,2 for mean ± std")
+    parser.add_argument("--device", default="auto", help="torch device of the deep methods (default: auto)")
+    parser.add_argument("--select", choices=("paper", "cv"), default="paper",
+                        help="'paper': papers' default settings; 'cv': grid search on the training split")
+    parser.add_argument("--cv", type=int, default=3, help="folds of --select cv (default: 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run of a few minutes (what it shortens is printed)")
+    parser.add_argument("--output", default=None,
+                        help="folder of the outputs (default: ./skcross-benchmark/<dataset>)")
+    parser.add_argument("--no-plots", action="store_true", help="write the tables only")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _load(dataset, data_home):
+    from ..datasets import load_dataset, load_wikipedia
+
+    if dataset == "wikipedia":
+        return load_wikipedia()
+    return load_dataset(dataset, data_home=data_home)
+
+
+def main(argv=None):
+    """Run the benchmark from the command line; returns the exit status (1 if a method failed).
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments (None: ``sys.argv[1:]``); ``--help`` lists them.
+
+    Returns
+    -------
+    status : int
+        0 when every method ran, 1 when one failed (its error is in the table).
+
+    Examples
+    --------
+    >>> from skcross.benchmark import main
+    >>> main(["--methods", "CCA,PLS", "--quiet", "--no-plots", "--output", tmp_path_str])  # doctest: +SKIP
+    """
+    args = _parser().parse_args(argv)
+    from ._report import save_results, to_markdown
+    from ._run import run_benchmark
+
+    if args.methods is None:
+        methods = available_methods()
+        missing = [name for name in METHODS if name not in methods]
+        if missing:
+            print(f"not installed, skipped: {', '.join(missing)} (pip install 'skcross[deep]')", file=sys.stderr)
+    else:
+        methods = [name.strip() for name in args.methods.split(",") if name.strip()]
+        unknown = [name for name in methods if name not in METHODS]
+        if unknown:
+            _parser().error(f"--methods: unknown {unknown}; choose among {', '.join(METHODS)}")
+    try:
+        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    except ValueError:
+        _parser().error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    if not seeds:
+        _parser().error("--seeds must name at least one seed")
+    if args.cv < 2:
+        _parser().error("--cv must be at least 2")
+    data = _load(args.dataset, args.data_home)
+    name = Path(args.dataset).stem if args.dataset.endswith(".npz") else args.dataset
+    output = Path(args.output) if args.output else Path("skcross-benchmark") / name
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # failures are reported in the table
+        result = run_benchmark(data, methods=methods, seeds=seeds, device=args.device, select=args.select,
+                               cv=args.cv, quick=args.quick, progress=not args.quiet, dataset_name=name)
+    result.protocol["command"] = "python -m skcross.benchmark " + " ".join(
+        shlex.quote(arg) for arg in (sys.argv[1:] if argv is None else argv))
+    result.protocol["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    result.protocol["wall_s"] = round(time.perf_counter() - start, 1)
+    markdown = to_markdown(result)
+    written = save_results(result, output, plots=not args.no_plots)
+    print(markdown)
+    print(f"{len(result.runs)} fits in {result.protocol['wall_s']:.0f} s; wrote "
+          + ", ".join(str(path) for path in written))
+    if not args.no_plots and not any(path.suffix == ".png" for path in written):
+        print("plots skipped: matplotlib is not installed (pip install 'skcross[plot]')")
+    return 1 if any("error" in run for run in result.runs) else 0

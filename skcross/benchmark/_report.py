@@ -1,0 +1,188 @@
+"""The benchmark's outputs: summary rows, CSV, markdown table and curve plots."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..metrics import PrecisionRecallCurve, PrecisionScopeCurve
+from ._methods import METHODS
+from ._run import DIRECTIONS, MAP_AT, PRECISION_AT
+
+__all__ = ["save_results", "summarize", "to_markdown"]
+
+SCORES = [f"{measure}_{d}" for measure in ("map", f"map@{MAP_AT}", f"p@{PRECISION_AT}") for d in DIRECTIONS]
+COSTS = ["fit_s", "inference_s", "peak_mib", "peak_gpu_mib"]
+HEADERS = {
+    "map_i2t": "mAP i2t", "map_t2i": "mAP t2i", "map_mean": "mAP mean",
+    f"map@{MAP_AT}_i2t": f"mAP@{MAP_AT} i2t", f"map@{MAP_AT}_t2i": f"mAP@{MAP_AT} t2i",
+    f"p@{PRECISION_AT}_i2t": f"P@{PRECISION_AT} i2t", f"p@{PRECISION_AT}_t2i": f"P@{PRECISION_AT} t2i",
+    "fit_s": "fit s", "inference_s": "inference s", "peak_mib": "peak MiB", "peak_gpu_mib": "peak GPU MiB",
+}
+_DIRECTION_TITLES = {"i2t": "image query -> text database", "t2i": "text query -> image database"}
+
+
+def summarize(result):
+    """One dict per method, in run order: ``<measure>`` (mean) and ``<measure>_std`` over the seeds."""
+    rows = []
+    for name in dict.fromkeys(run["method"] for run in result.runs):
+        runs = [run for run in result.runs if run["method"] == name]
+        method = METHODS[name]
+        row = {"method": name, "kind": method.kind, "supervision": method.supervision,
+               "similarity": method.similarity, "seeds": len(runs)}
+        failed = [run for run in runs if "error" in run]
+        if failed:
+            row["error"] = failed[0]["error"]
+            rows.append(row)
+            continue
+        for key in ["map_mean", *SCORES, *COSTS]:
+            values = [run[key] for run in runs if key in run]
+            if values:
+                row[key], row[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
+        selected = [run["selected"] for run in runs if "selected" in run]
+        if selected:
+            row["selected"] = "; ".join(_params_text(params) for params in selected)
+        epochs = [run["epochs"] for run in runs if run.get("epochs")]
+        if epochs:
+            row["epochs"] = float(np.mean(epochs))
+        rows.append(row)
+    return rows
+
+
+def _params_text(params):
+    return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in params.items())
+
+
+def _cell(row, key, digits=4):
+    if key not in row:
+        return "-"
+    mean, std = row[key], row.get(f"{key}_std", 0.0)
+    if row["seeds"] > 1:
+        return f"{mean:.{digits}f} ± {std:.{digits}f}" if digits else f"{mean:.0f} ± {std:.0f}"
+    return f"{mean:.{digits}f}" if digits else f"{mean:.0f}"
+
+
+def _time_cell(row, key):
+    if key not in row:
+        return "-"
+    return f"{row[key]:.2f}" if row[key] < 10 else f"{row[key]:.0f}"
+
+
+def protocol_lines(protocol):
+    """The protocol, one line each, as printed above the table."""
+    seeds = protocol["seeds"]
+    lines = [
+        f"Dataset: {protocol['dataset']} ({protocol['train']} training / {protocol['test']} test pairs, "
+        f"{protocol['features']}, {protocol['labels']}); test split = query set and database.",
+        f"Scores: mAP@all, mAP@{MAP_AT} and precision@{PRECISION_AT} on the test split, i2t = image query -> "
+        "text database, t2i = the reverse; relevant = same class. Ranking by cosine similarity of the "
+        "embeddings unless the 'similarity' column says otherwise (a learned or method-defined similarity).",
+        f"Selection: {protocol['selection']}.",
+        f"Seeds: {', '.join(map(str, seeds))} ({'mean ± std over seeds' if len(seeds) > 1 else 'one seed'}); "
+        f"device: {protocol['device']}; fit s includes any search; inference s = embedding both test sets "
+        "and computing their similarity matrix; peak MiB = the process's peak resident memory during fit "
+        "and inference (libraries and data included).",
+        f"Machine: {protocol['machine']}; Python {protocol['python']}; "
+        + ", ".join(f"{package} {version}" for package, version in protocol["versions"].items()) + ".",
+    ]
+    if protocol.get("quick"):
+        lines.append("QUICK RUN (smoke test, numbers not comparable): " + "; ".join(
+            f"{what}: {how}" for what, how in protocol["quick"].items()))
+    if protocol.get("command"):
+        lines.insert(0, f"Command: {protocol['command']}")
+    if protocol.get("date"):
+        lines.insert(0, f"Date: {protocol['date']}")
+    return lines
+
+
+def to_markdown(result):
+    """The summary as a markdown table, preceded by the protocol."""
+    rows = summarize(result)
+    gpu = any("peak_gpu_mib" in row for row in rows)
+    headers = ["method", "supervision", "similarity", "mAP i2t", "mAP t2i", "mAP mean",
+               f"mAP@{MAP_AT} i2t", f"mAP@{MAP_AT} t2i", f"P@{PRECISION_AT} i2t", f"P@{PRECISION_AT} t2i",
+               "fit s", "inference s", "peak MiB"] + (["peak GPU MiB"] if gpu else [])
+    if any("selected" in row for row in rows):
+        headers.append("selected")
+    lines = [*("> " + line for line in protocol_lines(result.protocol)), "",
+             "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    chance = result.protocol.get("chance_map")
+    if chance is not None:
+        cells = ["random ranking", "-", "-", f"{chance:.4f}", f"{chance:.4f}", f"{chance:.4f}"]
+        lines.append("| " + " | ".join(cells + ["-"] * (len(headers) - len(cells))) + " |")
+    for row in rows:
+        if "error" in row:
+            cells = [row["method"], row["supervision"], row["similarity"], f"failed: {row['error']}"]
+            lines.append("| " + " | ".join(cells + [""] * (len(headers) - len(cells))) + " |")
+            continue
+        cells = [row["method"], row["supervision"], row["similarity"]]
+        cells += [_cell(row, key) for key in ("map_i2t", "map_t2i", "map_mean", *SCORES[2:])]
+        cells += [_time_cell(row, "fit_s"), _time_cell(row, "inference_s"), _cell(row, "peak_mib", 0)]
+        if gpu:
+            cells.append(_cell(row, "peak_gpu_mib", 0))
+        if "selected" in headers:
+            cells.append(row.get("selected", "-"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_csv(path, rows):
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: json.dumps(value) if isinstance(value, dict) else value for key, value in row.items()})
+
+
+def mean_curve(curves):
+    """The point-wise mean of curves measured on the same x values (one per seed)."""
+    first = curves[0]
+    precision = np.mean([curve.precision for curve in curves], axis=0)
+    if isinstance(first, PrecisionRecallCurve):
+        return PrecisionRecallCurve(precision, first.recall)
+    return PrecisionScopeCurve(first.scopes, precision)
+
+
+def plot_curves(result, directory):
+    """One PNG per curve kind and direction, one line per method (mean over seeds); the paths written."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never opens a window
+    import matplotlib.pyplot as plt
+
+    from ..plotting import plot_curve
+
+    written = []
+    for kind, title in (("pr", "precision-recall"), ("scope", "precision-scope")):
+        for direction in DIRECTIONS:
+            fig, ax = plt.subplots(figsize=(7, 5))
+            lines = [(name, curves) for (name, d, k), curves in result.curves.items() if (d, k) == (direction, kind)]
+            for i, (name, curves) in enumerate(lines):  # ten colours, then the same colours dashed
+                plot_curve(mean_curve(curves), ax=ax, label=name, marker=".", linestyle="-" if i < 10 else "--")
+            ax.set_title(f"{result.protocol['dataset']}: {title}, {_DIRECTION_TITLES[direction]}")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small", ncol=2)
+            path = Path(directory) / f"{kind}_{direction}.png"
+            fig.savefig(path, dpi=110, bbox_inches="tight")
+            plt.close(fig)
+            written.append(path)
+    return written
+
+
+def save_results(result, directory, plots=True):
+    """Write ``runs.csv`` (one row per fit), ``summary.csv``, ``results.md`` and the curve PNGs."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_csv(directory / "runs.csv", result.runs)
+    _write_csv(directory / "summary.csv", summarize(result))
+    (directory / "results.md").write_text(to_markdown(result))
+    (directory / "protocol.json").write_text(json.dumps(result.protocol, indent=2) + "\n")
+    written = [directory / name for name in ("runs.csv", "summary.csv", "results.md", "protocol.json")]
+    if plots and result.curves:
+        try:
+            written += plot_curves(result, directory)
+        except ImportError:
+            pass  # matplotlib is optional: the tables are written regardless
+    return written

@@ -1,0 +1,339 @@
+"""Fitting every method on one dataset and measuring it: the benchmark's engine."""
+
+import contextlib
+import platform
+import time
+import tracemalloc
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+
+from ..metrics import (
+    get_scorer,
+    mean_average_precision,
+    precision_at_k,
+    precision_recall_curve,
+    precision_scope_curve,
+)
+from ._methods import METHODS, available_methods
+
+__all__ = ["BenchmarkResult", "run_benchmark"]
+
+DIRECTIONS = ("i2t", "t2i")
+MAP_AT = 50
+PRECISION_AT = 10
+QUICK_TRAIN, QUICK_TEST = 600, 300
+
+
+@contextlib.contextmanager
+def peak_memory():
+    """Measure the peak memory of the enclosed code, in MiB, into the yielded dict's ``"MiB"``.
+
+    On Linux the process's peak resident set size is reset before and read
+    after (``/proc/self/clear_refs``, ``VmHWM``): everything the process holds,
+    NumPy, torch's CPU tensors and the libraries included. Elsewhere,
+    tracemalloc's peak of Python and NumPy allocations (torch's own CPU
+    allocations are then not counted); ``"how"`` says which.
+    """
+    record = {"MiB": float("nan"), "how": "tracemalloc"}
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        record["how"] = "peak RSS"
+    except OSError:
+        tracemalloc.start()
+    try:
+        yield record
+    finally:
+        if record["how"] == "peak RSS":
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        record["MiB"] = int(line.split()[1]) / 1024
+        else:
+            record["MiB"] = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+
+
+def _gpu_peak_reset(device):
+    if not str(device).startswith("cuda"):
+        return None
+    import torch
+
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    return torch
+
+
+def _subsample(rng, y, size):
+    """Row indices of a class-stratified random subset of ``size`` rows (all rows when fewer)."""
+    n = len(y)
+    if size >= n:
+        return np.arange(n)
+    if np.ndim(y) == 1:
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(np.arange(n), train_size=size, stratify=y, random_state=rng)
+        return np.sort(keep)
+    return np.sort(rng.choice(n, size=size, replace=False))  # multi-label: uniform
+
+
+def _cv_splitter(y, n_splits, seed):
+    if np.ndim(y) == 1:
+        return StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+    return KFold(n_splits, shuffle=True, random_state=seed)
+
+
+@dataclass
+class BenchmarkResult:
+    """What :func:`run_benchmark` measured.
+
+    Attributes
+    ----------
+    runs : list of dict
+        One row per method and seed: the scores (``map_i2t``, ``map_t2i``,
+        ``map@50_i2t``, ..., ``p@10_t2i``), ``fit_s``, ``inference_s``,
+        ``peak_mib`` (and ``peak_gpu_mib`` on a GPU), ``selected`` (the
+        parameters chosen by ``--select cv``) or ``error``.
+    curves : dict
+        ``(method, direction, "pr" | "scope")`` -> list of curves, one per seed.
+    protocol : dict
+        Dataset, split sizes, selection, device, seeds, what ``quick`` changed,
+        the machine and package versions.
+    """
+
+    runs: list = field(default_factory=list)
+    curves: dict = field(default_factory=dict)
+    protocol: dict = field(default_factory=dict)
+
+    def summary(self):
+        """One row per method: mean and standard deviation over seeds of every measure."""
+        from ._report import summarize
+
+        return summarize(self)
+
+
+def _environment():
+    import importlib.metadata as metadata
+
+    versions = {}
+    for package in ("skcross", "numpy", "scipy", "scikit-learn", "torch", "skorch", "scikit-learn-extra"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    try:
+        import os
+
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        import os
+
+        cores = os.cpu_count()
+    return {
+        "machine": f"{platform.machine()}, {cores} cores, {platform.system()} {platform.release()}",
+        "processor": platform.processor() or "unknown",
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def _resolved_device(device):
+    try:
+        from ..deep import resolve_device
+    except ImportError:
+        return "cpu (torch not installed)"
+    return resolve_device(device)
+
+
+def run_benchmark(
+    dataset,
+    *,
+    methods=None,
+    seeds=(0,),
+    device="auto",
+    select="paper",
+    cv=3,
+    quick=False,
+    progress=True,
+    dataset_name=None,
+):
+    """Fit every method on a dataset's training split and score it on its test split.
+
+    Parameters
+    ----------
+    dataset : Bunch
+        ``X_img_train``, ``X_txt_train``, ``y_train``, ``X_img_test``,
+        ``X_txt_test``, ``y_test`` (what :func:`~skcross.datasets.load_dataset`
+        returns).
+    methods : list of str, default=None
+        Names in :data:`~skcross.benchmark.METHODS`; None runs every method
+        whose dependencies are installed.
+    seeds : sequence of int, default=(0,)
+        One fit per seed (``random_state``); scores are averaged over seeds.
+    device : str, default="auto"
+        Torch device of the deep methods.
+    select : {"paper", "cv"}, default="paper"
+        "paper": every method with its paper's defaults. "cv": the method's
+        grid (:attr:`Method.grid`) searched by ``GridSearchCV`` with
+        ``get_scorer("map")`` on the training split only; the test split is
+        used once, by the refitted best model.
+    cv : int, default=3
+        Folds of the search.
+    quick : bool, default=False
+        Smoke run: at most 600 training and 300 test pairs, deep methods
+        about 50 optimizer steps per training stage, KCCA 200 Nystroem
+        components, 2-fold search.
+    progress : bool, default=True
+        Show a progress bar over the runs and each deep fit's bar.
+    dataset_name : str, default=None
+        Name written in the protocol (default: the Bunch's ``name``).
+
+    Returns
+    -------
+    result : BenchmarkResult
+
+    Examples
+    --------
+    >>> from skcross.benchmark import run_benchmark
+    >>> from skcross.datasets import load_wikipedia
+    >>> result = run_benchmark(load_wikipedia(), methods=["CCA"], progress=False)
+    >>> round(result.runs[0]["map_i2t"], 4)
+    0.2417
+    """
+    if select not in ("paper", "cv"):
+        raise ValueError(f"select must be 'paper' or 'cv', got {select!r}.")
+    names = available_methods() if methods is None else list(methods)
+    unknown = [name for name in names if name not in METHODS]
+    if unknown or not names:
+        raise ValueError(f"methods must be names among {list(METHODS)}, got {unknown or names!r}.")
+    seeds = [int(seed) for seed in seeds]
+    if not seeds:
+        raise ValueError("seeds must name at least one seed.")
+    arrays = [dataset[key] for key in ("X_img_train", "X_txt_train", "y_train", "X_img_test", "X_txt_test", "y_test")]
+    X_img, X_txt, y, X_img_test, X_txt_test, y_test = arrays
+    shortened = {}
+    if quick:
+        rng = np.random.RandomState(0)
+        train, test = _subsample(rng, y, QUICK_TRAIN), _subsample(rng, y_test, QUICK_TEST)
+        X_img, X_txt, y = X_img[train], X_txt[train], y[train]
+        X_img_test, X_txt_test, y_test = X_img_test[test], X_txt_test[test], y_test[test]
+        cv = 2
+        shortened = {
+            "training pairs": f"{len(train)} of {len(dataset['y_train'])} (class-stratified)",
+            "test pairs": f"{len(test)} of {len(dataset['y_test'])}",
+            "deep methods": "about 50 optimizer steps per training stage (UNCSM: 5,000 metric pairs)",
+            "KCCA": "200 Nystroem components",
+            "search folds": "2",
+        }
+    deep = any(METHODS[name].deep for name in names)
+    device_name = _resolved_device(device) if deep else "not used (no deep method)"
+    protocol = {
+        "dataset": dataset_name or dataset.get("name", "dataset"),
+        "train": len(y),
+        "test": len(y_test),
+        "features": f"image {X_img.shape[1]}-d, text {X_txt.shape[1]}-d",
+        "labels": "single-label" if np.ndim(y) == 1 else "multi-label (relevant = share a label)",
+        "selection": (
+            "papers' default settings (nothing tuned)"
+            if select == "paper"
+            else f"GridSearchCV, {cv}-fold on the training split, scorer mean mAP@all; test split used once"
+        ),
+        "seeds": seeds,
+        "device": device_name,
+        "quick": shortened,
+        "chance_map": chance_map(y_test),
+        **_environment(),
+    }
+    result = BenchmarkResult(protocol=protocol)
+    jobs = [(name, seed) for name in names for seed in seeds]
+    bar = _progress_bar(len(jobs), progress)
+    for name, seed in jobs:
+        method = METHODS[name]
+        if bar is not None:
+            bar.set_description(f"{name} (seed {seed})")
+        row = {"method": name, "seed": seed}
+        try:
+            row.update(_run_one(method, seed, device, select, cv, quick, progress, (X_img, X_txt, y),
+                                (X_img_test, X_txt_test, y_test), result.curves))
+        except Exception as error:  # one failing method must not lose the others' results
+            row["error"] = f"{type(error).__name__}: {error}"
+            warnings.warn(f"{name} (seed {seed}) failed: {row['error']}", RuntimeWarning, stacklevel=2)
+        result.runs.append(row)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return result
+
+
+def _progress_bar(total, enabled):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm comes with skorch; without it, no bar
+        return None
+    return tqdm(total=total, unit="fit", dynamic_ncols=True)
+
+
+def _run_one(method, seed, device, select, cv, quick, progress, train, test, curves):
+    X_img, X_txt, y = train
+    X_img_test, X_txt_test, y_test = test
+    estimator = method.build(random_state=seed, device=device, verbose=int(progress), quick=quick,
+                             n_train=len(y))
+    if select == "cv":
+        estimator.set_params(verbose=0) if "verbose" in estimator.get_params() else None
+        estimator = GridSearchCV(estimator, method.grid, scoring=get_scorer("map"), cv=_cv_splitter(y, cv, seed),
+                                 error_score="raise")
+    row = {}
+    # unsupervised methods never see the labels
+    labels = y if estimator_requires_labels(method) else None
+    gpu = _gpu_peak_reset(getattr(estimator, "device_", None) or _resolved_device(device)) if method.deep else None
+    with peak_memory() as memory:
+        start = time.perf_counter()
+        if select == "cv":
+            estimator.fit(_paired(X_img, X_txt), y)
+            row["selected"] = estimator.best_params_
+            model = estimator.best_estimator_
+        else:
+            model = estimator.fit(X_img, X_txt, labels)
+        row["fit_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        S = np.asarray(model.similarity(X_img_test, X_txt_test))
+        row["inference_s"] = time.perf_counter() - start
+    row["peak_mib"] = memory["MiB"]
+    if gpu is not None:
+        row["peak_gpu_mib"] = gpu.cuda.max_memory_allocated() / 2**20
+    row["epochs"] = getattr(model, "n_epochs_", None)
+    n_db = S.shape[1]
+    scopes = np.unique(np.linspace(1, n_db, num=min(20, n_db)).round().astype(int))
+    for direction, (S_d, y_q, y_db) in zip(DIRECTIONS, ((S, y_test, y_test), (S.T, y_test, y_test))):
+        row[f"map_{direction}"] = mean_average_precision(S_d, y_q, y_db)
+        row[f"map@{MAP_AT}_{direction}"] = mean_average_precision(S_d, y_q, y_db, k=MAP_AT)
+        row[f"p@{PRECISION_AT}_{direction}"] = precision_at_k(S_d, y_q, y_db, k=PRECISION_AT)
+        curves.setdefault((method.name, direction, "pr"), []).append(precision_recall_curve(S_d, y_q, y_db))
+        curves.setdefault((method.name, direction, "scope"), []).append(
+            precision_scope_curve(S_d, y_q, y_db, scopes=scopes)
+        )
+    row["map_mean"] = (row["map_i2t"] + row["map_t2i"]) / 2
+    return row
+
+
+def estimator_requires_labels(method):
+    """Whether the method trains on labels (its estimator's ``target_tags.required``)."""
+    return method.estimator_class()().__sklearn_tags__().target_tags.required
+
+
+def _paired(X_img, X_txt):
+    from .. import paired
+
+    return paired(X_img, X_txt)
+
+
+def chance_map(y_test, seed=0):
+    """mAP@all of a random ranking of the test split (the chance level)."""
+    S = np.random.default_rng(seed).random((len(y_test), len(y_test)))
+    return mean_average_precision(S, y_test, y_test)

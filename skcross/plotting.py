@@ -1,0 +1,358 @@
+"""Plots of retrieval results (needs matplotlib, the ``plot`` extra).
+
+Every function draws on an existing matplotlib ``Axes`` (``ax=``) or on a new
+figure, and returns the ``Axes`` so that plots can be combined, labelled and
+saved with matplotlib's own calls. The plotted values are exactly those of
+:mod:`skcross.metrics`: :func:`plot_precision_recall` draws
+:func:`~skcross.metrics.precision_recall_curve`, :func:`plot_precision_scope`
+draws :func:`~skcross.metrics.precision_scope_curve`.
+"""
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from .metrics import PrecisionRecallCurve, PrecisionScopeCurve, precision_recall_curve, precision_scope_curve
+from .metrics._scorer import _ranking_space, _split_labels
+
+__all__ = [
+    "plot_common_space",
+    "plot_curve",
+    "plot_precision_recall",
+    "plot_precision_scope",
+    "plot_score_vs_parameter",
+]
+
+_DIRECTION_NAMES = {"i2t": "image -> text", "t2i": "text -> image"}
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:  # pragma: no cover - exercised only without matplotlib
+        raise ImportError(
+            "skcross.plotting needs matplotlib: pip install 'skcross[plot]' (or matplotlib)."
+        ) from error
+    return plt
+
+
+def _axes(ax):
+    if ax is None:
+        _, ax = _pyplot().subplots()
+    elif not hasattr(ax, "plot"):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}.")
+    return ax
+
+
+def plot_curve(curve, *, ax=None, label=None, **line_kwargs):
+    """Draw a precision-recall or precision-scope curve computed by :mod:`skcross.metrics`.
+
+    Parameters
+    ----------
+    curve : PrecisionRecallCurve or PrecisionScopeCurve
+        What :func:`~skcross.metrics.precision_recall_curve` or
+        :func:`~skcross.metrics.precision_scope_curve` returned (or the same
+        named tuple holding, e.g., curves averaged over seeds).
+    ax : matplotlib Axes, default=None
+        Where to draw; None makes a new figure.
+    label : str, default=None
+        Legend entry of the line.
+    **line_kwargs
+        Passed to ``Axes.plot`` (colour, line style...).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn on; recall (or the scope) on x, precision on y.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from skcross.metrics import precision_recall_curve
+    >>> from skcross.plotting import plot_curve
+    >>> S = np.array([[0.9, 0.8, 0.1], [0.2, 0.7, 0.3]])
+    >>> ax = plot_curve(precision_recall_curve(S, [0, 1], [0, 1, 0]), label="toy")
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('recall', 'precision')
+    """
+    if isinstance(curve, PrecisionRecallCurve):
+        x, y, xlabel = curve.recall, curve.precision, "recall"
+    elif isinstance(curve, PrecisionScopeCurve):
+        x, y, xlabel = curve.scopes, curve.precision, "scope (number of items retrieved)"
+    else:
+        raise TypeError(
+            "curve must be a PrecisionRecallCurve or PrecisionScopeCurve (from skcross.metrics), "
+            f"got {type(curve).__name__}."
+        )
+    ax = _axes(ax)
+    ax.plot(x, y, label=label, **line_kwargs)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("precision")
+    if label is not None:
+        ax.legend()
+    return ax
+
+
+def _direction_curves(curve_function, estimator, X_img, X_txt, y, directions, **curve_kwargs):
+    if isinstance(directions, str):
+        directions = (directions,)
+    unknown = set(directions) - set(_DIRECTION_NAMES)
+    if unknown or not directions:
+        raise ValueError(f"directions must be 'i2t', 't2i' or both, got {directions!r}.")
+    final, similarity, R_img, R_txt = _ranking_space(estimator, X_img, X_txt)
+    y_img, y_txt = _split_labels(y, R_img.shape[0], R_txt.shape[0])
+    S = np.asarray(similarity(R_img, R_txt))
+    operands = {"i2t": (S, y_img, y_txt), "t2i": (S.T, y_txt, y_img)}
+    return {d: curve_function(*operands[d], **curve_kwargs) for d in directions}
+
+
+def _plot_directions(curve_function, estimator, X_img, X_txt, y, directions, ax, label, curve_kwargs):
+    ax = _axes(ax)
+    for direction, curve in _direction_curves(
+        curve_function, estimator, X_img, X_txt, y, directions, **curve_kwargs
+    ).items():
+        name = _DIRECTION_NAMES[direction]
+        plot_curve(curve, ax=ax, label=name if label is None else f"{label}, {name}")
+    return ax
+
+
+def plot_precision_recall(
+    estimator, X_img, X_txt, y, *, directions=("i2t", "t2i"), recall_levels=None, ax=None, label=None
+):
+    """Precision-recall curves of a fitted estimator, one line per retrieval direction.
+
+    Parameters
+    ----------
+    estimator : fitted cross-modal estimator or Pipeline ending in one
+        What ranks the retrievals (its similarity, learned or cosine).
+    X_img : array-like of shape (n_images, n_features_image)
+        Image queries (i2t) / database (t2i).
+    X_txt : array-like of shape (n_texts, n_features_text)
+        Text database (i2t) / queries (t2i).
+    y : array-like or tuple ``(y_img, y_txt)``
+        Labels defining relevance; a tuple when the two sets differ.
+    directions : {"i2t", "t2i"} or tuple of them, default=("i2t", "t2i")
+        Which retrieval directions to draw.
+    recall_levels : array-like of float, default=None
+        Passed to :func:`~skcross.metrics.precision_recall_curve` (None: 11
+        levels 0, 0.1, ..., 1).
+    ax : matplotlib Axes, default=None
+        Where to draw; None makes a new figure.
+    label : str, default=None
+        Prefix of the legend entries (e.g. the method's name).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import CCA
+    >>> from skcross.plotting import plot_precision_recall
+    >>> X_img, X_txt, y = make_cross_modal(200, random_state=0)
+    >>> ax = plot_precision_recall(CCA(2).fit(X_img, X_txt), X_img, X_txt, y, label="CCA")
+    >>> len(ax.get_lines())
+    2
+    """
+    return _plot_directions(
+        precision_recall_curve, estimator, X_img, X_txt, y, directions, ax, label,
+        {"recall_levels": recall_levels},
+    )
+
+
+def plot_precision_scope(
+    estimator, X_img, X_txt, y, *, directions=("i2t", "t2i"), scopes=None, ax=None, label=None
+):
+    """Precision-scope curves (precision@k against k) of a fitted estimator, per direction.
+
+    Parameters
+    ----------
+    estimator : fitted cross-modal estimator or Pipeline ending in one
+        What ranks the retrievals.
+    X_img, X_txt : array-like
+        Image and text sets, as in :func:`plot_precision_recall`.
+    y : array-like or tuple ``(y_img, y_txt)``
+        Labels defining relevance.
+    directions : {"i2t", "t2i"} or tuple of them, default=("i2t", "t2i")
+        Which retrieval directions to draw.
+    scopes : array-like of int, default=None
+        Passed to :func:`~skcross.metrics.precision_scope_curve`.
+    ax : matplotlib Axes, default=None
+        Where to draw; None makes a new figure.
+    label : str, default=None
+        Prefix of the legend entries.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import CCA
+    >>> from skcross.plotting import plot_precision_scope
+    >>> X_img, X_txt, y = make_cross_modal(200, random_state=0)
+    >>> ax = plot_precision_scope(CCA(2).fit(X_img, X_txt), X_img, X_txt, y, directions="i2t")
+    >>> ax.get_lines()[0].get_xdata()[:3]
+    array([ 1, 11, 22])
+    """
+    return _plot_directions(
+        precision_scope_curve, estimator, X_img, X_txt, y, directions, ax, label, {"scopes": scopes}
+    )
+
+
+def plot_score_vs_parameter(values, scores, *, std=None, ax=None, label=None, param_name=None,
+                            score_name="mAP", log_scale=None):
+    """A score (e.g. mAP) against the values of one parameter.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_values,)
+        The parameter's values (numbers; x-axis).
+    scores : array-like of shape (n_values,)
+        The score at each value, e.g. ``search.cv_results_["mean_test_score"]``.
+    std : array-like of shape (n_values,), default=None
+        Spread drawn as error bars (e.g. ``std_test_score``).
+    ax : matplotlib Axes, default=None
+        Where to draw; None makes a new figure.
+    label : str, default=None
+        Legend entry.
+    param_name : str, default=None
+        x-axis label.
+    score_name : str, default="mAP"
+        y-axis label.
+    log_scale : bool, default=None
+        Logarithmic x-axis; None chooses it when the positive values span more
+        than two decades.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skcross.plotting import plot_score_vs_parameter
+    >>> ax = plot_score_vs_parameter([1e-3, 1e-1, 10], [0.20, 0.24, 0.23], param_name="reg")
+    >>> ax.get_xscale()
+    'log'
+    """
+    values = np.asarray(values, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    if values.ndim != 1 or values.size == 0 or scores.shape != values.shape:
+        raise ValueError(
+            f"values and scores must be non-empty 1-D arrays of the same length, got shapes "
+            f"{values.shape} and {scores.shape}."
+        )
+    if std is not None:
+        std = np.asarray(std, dtype=float)
+        if std.shape != values.shape:
+            raise ValueError(f"std must have the shape of values {values.shape}, got {std.shape}.")
+    if not (np.all(np.isfinite(values)) and np.all(np.isfinite(scores))):
+        raise ValueError("values and scores must be finite.")
+    ax = _axes(ax)
+    ax.errorbar(values, scores, yerr=std, marker="o", capsize=3, label=label)
+    if log_scale is None:
+        positive = values[values > 0]
+        log_scale = positive.size == values.size and positive.max() / positive.min() > 100
+    if log_scale:
+        ax.set_xscale("log")
+    ax.set_xlabel(param_name or "parameter")
+    ax.set_ylabel(score_name)
+    if label is not None:
+        ax.legend()
+    return ax
+
+
+def plot_common_space(estimator, X_img, X_txt, y, *, method="pca", ax=None, max_points=1000,
+                      random_state=None):
+    """A 2-D view of the common space: both modalities' embeddings, coloured by class.
+
+    Images are drawn as circles and texts as triangles; the 2-D projection
+    (PCA, or t-SNE) is fitted on both modalities' embeddings together, so
+    distances between the two modalities are comparable. Multi-label items
+    are coloured by their first label.
+
+    Parameters
+    ----------
+    estimator : fitted cross-modal estimator or Pipeline ending in one
+        Provides ``transform_image`` and ``transform_text``.
+    X_img : array-like of shape (n_images, n_features_image)
+        Images to embed.
+    X_txt : array-like of shape (n_texts, n_features_text)
+        Texts to embed.
+    y : array-like or tuple ``(y_img, y_txt)``
+        Class labels (colours).
+    method : {"pca", "tsne"}, default="pca"
+        Projection to two dimensions (scikit-learn's ``PCA`` or ``TSNE``).
+    ax : matplotlib Axes, default=None
+        Where to draw; None makes a new figure.
+    max_points : int, default=1000
+        At most this many items per modality are drawn (a random subset).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the subset and t-SNE.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import CCA
+    >>> from skcross.plotting import plot_common_space
+    >>> X_img, X_txt, y = make_cross_modal(200, random_state=0)
+    >>> ax = plot_common_space(CCA(2).fit(X_img, X_txt), X_img, X_txt, y)
+    >>> len(ax.collections)  # images and texts
+    2
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    if method not in ("pca", "tsne"):
+        raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}.")
+    if not isinstance(max_points, (int, np.integer)) or max_points < 2:
+        raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}.")
+    final, _, E_img, E_txt = _ranking_space(estimator, X_img, X_txt)
+    if not hasattr(final, "_similarity"):
+        E_img, E_txt = final.transform_image(E_img), final.transform_text(E_txt)
+    E_img, E_txt = np.asarray(E_img, dtype=float), np.asarray(E_txt, dtype=float)
+    y_img, y_txt = _split_labels(y, E_img.shape[0], E_txt.shape[0])
+    rng = check_random_state(random_state)
+    parts = []
+    for E, labels in ((E_img, y_img), (E_txt, y_txt)):
+        labels = np.asarray(labels)
+        if labels.shape[0] != E.shape[0]:
+            raise ValueError(f"y has {labels.shape[0]} labels for {E.shape[0]} items.")
+        if labels.ndim == 2:  # multi-label: first label of each item
+            labels = np.where(labels.any(axis=1), labels.argmax(axis=1), -1)
+        keep = np.sort(rng.choice(E.shape[0], size=min(max_points, E.shape[0]), replace=False))
+        parts.append((E[keep], labels[keep]))
+    stacked = np.vstack([E for E, _ in parts])
+    if method == "pca":
+        points = PCA(n_components=2, random_state=random_state).fit_transform(stacked)
+    else:
+        perplexity = min(30.0, (stacked.shape[0] - 1) / 3)
+        points = TSNE(n_components=2, perplexity=perplexity, random_state=random_state).fit_transform(stacked)
+    classes = np.unique(np.concatenate([labels for _, labels in parts]))
+    colour_of = {c: i for i, c in enumerate(classes)}
+    ax = _axes(ax)
+    start = 0
+    for (E, labels), marker, name in zip(parts, ("o", "^"), ("image", "text")):
+        xy = points[start:start + E.shape[0]]
+        start += E.shape[0]
+        ax.scatter(xy[:, 0], xy[:, 1], c=[colour_of[c] for c in labels], cmap="tab10" if len(classes) <= 10
+                   else "tab20", vmin=0, vmax=max(len(classes) - 1, 1), marker=marker, s=12, alpha=0.7,
+                   label=name)
+    ax.set_title(f"common space ({method.upper() if method == 'pca' else 't-SNE'}; colour = class)")
+    ax.legend()
+    return ax

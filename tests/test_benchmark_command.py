@@ -1,0 +1,155 @@
+"""The benchmark command (``python -m skcross.benchmark``) and the bundled Wikipedia data."""
+
+import csv
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT, shared_datasets_dir
+from skcross.benchmark import METHODS, available_methods, main, run_benchmark, summarize, to_markdown
+from skcross.benchmark._run import peak_memory
+from skcross.datasets import DATASETS, load_dataset, load_wikipedia
+from skcross.linear import CCA, SM
+from skcross.metrics import cross_modal_map, get_scorer, mean_average_precision, precision_at_k
+
+
+@pytest.fixture(scope="module")
+def wikipedia():
+    return load_wikipedia()
+
+
+def test_bundled_wikipedia_is_the_registered_file(wikipedia):
+    from skcross.datasets._base import _BUNDLED
+
+    stem = DATASETS["wikipedia"]["stem"]
+    for ext in ("npz", "json"):
+        digest = hashlib.sha256((_BUNDLED / f"{stem}.{ext}").read_bytes()).hexdigest()
+        assert digest == DATASETS["wikipedia"]["sha256"][ext]
+    assert (wikipedia.X_img_train.shape, wikipedia.X_txt_test.shape) == ((2173, 128), (693, 10))
+    assert "Rasiwasia" in wikipedia.metadata["paper"] and wikipedia.metadata["source"]
+    X = load_wikipedia(return_X_y=True)
+    np.testing.assert_array_equal(X[2], wikipedia.y_train)
+
+
+def test_bundled_wikipedia_is_package_data():
+    setup = (REPO_ROOT / "setup.cfg").read_text()
+    assert "skcross.datasets = data/*.npz, data/*.json" in setup
+    assert "skcross-benchmark = skcross.benchmark:main" in setup
+
+
+def test_bundled_equals_shared_copy(wikipedia):
+    path = shared_datasets_dir() / "wikipedia_sift128_lda10.npz"
+    if not path.exists():
+        pytest.skip(f"shared features not found in {path.parent}")
+    shared = load_dataset(path)
+    np.testing.assert_array_equal(shared.X_img_test, wikipedia.X_img_test)
+
+
+def test_scores_are_the_metrics_of_the_fitted_method(wikipedia):
+    result = run_benchmark(wikipedia, methods=["CCA", "SM"], progress=False)
+    runs = {run["method"]: run for run in result.runs}
+    d = wikipedia
+    for name, model in (("CCA", CCA().fit(d.X_img_train, d.X_txt_train)),
+                        ("SM", SM().fit(d.X_img_train, d.X_txt_train, d.y_train))):
+        expected = cross_modal_map(model, d.X_img_test, d.X_txt_test, d.y_test)
+        assert runs[name]["map_i2t"] == pytest.approx(expected["i2t"])
+        assert runs[name]["map_t2i"] == pytest.approx(expected["t2i"])
+        S = model.similarity(d.X_img_test, d.X_txt_test)
+        assert runs[name]["map@50_t2i"] == pytest.approx(mean_average_precision(S.T, d.y_test, d.y_test, k=50))
+        assert runs[name]["p@10_i2t"] == pytest.approx(precision_at_k(S, d.y_test, d.y_test, k=10))
+        assert runs[name]["fit_s"] > 0 and runs[name]["peak_mib"] > 0
+    assert result.protocol["chance_map"] == pytest.approx(0.1183, abs=1e-4)
+    table = to_markdown(result)
+    assert "papers' default settings" in table and "| CCA | pairs | cosine | 0.2417 | 0.1967 |" in table
+
+
+def test_select_cv_searches_the_training_split_only(wikipedia):
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from skcross import paired
+
+    result = run_benchmark(wikipedia, methods=["CCA"], select="cv", seeds=[3], progress=False)
+    d = wikipedia
+    search = GridSearchCV(CCA(), METHODS["CCA"].grid, scoring=get_scorer("map"),
+                          cv=StratifiedKFold(3, shuffle=True, random_state=3))
+    search.fit(paired(d.X_img_train, d.X_txt_train), d.y_train)
+    (run,) = result.runs
+    assert run["selected"] == search.best_params_
+    expected = cross_modal_map(search.best_estimator_, d.X_img_test, d.X_txt_test, d.y_test)
+    assert run["map_mean"] == pytest.approx(expected["mean"])
+    assert "GridSearchCV, 3-fold on the training split" in result.protocol["selection"]
+    assert "selected" in to_markdown(result)
+
+
+def test_seeds_give_mean_and_std(wikipedia):
+    result = run_benchmark(wikipedia, methods=["KCCA"], seeds=[0, 1], quick=True, progress=False)
+    (row,) = summarize(result)
+    values = [run["map_mean"] for run in result.runs]
+    assert row["seeds"] == 2 and row["map_mean"] == pytest.approx(np.mean(values))
+    assert row["map_mean_std"] == pytest.approx(np.std(values)) and row["map_mean_std"] > 0
+    assert " ± " in to_markdown(result)
+
+
+def test_a_failing_method_is_reported_and_the_others_kept(wikipedia, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(SM, "fit", broken)
+    with pytest.warns(RuntimeWarning, match="SM \\(seed 0\\) failed: RuntimeError: broken on purpose"):
+        result = run_benchmark(wikipedia, methods=["SM", "CCA"], progress=False)
+    assert [("error" in run) for run in result.runs] == [True, False]
+    assert "failed: RuntimeError: broken on purpose" in to_markdown(result)
+
+
+def test_arguments_are_validated(wikipedia):
+    with pytest.raises(ValueError, match="methods must be names among"):
+        run_benchmark(wikipedia, methods=["XYZ"])
+    with pytest.raises(ValueError, match="select must be"):
+        run_benchmark(wikipedia, methods=["CCA"], select="test")
+    with pytest.raises(ValueError, match="seeds"):
+        run_benchmark(wikipedia, methods=["CCA"], seeds=[])
+    for argv, message in ((["--methods", "CCA,XYZ"], "unknown"), (["--seeds", "a"], "--seeds"),
+                          (["--cv", "1"], "--cv")):
+        with pytest.raises(SystemExit):
+            main(argv)
+
+
+def test_peak_memory_sees_a_large_allocation():
+    with peak_memory() as memory:
+        block = np.ones(50 * 2**20 // 8)  # 50 MiB
+        block[0] = 2
+    del block
+    with peak_memory() as small:
+        pass
+    assert memory["MiB"] - small["MiB"] > 40 or memory["how"] == "tracemalloc" and memory["MiB"] > 49
+
+
+def test_quick_run_of_every_method(tmp_path, capsys):
+    """The README's main command with --quick: every installed method, the tables and the plots."""
+    pytest.importorskip("matplotlib")
+    status = main(["--quick", "--quiet", "--output", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "QUICK RUN" in out and "training pairs: 600 of 2173" in out
+    for name in available_methods():
+        assert f"| {name} |" in out
+    with open(tmp_path / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["method"] for row in rows] == available_methods()
+    assert all(0 < float(row["map_mean"]) <= 1 for row in rows)
+    for name in ("results.md", "runs.csv", "protocol.json", "pr_i2t.png", "pr_t2i.png", "scope_i2t.png",
+                 "scope_t2i.png"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_module_entry_point_runs(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "skcross.benchmark", "--methods", "CCA,PLS", "--quiet", "--no-plots",
+         "--output", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| PLS | pairs | cosine |" in result.stdout and not list(tmp_path.glob("*.png"))
