@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, shared_datasets_dir
-from skcross.benchmark import METHODS, available_methods, main, run_benchmark, summarize, to_markdown
+from skcross.benchmark import (
+    METHODS,
+    available_methods,
+    load_results,
+    main,
+    run_benchmark,
+    summarize,
+    to_markdown,
+    to_rst,
+)
 from skcross.benchmark._run import peak_memory
 from skcross.datasets import DATASETS, load_dataset, load_wikipedia
 from skcross.linear import CCA, SM
@@ -130,19 +139,30 @@ def test_peak_memory_sees_a_large_allocation():
 def test_quick_run_of_every_method(tmp_path, capsys):
     """The README's main command with --quick: every installed method, the tables and the plots."""
     pytest.importorskip("matplotlib")
-    status = main(["--quick", "--quiet", "--output", str(tmp_path)])
+    status = main(["--quick", "--quiet", "--output", str(tmp_path / "wikipedia")])
     out = capsys.readouterr().out
     assert status == 0, out
     assert "QUICK RUN" in out and "training pairs: 600 of 2173" in out
     for name in available_methods():
         assert f"| {name} |" in out
-    with open(tmp_path / "summary.csv") as f:
+    with open(tmp_path / "wikipedia" / "summary.csv") as f:
         rows = list(csv.DictReader(f))
     assert [row["method"] for row in rows] == available_methods()
     assert all(0 < float(row["map_mean"]) <= 1 for row in rows)
-    for name in ("results.md", "runs.csv", "protocol.json", "pr_i2t.png", "pr_t2i.png", "scope_i2t.png",
-                 "scope_t2i.png"):
-        assert (tmp_path / name).stat().st_size > 0
+    for name in ("results.md", "results.rst", "runs.csv", "protocol.json", "curves.json", "pr_i2t.png",
+                 "pr_t2i.png", "scope_i2t.png", "scope_t2i.png"):
+        assert (tmp_path / "wikipedia" / name).stat().st_size > 0
+    loaded = load_results(tmp_path / "wikipedia")  # tables render again from the saved files, identically
+    assert to_markdown(loaded) == (tmp_path / "wikipedia" / "results.md").read_text()
+    assert to_rst(loaded) == (tmp_path / "wikipedia" / "results.rst").read_text()
+    # the comparison with the papers renders from the same files
+    script = REPO_ROOT / "benchmarks" / "compare_to_papers.py"
+    done = subprocess.run([sys.executable, str(script), "--results", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    readme = (tmp_path / "README.md").read_text()
+    assert "| wikipedia | SCM |" in readme and "Rasiwasia et al. 2010 | same features and split |" in readme
+    assert "| wikipedia (1 seed) | DSCMR |" in (tmp_path / "method_rows" / "dscmr.rst").read_text().replace(
+        "\n     - ", " | ").replace("   * - ", "| ")
 
 
 def test_module_entry_point_runs(tmp_path):

@@ -10,7 +10,7 @@ its options.
 
 from ._cli import main
 from ._methods import METHODS, Method, available_methods
-from ._report import save_results, summarize, to_markdown
+from ._report import load_results, save_results, summarize, to_markdown, to_rst
 from ._run import BenchmarkResult, run_benchmark
 
 __all__ = [
@@ -18,9 +18,11 @@ __all__ = [
     "BenchmarkResult",
     "Method",
     "available_methods",
+    "load_results",
     "main",
     "run_benchmark",
     "save_results",
     "summarize",
     "to_markdown",
+    "to_rst",
 ]

@@ -10,7 +10,7 @@ from ..metrics import PrecisionRecallCurve, PrecisionScopeCurve
 from ._methods import METHODS
 from ._run import DIRECTIONS, MAP_AT, PRECISION_AT
 
-__all__ = ["save_results", "summarize", "to_markdown"]
+__all__ = ["load_results", "save_results", "summarize", "to_markdown", "to_rst"]
 
 SCORES = [f"{measure}_{d}" for measure in ("map", f"map@{MAP_AT}", f"p@{PRECISION_AT}") for d in DIRECTIONS]
 COSTS = ["fit_s", "inference_s", "peak_mib", "peak_gpu_mib"]
@@ -96,8 +96,8 @@ def protocol_lines(protocol):
     return lines
 
 
-def to_markdown(result):
-    """The summary as a markdown table, preceded by the protocol."""
+def table(result):
+    """``(headers, rows of cells)`` of the summary table, the chance level first."""
     rows = summarize(result)
     gpu = any("peak_gpu_mib" in row for row in rows)
     headers = ["method", "supervision", "similarity", "mAP i2t", "mAP t2i", "mAP mean",
@@ -105,16 +105,15 @@ def to_markdown(result):
                "fit s", "inference s", "peak MiB"] + (["peak GPU MiB"] if gpu else [])
     if any("selected" in row for row in rows):
         headers.append("selected")
-    lines = [*("> " + line for line in protocol_lines(result.protocol)), "",
-             "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    body = []
     chance = result.protocol.get("chance_map")
     if chance is not None:
         cells = ["random ranking", "-", "-", f"{chance:.4f}", f"{chance:.4f}", f"{chance:.4f}"]
-        lines.append("| " + " | ".join(cells + ["-"] * (len(headers) - len(cells))) + " |")
+        body.append(cells + ["-"] * (len(headers) - len(cells)))
     for row in rows:
         if "error" in row:
             cells = [row["method"], row["supervision"], row["similarity"], f"failed: {row['error']}"]
-            lines.append("| " + " | ".join(cells + [""] * (len(headers) - len(cells))) + " |")
+            body.append(cells + [""] * (len(headers) - len(cells)))
             continue
         cells = [row["method"], row["supervision"], row["similarity"]]
         cells += [_cell(row, key) for key in ("map_i2t", "map_t2i", "map_mean", *SCORES[2:])]
@@ -123,7 +122,27 @@ def to_markdown(result):
             cells.append(_cell(row, "peak_gpu_mib", 0))
         if "selected" in headers:
             cells.append(row.get("selected", "-"))
-        lines.append("| " + " | ".join(cells) + " |")
+        body.append(cells)
+    return headers, body
+
+
+def to_markdown(result):
+    """The summary as a markdown table, preceded by the protocol (quoted lines)."""
+    headers, body = table(result)
+    lines = [*("> " + line for line in protocol_lines(result.protocol)), "",
+             "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    return "\n".join(lines) + "\n"
+
+
+def to_rst(result):
+    """The summary as a reStructuredText list-table (for the documentation), preceded by the protocol."""
+    headers, body = table(result)
+    lines = [f"| {line}" for line in protocol_lines(result.protocol)]
+    lines += ["", ".. list-table::", "   :header-rows: 1", ""]
+    for cells in [headers, *body]:
+        lines.append("   * - " + (cells[0] or "\\"))
+        lines += ["     - " + (cell.replace("*", "\\*") or "\\") for cell in cells[1:]]
     return "\n".join(lines) + "\n"
 
 
@@ -171,15 +190,58 @@ def plot_curves(result, directory):
     return written
 
 
+def load_results(directory):
+    """Read back what :func:`save_results` wrote (runs, protocol, curves) as a BenchmarkResult.
+
+    Tables and plots can then be rendered again without refitting anything.
+    """
+    from ._run import BenchmarkResult
+
+    directory = Path(directory)
+    protocol = json.loads((directory / "protocol.json").read_text())
+    runs = []
+    with open(directory / "runs.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            run = {}
+            for key, value in row.items():
+                if value == "":
+                    continue
+                if key in ("method", "error"):
+                    run[key] = value
+                elif key == "selected":
+                    run[key] = json.loads(value)
+                elif key in ("seed", "epochs"):
+                    run[key] = int(float(value))
+                else:
+                    run[key] = float(value)
+            runs.append(run)
+    curves = {}
+    for entry in json.loads((directory / "curves.json").read_text()):
+        kind = entry["kind"]
+        curves[(entry["method"], entry["direction"], kind)] = [
+            PrecisionRecallCurve(np.array(p), np.array(x)) if kind == "pr" else PrecisionScopeCurve(np.array(x), np.array(p))
+            for x, p in zip(entry["x"], entry["precision"])
+        ]
+    return BenchmarkResult(runs=runs, curves=curves, protocol=protocol)
+
+
 def save_results(result, directory, plots=True):
-    """Write ``runs.csv`` (one row per fit), ``summary.csv``, ``results.md`` and the curve PNGs."""
+    """Write ``runs.csv`` (one row per fit), ``summary.csv``, ``results.md``, ``results.rst``,
+    ``protocol.json``, ``curves.json`` and the curve PNGs into ``directory``; return the paths."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     _write_csv(directory / "runs.csv", result.runs)
     _write_csv(directory / "summary.csv", summarize(result))
     (directory / "results.md").write_text(to_markdown(result))
+    (directory / "results.rst").write_text(to_rst(result))
     (directory / "protocol.json").write_text(json.dumps(result.protocol, indent=2) + "\n")
-    written = [directory / name for name in ("runs.csv", "summary.csv", "results.md", "protocol.json")]
+    curves = [{"method": name, "direction": direction, "kind": kind,
+               "x": [np.asarray(c[1] if kind == "pr" else c[0]).tolist() for c in values],
+               "precision": [np.asarray(c.precision).tolist() for c in values]}
+              for (name, direction, kind), values in result.curves.items()]
+    (directory / "curves.json").write_text(json.dumps(curves) + "\n")
+    written = [directory / name for name in
+               ("runs.csv", "summary.csv", "results.md", "results.rst", "protocol.json", "curves.json")]
     if plots and result.curves:
         try:
             written += plot_curves(result, directory)

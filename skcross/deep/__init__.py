@@ -3,8 +3,9 @@
 from ._dcca import DCCA
 from ._dscmr import DSCMR
 from ._dse import DSE
-from ._engine import ClassMatchedDataset, CrossModalNet, DeepCrossModalMixin, resolve_device
+from ._engine import ClassMatchedDataset, CrossModalNet, DeepCrossModalMixin, EpochProgressBar, resolve_device
 from ._sspe import SSPE
 from ._uncsm import UNCSM
 
-__all__ = ["DCCA", "DSCMR", "DSE", "SSPE", "UNCSM", "ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
+__all__ = ["DCCA", "DSCMR", "DSE", "SSPE", "UNCSM", "ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin",
+           "EpochProgressBar", "resolve_device"]
