@@ -30,19 +30,21 @@ def _as_rows(X):
     return X if hasattr(X, "shape") else np.asarray(X)
 
 
-def _ranking_space(estimator, X_img, X_txt):
-    """What ranks retrievals for ``estimator``: ``(final, similarity, R_img, R_txt)``.
+def _embedders(estimator):
+    """What ranks retrievals for ``estimator``: ``(final, similarity, embed_image, embed_text)``.
 
-    A Pipeline's transformers are applied to each modality on its own
-    (``transform_image`` / ``transform_text`` of each step, e.g. a
-    :class:`~skcross.preprocessing.ModalityTransformer`), so the two sets may
-    have any sizes. A skcross estimator is served by its embeddings and its
-    similarity hook on embeddings (computed once per item, not once per
-    pair); any other estimator with the public ``transform_image``,
-    ``transform_text`` and ``similarity`` methods is served by ``similarity``
-    on its inputs, one block of rows at a time.
+    ``embed_image(X)`` / ``embed_text(X)`` take one modality's rows to what
+    ``similarity(E_img, E_txt)`` compares. A Pipeline's transformers are
+    applied to each modality on its own (``transform_image`` /
+    ``transform_text`` of each step, e.g. a
+    :class:`~skcross.preprocessing.ModalityTransformer`), so sets of any sizes
+    (and one modality alone, as a retrieval index needs) can be embedded. A
+    skcross estimator is served by its embeddings and its similarity hook on
+    embeddings (computed once per item, not once per pair); any other
+    estimator with the public ``transform_image``, ``transform_text`` and
+    ``similarity`` methods is served by ``similarity`` on its inputs.
     """
-    final = estimator
+    final, transformers = estimator, []
     steps = getattr(estimator, "steps", None)
     if steps is not None:
         for name, step in steps[:-1]:
@@ -54,17 +56,33 @@ def _ranking_space(estimator, X_img, X_txt):
                     "(it has no transform_image/transform_text); wrap per-modality transformers in "
                     "skcross.preprocessing.ModalityTransformer."
                 )
-            X_img, X_txt = step.transform_image(X_img), step.transform_text(X_txt)
+            transformers.append(step)
         final = steps[-1][1]
     if not all(hasattr(final, method) for method in ("transform_image", "transform_text", "similarity")):
         raise TypeError(
             f"{type(final).__name__} is not a cross-modal estimator: it needs transform_image, "
             "transform_text and similarity methods (see 'Writing your own estimator' in the user guide)."
         )
-    check_is_fitted(final)
+
+    def through(X, method):
+        for step in transformers:
+            X = getattr(step, method)(X)
+        return X
+
     if hasattr(final, "_similarity"):  # a skcross estimator: rank embeddings with its similarity hook
-        return final, final._similarity, final.transform_image(X_img), final.transform_text(X_txt)
-    return final, final.similarity, _as_rows(X_img), _as_rows(X_txt)
+        return (final, final._similarity, lambda X: final.transform_image(through(X, "transform_image")),
+                lambda X: final.transform_text(through(X, "transform_text")))
+    return (final, final.similarity, lambda X: _as_rows(through(X, "transform_image")),
+            lambda X: _as_rows(through(X, "transform_text")))
+
+
+def _ranking_space(estimator, X_img, X_txt):
+    """``(final, similarity, R_img, R_txt)``: both sets embedded as :func:`_embedders` says."""
+    final, similarity, embed_image, embed_text = _embedders(estimator)
+    R_img = embed_image(X_img)
+    R_txt = embed_text(X_txt)
+    check_is_fitted(final)
+    return final, similarity, R_img, R_txt
 
 
 def _split_labels(y, n_img, n_txt):

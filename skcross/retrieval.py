@@ -1,0 +1,413 @@
+"""Retrieval over large galleries: an index of one modality, searched from the other.
+
+:class:`CrossModalIndex` embeds the gallery once through a fitted estimator
+(or a Pipeline ending in one), keeps the embeddings with their ids, and
+answers top-k queries from the other modality, exactly (blockwise matrix
+products with a partial top-k, memory bounded by ``batch_size``) or
+approximately with faiss (flat, IVF or HNSW indexes). Estimators whose
+similarity is not the cosine of their embeddings (UNCSM's metric network,
+SM/SCM's normalised correlation, SSM-AL's Pearson correlation) are served by
+candidate generation on the embeddings and exact re-ranking of the candidates
+by the estimator's own similarity.
+"""
+
+from numbers import Integral
+
+import joblib
+import numpy as np
+from sklearn.preprocessing import normalize
+
+from .base import CrossModalMixin
+from .metrics._scorer import _embedders
+
+__all__ = ["CrossModalIndex"]
+
+_MODALITIES = ("image", "text")
+_FAISS_TYPES = ("flat", "ivf", "hnsw")
+
+
+def _import_faiss():
+    try:
+        import faiss
+    except ImportError as error:
+        raise ImportError(
+            "backend='faiss' needs the faiss package: pip install 'skcross[index]' (faiss-cpu), or a faiss "
+            "GPU build; backend='exact' needs nothing more."
+        ) from error
+    return faiss
+
+
+def _is_dask_array(X):
+    return hasattr(X, "map_blocks") and hasattr(X, "chunks") and hasattr(X, "compute")
+
+
+class CrossModalIndex:
+    """Top-k cross-modal search over a gallery of one modality.
+
+    Parameters
+    ----------
+    estimator : fitted cross-modal estimator or Pipeline ending in one
+        Embeds the gallery and the queries; its similarity ranks them.
+    backend : {"exact", "faiss"}, default="exact"
+        "exact": every query is compared with every item, in blocks of
+        ``batch_size`` queries x ``batch_size`` items, keeping a running top-k
+        (``argpartition``). "faiss": an approximate (or flat) faiss index over
+        the unit-normalised embeddings, searched by inner product (= cosine).
+    index_type : {"flat", "ivf", "hnsw"}, default="hnsw"
+        faiss index: ``IndexFlatIP`` (exact), ``IndexIVFFlat`` (trained on the
+        first ``add``; parameters ``nlist``, ``nprobe``) or ``IndexHNSWFlat``
+        (parameters ``M``, ``ef_construction``, ``ef_search``). Ignored by the
+        exact backend.
+    index_params : dict, default=None
+        faiss parameters: ``nlist`` (IVF lists, default ``4 * sqrt(n)`` at
+        the first ``add``), ``nprobe`` (lists searched, default 16), ``M``
+        (HNSW links per node, default 32), ``ef_construction`` (default 200),
+        ``ef_search`` (default 128).
+    rerank : bool, default=None
+        Re-rank ``n_candidates`` cosine candidates per query with the
+        estimator's own similarity. None: when that similarity is not the
+        cosine of the embeddings (e.g. UNCSM's metric network). With
+        ``rerank=False`` and such an estimator, the exact backend evaluates
+        the estimator's similarity against every item instead (exact, but
+        costly for a learned metric).
+    n_candidates : int, default=100
+        Candidates per query for re-ranking (at least ``k``).
+    batch_size : int, default=4096
+        Rows embedded at a time by ``add`` and ``search``, and the block size
+        of the exact search: its extra memory is about ``batch_size ** 2``
+        similarities, whatever the gallery size.
+    device : str, default=None
+        Where the exact backend multiplies cosine blocks: None uses NumPy;
+        "cpu", "cuda", "cuda:N" use torch on that device. The faiss backend
+        moves its index to the GPU when ``device`` is a CUDA device and faiss
+        has GPU support.
+
+    Attributes
+    ----------
+    modality_ : {"image", "text"}
+        The gallery's modality (set by the first ``add``); queries are of the
+        other one.
+    ids_ : ndarray of shape (n_items,)
+        Ids of the indexed items, in insertion order.
+    embeddings_ : ndarray of shape (n_items, n_components)
+        Gallery embeddings (kept by the exact backend, and by faiss when
+        re-ranking).
+
+    Examples
+    --------
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import CCA
+    >>> from skcross.retrieval import CrossModalIndex
+    >>> X_img, X_txt, y = make_cross_modal(300, random_state=0)
+    >>> model = CCA(4).fit(X_img, X_txt)
+    >>> index = CrossModalIndex(model).add(X_txt, modality="text")
+    >>> scores, ids = index.search(X_img[:2], k=3)
+    >>> ids.shape
+    (2, 3)
+    """
+
+    def __init__(self, estimator, *, backend="exact", index_type="hnsw", index_params=None, rerank=None,
+                 n_candidates=100, batch_size=4096, device=None):
+        self.estimator = estimator
+        self.backend = backend
+        self.index_type = index_type
+        self.index_params = index_params
+        self.rerank = rerank
+        self.n_candidates = n_candidates
+        self.batch_size = batch_size
+        self.device = device
+        self._validate_settings()
+        self._final, self._similarity, embed_image, embed_text = _embedders(estimator)
+        self._embed = {"image": embed_image, "text": embed_text}
+        self._cosine = getattr(type(self._final), "_similarity", None) is CrossModalMixin._similarity
+        if self.rerank and not hasattr(self._final, "_similarity"):
+            raise ValueError(
+                f"rerank=True needs embeddings to draw candidates from; {type(self._final).__name__} only has a "
+                "public similarity on raw rows, which the exact backend evaluates against every item (rerank=None)."
+            )
+        if self.backend == "faiss":
+            if not hasattr(self._final, "_similarity"):
+                raise TypeError(
+                    "backend='faiss' searches embeddings, so the estimator's similarity must be defined on its "
+                    f"embeddings (a skcross estimator); {type(self._final).__name__} only has a public "
+                    "similarity on raw rows: use backend='exact'."
+                )
+            _import_faiss()
+        self.modality_ = None
+        self.ids_ = np.empty(0, dtype=np.int64)
+        self.embeddings_ = None
+        self._faiss_index = None
+
+    # ------------------------------------------------------------------ settings
+    def _validate_settings(self):
+        if self.backend not in ("exact", "faiss"):
+            raise ValueError(f"backend must be 'exact' or 'faiss', got {self.backend!r}.")
+        if self.index_type not in _FAISS_TYPES:
+            raise ValueError(f"index_type must be one of {_FAISS_TYPES}, got {self.index_type!r}.")
+        known = {"nlist", "nprobe", "M", "ef_construction", "ef_search"}
+        if self.index_params is not None:
+            if not isinstance(self.index_params, dict) or set(self.index_params) - known:
+                raise ValueError(
+                    f"index_params must be a dict with keys among {sorted(known)}, got {self.index_params!r}."
+                )
+        for name in ("n_candidates", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if self.rerank not in (None, True, False):
+            raise ValueError(f"rerank must be None, True or False, got {self.rerank!r}.")
+        if self.device is not None:
+            from .deep import resolve_device
+
+            self.device = resolve_device(self.device)
+
+    @property
+    def reranks(self):
+        """Whether searches re-rank cosine candidates with the estimator's similarity."""
+        if self.rerank is None:  # an estimator without embeddings (public similarity only) is searched exactly
+            return not self._cosine and hasattr(self._final, "_similarity")
+        return bool(self.rerank)
+
+    def __len__(self):
+        return len(self.ids_)
+
+    # ------------------------------------------------------------------ building
+    def _embed_rows(self, X, modality):
+        """Embeddings of ``X``'s rows, ``batch_size`` rows at a time (a Dask array: on its workers)."""
+        embed = self._embed[modality]
+        if _is_dask_array(X):
+            if X.ndim != 2:
+                raise ValueError(f"X must be 2-D, got a {X.ndim}-D Dask array.")
+            X = X.rechunk({1: -1})  # whole rows in every block
+            width = np.asarray(embed(np.asarray(X[:1].compute()))).shape[1]
+            return X.map_blocks(
+                lambda block: np.asarray(embed(block), dtype=np.float32),
+                dtype=np.float32, chunks=(X.chunks[0], (width,)),
+            ).compute()
+        n = X.shape[0] if hasattr(X, "shape") else len(X)
+        if n == 0:
+            raise ValueError(f"X holds no {modality} rows.")
+        parts = [np.asarray(embed(X[start:start + self.batch_size])) for start in range(0, n, self.batch_size)]
+        return np.concatenate(parts)
+
+    def add(self, X, *, modality, ids=None):
+        """Embed items of one modality and add them to the index.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, Dask array} of shape (n_items, n_features)
+            The items' features (what the estimator's ``transform_image`` or
+            ``transform_text`` takes). A Dask array is embedded partition by
+            partition on its scheduler's workers, then gathered here.
+        modality : {"image", "text"}
+            The items' modality; every ``add`` of an index uses the same one.
+        ids : array-like of int of shape (n_items,), default=None
+            The items' ids, returned by :meth:`search`; None numbers them on
+            from the last id added (0, 1, 2, ...). Must be unique.
+
+        Returns
+        -------
+        self : CrossModalIndex
+        """
+        if modality not in _MODALITIES:
+            raise ValueError(f"modality must be 'image' or 'text', got {modality!r}.")
+        if self.modality_ is not None and modality != self.modality_:
+            raise ValueError(
+                f"this index holds {self.modality_} items; add {modality} items to another index "
+                f"(queries of the other modality search it)."
+            )
+        E = self._embed_rows(X, modality)
+        if not np.isfinite(E).all():
+            raise ValueError(f"{type(self._final).__name__} produced NaN or infinite embeddings for X.")
+        start = int(self.ids_.max()) + 1 if len(self.ids_) else 0
+        if ids is None:
+            ids = np.arange(start, start + len(E), dtype=np.int64)
+        else:
+            ids = np.asarray(ids)
+            if ids.shape != (len(E),) or ids.dtype.kind not in "iu":
+                raise ValueError(f"ids must be {len(E)} integers (one per row of X), got shape {ids.shape}, "
+                                 f"dtype {ids.dtype}.")
+            ids = ids.astype(np.int64)
+        all_ids = np.concatenate([self.ids_, ids])
+        if len(np.unique(all_ids)) != len(all_ids):
+            raise ValueError("ids must be unique across the index; some are already used or repeated.")
+        if self.backend == "faiss":
+            self._faiss_add(E)
+        if self.backend == "exact" or self.reranks:
+            self.embeddings_ = E if self.embeddings_ is None else np.concatenate([self.embeddings_, E])
+        self.modality_ = modality
+        self.ids_ = all_ids
+        return self
+
+    def _faiss_add(self, E):
+        faiss = _import_faiss()
+        vectors = np.ascontiguousarray(normalize(E), dtype=np.float32)
+        params = self.index_params or {}
+        if self._faiss_index is None:
+            d = vectors.shape[1]
+            if self.index_type == "flat":
+                index = faiss.IndexFlatIP(d)
+            elif self.index_type == "ivf":
+                nlist = params.get("nlist", max(1, int(4 * np.sqrt(len(vectors)))))
+                index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+                index.train(vectors)
+                index.nprobe = params.get("nprobe", 16)
+            else:
+                index = faiss.IndexHNSWFlat(d, params.get("M", 32), faiss.METRIC_INNER_PRODUCT)
+                index.hnsw.efConstruction = params.get("ef_construction", 200)
+                index.hnsw.efSearch = params.get("ef_search", 128)
+            if self.device is not None and self.device.startswith("cuda") and hasattr(faiss, "StandardGpuResources"):
+                self._gpu_resources = faiss.StandardGpuResources()
+                gpu = int(self.device.partition(":")[2] or 0)
+                index = faiss.index_cpu_to_gpu(self._gpu_resources, gpu, index)
+            self._faiss_index = index
+        self._faiss_index.add(vectors)
+
+    # ------------------------------------------------------------------ searching
+    def search(self, queries, k=10):
+        """The ``k`` most similar indexed items of each query.
+
+        Parameters
+        ----------
+        queries : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Items of the modality *not* indexed.
+        k : int, default=10
+            Number of results per query (clipped to the index size).
+
+        Returns
+        -------
+        scores : ndarray of shape (n_queries, k)
+            Similarities, best first (the estimator's similarity; cosine for
+            faiss candidates that were not re-ranked).
+        ids : ndarray of shape (n_queries, k)
+            Ids of the items, best first; equal scores keep insertion order
+            (exact backend).
+        """
+        if self.modality_ is None:
+            raise ValueError("the index is empty: call add() first.")
+        if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}.")
+        k = min(int(k), len(self.ids_))
+        query_modality = "text" if self.modality_ == "image" else "image"
+        n = queries.shape[0] if hasattr(queries, "shape") else len(queries)
+        if n == 0:
+            raise ValueError("queries holds no rows.")
+        scores, positions = [], []
+        for start in range(0, n, self.batch_size):
+            Q = np.asarray(self._embed[query_modality](queries[start:start + self.batch_size]))
+            if not np.isfinite(Q).all():
+                raise ValueError(f"{type(self._final).__name__} produced NaN or infinite embeddings for queries.")
+            s, p = self._search_block(Q, k)
+            scores.append(s)
+            positions.append(p)
+        scores, positions = np.concatenate(scores), np.concatenate(positions)
+        return scores, self.ids_[positions]
+
+    def _pair_similarity(self, Q, G):
+        """The estimator's similarity of query embeddings ``Q`` to gallery embeddings ``G`` (queries x items)."""
+        if self.modality_ == "text":  # queries are images
+            return np.asarray(self._similarity(Q, G))
+        return np.asarray(self._similarity(G, Q)).T
+
+    def _search_block(self, Q, k):
+        rerank = self.reranks
+        depth = max(k, self.n_candidates) if rerank else k
+        depth = min(depth, len(self.ids_))
+        if self.backend == "faiss":
+            scores, positions = self._faiss_index.search(np.ascontiguousarray(normalize(Q), dtype=np.float32), depth)
+            if (positions < 0).any():  # IVF with too few probed lists can return fewer results
+                raise RuntimeError(
+                    f"faiss found fewer than {depth} results for some queries; raise nprobe (IVF) or ef_search (HNSW)."
+                )
+        elif self._cosine or rerank:
+            scores, positions = self._exact_top(normalize(Q), depth, cosine=True)
+        else:
+            scores, positions = self._exact_top(Q, depth, cosine=False)
+        if rerank:
+            scores, positions = self._rerank(Q, positions, k)
+        return scores[:, :k], positions[:, :k]
+
+    def _exact_top(self, Q, depth, cosine):
+        """Running top-``depth`` over gallery blocks; ties keep insertion order."""
+        G_all = self.embeddings_
+        best_scores = np.full((len(Q), 0), -np.inf, dtype=np.float64)
+        best_positions = np.zeros((len(Q), 0), dtype=np.int64)
+        for start in range(0, len(G_all), self.batch_size):
+            G = G_all[start:start + self.batch_size]
+            if cosine:
+                S = self._cosine_block(Q, normalize(G))
+            else:
+                S = self._pair_similarity(Q, G)
+            positions = np.broadcast_to(np.arange(start, start + len(G)), S.shape)
+            scores = np.concatenate([best_scores, S], axis=1)
+            positions = np.concatenate([best_positions, positions], axis=1)
+            if scores.shape[1] > depth:
+                keep = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+                # every item tied with the depth-th score competes on insertion order below
+                kept = np.take_along_axis(scores, keep, axis=1)
+                threshold = kept.min(axis=1, keepdims=True)
+                tied = (scores == threshold).sum(axis=1) > (kept == threshold).sum(axis=1)
+                for row in np.flatnonzero(tied):  # rare: which tied item made the cut must follow insertion order
+                    keep[row] = np.lexsort((positions[row], -scores[row]))[:depth]
+                scores = np.take_along_axis(scores, keep, axis=1)
+                positions = np.take_along_axis(positions, keep, axis=1)
+            best_scores, best_positions = scores, positions
+        order = np.lexsort((best_positions, -best_scores), axis=1)
+        return np.take_along_axis(best_scores, order, axis=1), np.take_along_axis(best_positions, order, axis=1)
+
+    def _cosine_block(self, Q, G):
+        if self.device is None:
+            return Q @ G.T
+        import torch
+
+        with torch.no_grad():
+            product = torch.as_tensor(Q, device=self.device) @ torch.as_tensor(G, device=self.device).T
+        return product.cpu().numpy()
+
+    def _rerank(self, Q, candidates, k):
+        """Exact re-ranking of each query's candidates by the estimator's similarity."""
+        scores = np.empty(candidates.shape, dtype=np.float64)
+        for row in range(len(Q)):
+            scores[row] = self._pair_similarity(Q[row:row + 1], self.embeddings_[candidates[row]])[0]
+        order = np.lexsort((candidates, -scores), axis=1)
+        return np.take_along_axis(scores, order, axis=1), np.take_along_axis(candidates, order, axis=1)
+
+    # ------------------------------------------------------------------ persistence
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_gpu_resources", None)
+        state.pop("_embed", None)
+        state.pop("_similarity", None)
+        state.pop("_final", None)
+        if state.get("_faiss_index") is not None:
+            faiss = _import_faiss()
+            index = state["_faiss_index"]
+            if hasattr(faiss, "index_gpu_to_cpu") and "Gpu" in type(index).__name__:
+                index = faiss.index_gpu_to_cpu(index)
+            state["_faiss_index"] = faiss.serialize_index(index)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._final, self._similarity, embed_image, embed_text = _embedders(self.estimator)
+        self._embed = {"image": embed_image, "text": embed_text}
+        if self.__dict__.get("_faiss_index") is not None:
+            faiss = _import_faiss()
+            self._faiss_index = faiss.deserialize_index(self._faiss_index)
+
+    def save(self, path):
+        """Write the index (estimator, ids, embeddings, faiss index) to ``path`` with joblib.
+
+        Load it only from a trusted source: like any pickle, loading runs code.
+        """
+        joblib.dump(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Read an index written by :meth:`save` (a trusted file: loading unpickles it)."""
+        index = joblib.load(path)
+        if not isinstance(index, cls):
+            raise TypeError(f"{path} holds a {type(index).__name__}, not a {cls.__name__}.")
+        return index
+
