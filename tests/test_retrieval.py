@@ -239,3 +239,38 @@ def test_grid_search_on_a_dask_cluster(data, dask_client):
     local = search().set_params(n_jobs=1).fit(paired(X_img, X_txt), y)
     assert on_cluster.best_params_ == local.best_params_
     np.testing.assert_allclose(on_cluster.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"])
+
+
+# ------------------------------------------------------------------ evaluation at scale
+@pytest.mark.parametrize("labels", ["single", "multi", "pairs"])
+@pytest.mark.parametrize("k", [None, 3, 60])
+def test_torch_ranking_equals_numpy(labels, k):
+    """device= ranks with torch (here on the CPU); ties, multi-label and pair relevance included."""
+    pytest.importorskip("torch")
+    from skcross.metrics import _ranking, cross_modal_map
+
+    X_img, X_txt, y = make_cross_modal(120, n_classes=4, multilabel=labels == "multi", random_state=2)
+    X_txt = np.round(X_txt, 1)  # coarse features: tied similarities
+    model = CCA(2).fit(X_img, X_txt)
+    y = None if labels == "pairs" else y
+    expected = cross_modal_map(model, X_img, X_txt, y, k=k)
+    assert cross_modal_map(model, X_img, X_txt, y, k=k, device="cpu") == pytest.approx(expected, abs=1e-12)
+    # the value-sorting kernel against the argsort ranking, block by block
+    Z = model.similarity(X_img, np.repeat(X_txt[:40], 2, axis=0))  # exact ties between copies
+    y_q, y_db = (None, None) if y is None else (y, np.repeat(y[:40], 2, axis=0))
+    if y is None:
+        Z, y_q, y_db = Z[:80], np.arange(80), np.arange(80) // 1
+    S, relevance = _ranking._prepare(Z, y_q, y_db)
+    rows = np.arange(S.shape[0])
+    kk = _ranking._check_k(k, S.shape[1])
+    by_sorting = _ranking._sum_average_precision_by_sorting(rows, S, relevance, kk)
+    by_argsort = _ranking._sum_average_precision(relevance.sorted(rows, _ranking._rank_block(S, kk)))
+    assert by_sorting == pytest.approx(by_argsort, abs=1e-12)
+    assert _ranking._sum_average_precision_torch(rows, S, relevance, kk, "cpu") == pytest.approx(by_argsort, abs=1e-12)
+
+
+def test_parallel_blocks_equal_sequential(data):
+    from skcross.metrics import cross_modal_map
+
+    X_img, X_txt, y, model = data
+    assert cross_modal_map(model, X_img, X_txt, y, n_jobs=2) == cross_modal_map(model, X_img, X_txt, y)

@@ -42,7 +42,7 @@ class PrecisionRecallCurve(NamedTuple):
 # Elements of one query block (rows x database items): 256K float64 = 2 MiB, so
 # a block's sort, gathers and comparisons stay in cache (measured in
 # benchmarks/bench_metrics.py; 4x larger blocks were up to 20% slower).
-_BLOCK_ELEMENTS = 1 << 18
+_BLOCK_ELEMENTS = 1 << 22  # similarities per block of queries (32 MiB of float64)
 
 
 # --------------------------------------------------------------------------
@@ -231,17 +231,51 @@ def _sum_average_precision_by_sorting(rows, S_block, relevance, k):
     return total
 
 
-def _sum_over_ranked_blocks(S_blocks, relevance, k, reduce, n_jobs=None):
+def _sum_average_precision_torch(rows, S_block, relevance, k, device):
+    """:func:`_sum_average_precision_by_sorting` for a whole block at once with torch (on ``device``).
+
+    Every item's rank is one plus the number of larger similarities (a
+    batched ``searchsorted`` in the sorted rows); the relevant items' ranks,
+    sorted, give their hit numbers. Rows where a relevant item ties with
+    another item are ranked on the CPU by the exact NumPy path instead.
+    """
+    import torch
+
+    S = torch.as_tensor(np.ascontiguousarray(S_block), device=device)
+    relevant = torch.as_tensor(relevance.mask(rows, S_block.shape[1]), device=device)
+    n = S.shape[1]
+    ordered = torch.sort(S, dim=1).values
+    above = torch.searchsorted(ordered, S, right=True)
+    equal = above - torch.searchsorted(ordered, S, right=False)
+    tied = ((equal > 1) & relevant).any(dim=1)
+    rank = (n - above + 1).to(torch.float64)
+    rank = torch.where(relevant & ~tied[:, None], rank, torch.full_like(rank, float("inf")))
+    rank = torch.sort(rank, dim=1).values  # relevant ranks first, in order: hit j at column j - 1
+    hit = torch.arange(1, n + 1, device=S.device, dtype=torch.float64).expand_as(rank)
+    counted = torch.isfinite(rank) if k is None else rank <= k
+    per_row = counted.sum(dim=1)
+    precision = torch.where(counted, hit / rank, torch.zeros_like(rank)).sum(dim=1)
+    total = float(torch.where(per_row > 0, precision / per_row.clamp(min=1), torch.zeros_like(precision)).sum())
+    tied = tied.cpu().numpy()
+    if tied.any():
+        total += _sum_average_precision_by_sorting(rows[tied], S_block[tied], relevance, k)
+    return total
+
+
+def _sum_over_ranked_blocks(S_blocks, relevance, k, reduce, n_jobs=None, device=None):
     """Sum ``reduce(sorted_relevance)`` over the ``(rows, S_block)`` of ``S_blocks``.
 
     Blocks are ranked in ``n_jobs`` threads (NumPy's sorts release the GIL);
     joblib dispatches at most ``2 * n_jobs`` blocks ahead, so memory stays
     bounded even when ``S_blocks`` computes similarities on the fly. Average
     precision over most of the ranking (mAP@all, or a ``k`` of at least a
-    quarter of the database) takes the faster value-sorting path.
+    quarter of the database) takes the faster value-sorting path; with a
+    torch ``device``, average precision is ranked there.
     """
 
     def task(rows, S_block):
+        if reduce is _sum_average_precision and device is not None:
+            return _sum_average_precision_torch(rows, S_block, relevance, k, device)
         if reduce is _sum_average_precision and (k is None or 4 * k >= S_block.shape[1]):
             return _sum_average_precision_by_sorting(rows, S_block, relevance, k)
         return reduce(relevance.sorted(rows, _rank_block(S_block, k)))

@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+from sklearn.preprocessing import normalize
 from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.validation import check_is_fitted
 
@@ -96,9 +97,29 @@ def _split_labels(y, n_img, n_txt):
     return y, y
 
 
-def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs):
+def _cosine_on_device(Z_img, Z_txt, device):
+    """Unit-normalised embeddings and a block similarity (their products) on ``device`` (None: NumPy)."""
+    if device is None:
+        return normalize(Z_img), normalize(Z_txt), lambda A, B: A @ B.T
+    import torch
+
+    def unit(Z):
+        Z = torch.as_tensor(np.ascontiguousarray(Z), device=device)
+        return torch.nn.functional.normalize(Z, dim=1)
+
+    return unit(Z_img), unit(Z_txt), lambda A, B: (A @ B.T).cpu().numpy()
+
+
+def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device=None):
     """Sum a per-block reducer over both directions; similarities made block by block."""
+    if device is not None:
+        from ..deep import resolve_device
+
+        device = resolve_device(device)
     final, similarity_of, Z_img, Z_txt = _ranking_space(estimator, X_img, X_txt)
+    if getattr(type(final), "_similarity", None) is _mixin_cosine():
+        # cosine: normalise every embedding once, then each block is one matrix product
+        Z_img, Z_txt, similarity_of = _cosine_on_device(Z_img, Z_txt, device)
     n_img, n_txt = Z_img.shape[0], Z_txt.shape[0]
     y_img, y_txt = _split_labels(y, n_img, n_txt)
 
@@ -126,13 +147,19 @@ def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs):
     ]:
         blocks = _row_blocks(n_q, n_db, checked(similarity))
         relevance = _Relevance(y_q, y_db, n_q, n_db)
-        total = _sum_over_ranked_blocks(blocks, relevance, _check_k(k, n_db), reduce, n_jobs)
+        total = _sum_over_ranked_blocks(blocks, relevance, _check_k(k, n_db), reduce, n_jobs, device)
         scores[direction] = float(total / n_q)
     scores["mean"] = (scores["i2t"] + scores["t2i"]) / 2
     return scores
 
 
-def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, n_jobs=None):
+def _mixin_cosine():
+    from ..base import CrossModalMixin
+
+    return CrossModalMixin._similarity
+
+
+def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, n_jobs=None, device=None):
     """Image-to-text and text-to-image mAP of a fitted estimator.
 
     Every image queries all texts (``"i2t"``) and every text queries all
@@ -155,7 +182,14 @@ def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, n_jobs=None):
         Cut-off rank for mAP@k; None ranks the whole database (mAP@all). A
         ``k`` larger than a direction's database is clipped to its size.
     n_jobs : int, default=None
-        Number of threads ranking blocks of queries in parallel; None means 1.
+        Number of threads ranking blocks of queries in parallel; None means 1,
+        -1 all cores. Memory stays bounded: each block holds at most about
+        four million similarities, and at most ``2 * n_jobs`` blocks exist at
+        once.
+    device : str, default=None
+        Rank on a torch device (``"cuda"``, ``"cuda:1"``, ``"cpu"``; needs
+        torch): cosine similarities are then also computed there. None ranks
+        with NumPy.
 
     Returns
     -------
@@ -177,7 +211,9 @@ def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, n_jobs=None):
     >>> sorted(scores)
     ['i2t', 'mean', 't2i']
     """
-    return _cross_modal_scores(estimator, X_img, X_txt, y, reduce=_sum_average_precision, k=k, n_jobs=n_jobs)
+    return _cross_modal_scores(
+        estimator, X_img, X_txt, y, reduce=_sum_average_precision, k=k, n_jobs=n_jobs, device=device
+    )
 
 
 def cross_modal_recall(estimator, X_img, X_txt, y=None, k=1, *, n_jobs=None):
