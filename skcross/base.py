@@ -8,6 +8,7 @@ math in the private hooks ``_fit``, ``_transform_image`` and
 """
 
 import contextlib
+import numbers
 import warnings
 
 import numpy as np
@@ -20,6 +21,8 @@ from ._paired import PairedData, _is_raw_text
 from .metrics import cross_modal_map
 from .utils._sklearn_compat import _fit_context
 from .utils.validation import check_labels
+
+_TRANSFORM_BATCH_VALUES = 1 << 24  # input values embedded at a time by transform_image / transform_text
 
 __all__ = ["CrossModalMixin", "check_image_tensor", "check_modality", "cosine_similarity", "label_indicator", "unpack_paired"]
 
@@ -457,35 +460,52 @@ class CrossModalMixin:
             ) or " The feature names must be in the same order as in fit."
             raise ValueError(f"The feature names of {name} should match those that were passed during fit.{detail}")
 
-    def transform_image(self, X_img):
+    def transform_image(self, X_img, *, batch_size=None):
         """Embed images in the common space.
 
         Parameters
         ----------
         X_img : {array-like, sparse matrix} of shape (n_samples, n_features_image)
             Image features.
+        batch_size : int, default=None
+            Rows embedded at a time, which bounds the working memory beyond the
+            input and the output (e.g. centred copies). None picks it so that a
+            batch holds about 16 million input values (64 MiB of float32).
 
         Returns
         -------
         Z_img : ndarray of shape (n_samples, n_components)
             Image embeddings.
         """
-        return self._transform_image(self._check_input(X_img, "image"))
+        return self._in_row_batches(self._transform_image, self._check_input(X_img, "image"), batch_size)
 
-    def transform_text(self, X_txt):
+    def transform_text(self, X_txt, *, batch_size=None):
         """Embed texts in the common space.
 
         Parameters
         ----------
         X_txt : {array-like, sparse matrix} of shape (n_samples, n_features_text)
             Text features.
+        batch_size : int, default=None
+            Rows embedded at a time; see :meth:`transform_image`.
 
         Returns
         -------
         Z_txt : ndarray of shape (n_samples, n_components)
             Text embeddings.
         """
-        return self._transform_text(self._check_input(X_txt, "text"))
+        return self._in_row_batches(self._transform_text, self._check_input(X_txt, "text"), batch_size)
+
+    @staticmethod
+    def _in_row_batches(transform, X, batch_size):
+        """``transform(X)`` applied to consecutive row blocks (every skcross embedding is row-wise)."""
+        if batch_size is None:
+            batch_size = max(1, _TRANSFORM_BATCH_VALUES // max(1, X.shape[1]))
+        elif not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}.")
+        if X.shape[0] <= batch_size:
+            return transform(X)
+        return np.concatenate([transform(X[start:start + batch_size]) for start in range(0, X.shape[0], batch_size)])
 
     def transform(self, X):
         """Embed both modalities of paired data.
@@ -545,7 +565,7 @@ class CrossModalMixin:
         """Cosine similarity of embeddings; override for a learned metric."""
         return cosine_similarity(Z_img, Z_txt)
 
-    def similarity(self, X_img, X_txt):
+    def similarity(self, X_img, X_txt, *, batch_size=None):
         """Similarity of every image to every text.
 
         Parameters
@@ -554,13 +574,19 @@ class CrossModalMixin:
             Image features.
         X_txt : {array-like, sparse matrix} of shape (n_texts, n_features_text)
             Text features.
+        batch_size : int, default=None
+            Rows embedded at a time (see :meth:`transform_image`); the result
+            itself is the full ``(n_images, n_texts)`` matrix: for large sets,
+            rank with :class:`~skcross.retrieval.CrossModalIndex` or
+            :func:`~skcross.metrics.cross_modal_map`, which work block by block.
 
         Returns
         -------
         S : ndarray of shape (n_images, n_texts)
             Larger means more similar (cosine of the embeddings by default).
         """
-        return self._similarity(self.transform_image(X_img), self.transform_text(X_txt))
+        return self._similarity(self.transform_image(X_img, batch_size=batch_size),
+                                self.transform_text(X_txt, batch_size=batch_size))
 
     def score(self, X_img, X_txt=None, y=None):
         """Mean of image-to-text and text-to-image mAP@all on the given data.

@@ -289,6 +289,24 @@ def check_readonly_and_fortran_input(name, estimator):
                                err_msg=f"{name}: Fortran-ordered input changed the result")
 
 
+def check_transform_in_row_batches(name, estimator):
+    """Embedding in row batches (``batch_size=``) gives the embeddings of one pass: every item on its own."""
+    X_img, X_txt, y = _data()
+    est = clone(_seeded(estimator)).fit(X_img, X_txt, y)
+    for method, X in (("transform_image", X_img), ("transform_text", X_txt)):
+        whole = getattr(est, method)(X)
+        np.testing.assert_allclose(getattr(est, method)(X, batch_size=7), whole, rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{name}.{method} depends on the other rows of its batch")
+    np.testing.assert_allclose(est.similarity(X_img, X_txt, batch_size=5), est.similarity(X_img, X_txt),
+                               rtol=1e-5, atol=1e-6, err_msg=f"{name}.similarity changed with batch_size")
+    try:
+        est.transform_image(X_img, batch_size=0)
+    except ValueError as error:
+        assert "batch_size" in str(error), f"{name}: unclear error for batch_size=0: {error}"
+    else:
+        raise AssertionError(f"{name}.transform_image accepted batch_size=0")
+
+
 def check_deterministic(name, estimator):
     """Two fits with the same parameters (and ``random_state``) give the same embeddings."""
     X_img, X_txt, y = _data()
@@ -364,6 +382,7 @@ _PROJECT_CHECKS = (
     check_fit_does_not_mutate_params,
     check_sparse_input,
     check_readonly_and_fortran_input,
+    check_transform_in_row_batches,
     check_deterministic,
     check_does_not_modify_input,
     check_multilabel_y,
