@@ -77,10 +77,12 @@ class CrossModalIndex:
         of the exact search: its extra memory is about ``batch_size ** 2``
         similarities, whatever the gallery size.
     device : str, default=None
-        Where the exact backend multiplies cosine blocks: None uses NumPy;
-        "cpu", "cuda", "cuda:N" use torch on that device. The faiss backend
-        moves its index to the GPU when ``device`` is a CUDA device and faiss
-        has GPU support.
+        Where the exact backend multiplies cosine blocks and takes their top-k:
+        a torch device ("cpu", "cuda", "cuda:N"), or None: torch on the CPU
+        when torch is installed (its ``topk`` is about ten times faster than
+        NumPy's ``argpartition``), NumPy otherwise. The faiss backend moves
+        its index to the GPU when ``device`` is a CUDA device and faiss has
+        GPU support.
 
     Attributes
     ----------
@@ -328,41 +330,71 @@ class CrossModalIndex:
         return scores[:, :k], positions[:, :k]
 
     def _exact_top(self, Q, depth, cosine):
-        """Running top-``depth`` over gallery blocks; ties keep insertion order."""
-        G_all = self.embeddings_
-        best_scores = np.full((len(Q), 0), -np.inf, dtype=np.float64)
-        best_positions = np.zeros((len(Q), 0), dtype=np.int64)
-        for start in range(0, len(G_all), self.batch_size):
-            G = G_all[start:start + self.batch_size]
-            if cosine:
-                S = self._cosine_block(Q, normalize(G))
-            else:
-                S = self._pair_similarity(Q, G)
-            positions = np.broadcast_to(np.arange(start, start + len(G)), S.shape)
-            scores = np.concatenate([best_scores, S], axis=1)
-            positions = np.concatenate([best_positions, positions], axis=1)
-            if scores.shape[1] > depth:
-                keep = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
-                # every item tied with the depth-th score competes on insertion order below
-                kept = np.take_along_axis(scores, keep, axis=1)
-                threshold = kept.min(axis=1, keepdims=True)
-                tied = (scores == threshold).sum(axis=1) > (kept == threshold).sum(axis=1)
-                for row in np.flatnonzero(tied):  # rare: which tied item made the cut must follow insertion order
-                    keep[row] = np.lexsort((positions[row], -scores[row]))[:depth]
-                scores = np.take_along_axis(scores, keep, axis=1)
-                positions = np.take_along_axis(positions, keep, axis=1)
-            best_scores, best_positions = scores, positions
-        order = np.lexsort((best_positions, -best_scores), axis=1)
-        return np.take_along_axis(best_scores, order, axis=1), np.take_along_axis(best_positions, order, axis=1)
+        """Top-``depth`` over the gallery, one block of items at a time; ties keep insertion order.
 
-    def _cosine_block(self, Q, G):
-        if self.device is None:
-            return Q @ G.T
+        Each block's own top-``depth`` (torch's ``topk`` or NumPy's
+        ``argpartition``) is merged with the running best, so memory is about
+        ``len(Q) x batch_size`` similarities whatever the gallery size.
+        """
+        torch_device = self._torch_device()
+        if cosine and torch_device is not None:
+            import torch
+
+            Q_device = torch.as_tensor(np.ascontiguousarray(Q, dtype=np.float32), device=torch_device)
+        best_scores = np.empty((len(Q), 0))
+        best_positions = np.empty((len(Q), 0), dtype=np.int64)
+        for start in range(0, len(self.embeddings_), self.batch_size):
+            G = self.embeddings_[start:start + self.batch_size]
+            if cosine and torch_device is not None:
+                G_device = torch.as_tensor(np.ascontiguousarray(normalize(G), dtype=np.float32), device=torch_device)
+                scores, positions = self._block_top_torch(Q_device @ G_device.T, depth)
+            else:
+                S = Q @ normalize(G).T if cosine else self._pair_similarity(Q, G)
+                scores, positions = self._block_top_numpy(np.asarray(S), depth)
+            scores = np.concatenate([best_scores, scores], axis=1)
+            positions = np.concatenate([best_positions, positions + start], axis=1)
+            order = np.lexsort((positions, -scores), axis=1)[:, :depth]
+            best_scores = np.take_along_axis(scores, order, axis=1)
+            best_positions = np.take_along_axis(positions, order, axis=1)
+        return best_scores, best_positions
+
+    def _torch_device(self):
+        if self.device is not None:
+            return self.device
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            return None
+        return "cpu"
+
+    @staticmethod
+    def _exact_cut(S, positions, depth):
+        """Rows where an item left out equals the last kept score get their cut by index order instead."""
+        kept = np.take_along_axis(S, positions, axis=1)
+        threshold = kept.min(axis=1, keepdims=True)
+        for row in np.flatnonzero((S >= threshold).sum(axis=1) > depth):
+            positions[row] = np.lexsort((np.arange(S.shape[1]), -S[row]))[:depth]
+        return np.take_along_axis(S, positions, axis=1), positions
+
+    def _block_top_numpy(self, S, depth):
+        if depth >= S.shape[1]:
+            return S, np.broadcast_to(np.arange(S.shape[1]), S.shape)
+        positions = np.argpartition(-S, depth - 1, axis=1)[:, :depth]
+        return self._exact_cut(S, positions, depth)
+
+    def _block_top_torch(self, S, depth):
         import torch
 
-        with torch.no_grad():
-            product = torch.as_tensor(Q, device=self.device) @ torch.as_tensor(G, device=self.device).T
-        return product.cpu().numpy()
+        if depth >= S.shape[1]:
+            S = S.cpu().numpy()
+            return S, np.broadcast_to(np.arange(S.shape[1]), S.shape)
+        values, positions = torch.topk(S, depth, dim=1)
+        ambiguous = ((S >= values[:, -1:]).sum(dim=1) > depth).cpu().numpy()
+        values, positions = values.cpu().numpy(), positions.cpu().numpy()
+        if ambiguous.any():
+            rows = np.flatnonzero(ambiguous)
+            values[rows], positions[rows] = self._exact_cut(S[rows].cpu().numpy(), positions[rows], depth)
+        return values, positions
 
     def _rerank(self, Q, candidates, k):
         """Exact re-ranking of each query's candidates by the estimator's similarity."""

@@ -20,6 +20,16 @@ def data():
     return X_img, X_txt, y, CCA(4).fit(X_img[:300], X_txt[:300])
 
 
+@pytest.fixture(params=["numpy", "torch"])
+def top_k_path(request, monkeypatch):
+    """Run a test with the exact backend's NumPy top-k and with torch's."""
+    if request.param == "numpy":
+        monkeypatch.setattr(CrossModalIndex, "_torch_device", lambda self: None)
+    else:
+        pytest.importorskip("torch")
+    return request.param
+
+
 def brute_force(S, k):
     """Top-k by descending score, ties by database order."""
     order = np.argsort(-S, axis=1, kind="stable")[:, :k]
@@ -27,7 +37,7 @@ def brute_force(S, k):
 
 
 @pytest.mark.parametrize("gallery", ["text", "image"])
-def test_exact_search_is_the_brute_force_ranking(data, gallery):
+def test_exact_search_is_the_brute_force_ranking(data, gallery, top_k_path):
     X_img, X_txt, _, model = data
     Z_img, Z_txt = model.transform_image(X_img), model.transform_text(X_txt)
     S = cosine_similarity(Z_img[:50], Z_txt) if gallery == "text" else cosine_similarity(Z_img, Z_txt[:50]).T
@@ -40,7 +50,7 @@ def test_exact_search_is_the_brute_force_ranking(data, gallery):
     assert len(index) == 400 and index.modality_ == gallery
 
 
-def test_ties_keep_insertion_order_across_blocks(data):
+def test_ties_keep_insertion_order_across_blocks(data, top_k_path):
     X_img, X_txt, _, model = data
     items = np.repeat(X_txt[:3], 10, axis=0)  # ten copies of three texts: ties everywhere
     index = CrossModalIndex(model, batch_size=4).add(items, modality="text")
@@ -133,10 +143,12 @@ def test_third_party_estimator_uses_its_public_similarity(data):
         CrossModalIndex(model, backend="faiss")
 
 
-def test_torch_device_matches_numpy(data):
+def test_torch_device_matches_numpy(data, monkeypatch):
     pytest.importorskip("torch")
     X_img, X_txt, _, model = data
-    a = CrossModalIndex(model).add(X_txt, modality="text").search(X_img[:30], k=7)
+    with monkeypatch.context() as patch:
+        patch.setattr(CrossModalIndex, "_torch_device", lambda self: None)
+        a = CrossModalIndex(model).add(X_txt, modality="text").search(X_img[:30], k=7)
     b = CrossModalIndex(model, device="cpu").add(X_txt, modality="text").search(X_img[:30], k=7)
     np.testing.assert_array_equal(a[1], b[1])
     np.testing.assert_allclose(a[0], b[0], rtol=1e-5)
