@@ -100,6 +100,8 @@ def test_seeds_give_mean_and_std(wikipedia):
     assert row["seeds"] == 2 and row["map_mean"] == pytest.approx(np.mean(values))
     assert row["map_mean_std"] == pytest.approx(np.std(values)) and row["map_mean_std"] > 0
     assert " ± " in to_markdown(result)
+    once = run_benchmark(wikipedia, methods=["CCA"], seeds=[0, 1, 2], progress=False)
+    assert [run["seed"] for run in once.runs] == [0]  # no random_state: the same model for every seed
 
 
 def test_a_failing_method_is_reported_and_the_others_kept(wikipedia, monkeypatch):

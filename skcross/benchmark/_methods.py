@@ -43,6 +43,11 @@ class Method:
     def deep(self):
         return self.estimator.startswith("skcross.deep")
 
+    @property
+    def randomized(self):
+        """Whether the estimator has a ``random_state`` (otherwise every seed gives the same model)."""
+        return "random_state" in self.estimator_class()().get_params()
+
     def estimator_class(self):
         module, _, cls = self.estimator.partition(":")
         return getattr(importlib.import_module(module), cls)

@@ -79,7 +79,7 @@ def protocol_lines(protocol):
         "text database, t2i = the reverse; relevant = same class. Ranking by cosine similarity of the "
         "embeddings unless the 'similarity' column says otherwise (a learned or method-defined similarity).",
         f"Selection: {protocol['selection']}.",
-        f"Seeds: {', '.join(map(str, seeds))} ({'mean ± std over seeds' if len(seeds) > 1 else 'one seed'}); "
+        f"Seeds: {', '.join(map(str, seeds))} ({'mean ± std over seeds; methods without randomness fitted once' if len(seeds) > 1 else 'one seed'}); "
         f"device: {protocol['device']}; fit s includes any search; inference s = embedding both test sets "
         "and computing their similarity matrix; peak MiB = the process's peak resident memory during fit "
         "and inference (libraries and data included).",
