@@ -49,3 +49,12 @@ def test_every_seed_method_has_a_page():
         text = (DOC / "methods" / f"{page}.rst").read_text()
         assert ".. code-block:: python" in text and "benchmark" in text.lower()
         assert f"methods/{page}" in (DOC / "index.rst").read_text()
+
+
+def test_user_guide_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the retrieval example saves an index
+    blocks = code_blocks("user_guide.rst")
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "user_guide example", "exec"), {"__name__": "__doc_example__"})
+    assert (tmp_path / "texts.joblib").exists()
