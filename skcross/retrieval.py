@@ -78,8 +78,8 @@ class CrossModalIndex:
         similarities, whatever the gallery size.
     device : str, default=None
         Where the exact backend multiplies cosine blocks and takes their top-k:
-        a torch device ("cpu", "cuda", "cuda:N"), or None: torch on the CPU
-        when torch is installed (its ``topk`` is about ten times faster than
+        a torch device ("cpu", "cuda", "cuda:N"), or None: torch on the deep
+        estimator's device (``device_``), or on the CPU, when torch is installed (its ``topk`` is about ten times faster than
         NumPy's ``argpartition``), NumPy otherwise. The faiss backend moves
         its index to the GPU when ``device`` is a CUDA device and faiss has
         GPU support.
@@ -359,13 +359,14 @@ class CrossModalIndex:
         return best_scores, best_positions
 
     def _torch_device(self):
+        """The torch device of the exact search: ``device``, else the (deep) estimator's, else the CPU."""
         if self.device is not None:
             return self.device
         try:
             import torch  # noqa: F401
         except ImportError:
             return None
-        return "cpu"
+        return getattr(self._final, "device_", "cpu")
 
     @staticmethod
     def _exact_cut(S, positions, depth):
