@@ -115,7 +115,7 @@ def test_a_failing_method_is_reported_and_the_others_kept(wikipedia, monkeypatch
     assert "failed: RuntimeError: broken on purpose" in to_markdown(result)
 
 
-def test_arguments_are_validated(wikipedia):
+def test_arguments_are_validated(wikipedia, capsys):
     with pytest.raises(ValueError, match="methods must be names among"):
         run_benchmark(wikipedia, methods=["XYZ"])
     with pytest.raises(ValueError, match="select must be"):
@@ -123,9 +123,10 @@ def test_arguments_are_validated(wikipedia):
     with pytest.raises(ValueError, match="seeds"):
         run_benchmark(wikipedia, methods=["CCA"], seeds=[])
     for argv, message in ((["--methods", "CCA,XYZ"], "unknown"), (["--seeds", "a"], "--seeds"),
-                          (["--cv", "1"], "--cv")):
+                          (["--cv", "1"], "--cv"), (["--dataset", "nowhere.npz"], "--dataset 'nowhere.npz'")):
         with pytest.raises(SystemExit):
             main(argv)
+        assert message in capsys.readouterr().err
 
 
 def test_peak_memory_sees_a_large_allocation():

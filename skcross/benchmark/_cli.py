@@ -91,7 +91,10 @@ def main(argv=None):
         _parser().error("--seeds must name at least one seed")
     if args.cv < 2:
         _parser().error("--cv must be at least 2")
-    data = _load(args.dataset, args.data_home)
+    try:
+        data = _load(args.dataset, args.data_home)
+    except (FileNotFoundError, ValueError, OSError) as error:
+        _parser().error(f"--dataset {args.dataset!r}: {error}")
     name = Path(args.dataset).stem if args.dataset.endswith(".npz") else args.dataset
     output = Path(args.output) if args.output else Path("skcross-benchmark") / name
     start = time.perf_counter()
