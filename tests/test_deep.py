@@ -114,7 +114,8 @@ def test_verbose_levels_bar_table_silent(data, capsys):
     """verbose=1 (the default): one compact bar on stderr, no epoch table; 2: skorch's table; 0: nothing."""
     model = small_dscmr(max_epochs=3, verbose=1).fit(*data)
     out, err = capsys.readouterr()
-    assert out == "" and "DSCMR" in err and "3/3" in err and "train_loss=" in err
+    # tqdm redraws at most every 0.1 s, so a fast fit may show only the bar's first state: check the bar, not its frames
+    assert out == "" and "DSCMR" in err and "/3 [" in err and "epoch" in err
     assert not hasattr(dict(model.net_.callbacks_)["progress_bar"], "bar_")  # closed when training ended
     small_dscmr(max_epochs=2, verbose=2).fit(*data)
     out, err = capsys.readouterr()
