@@ -283,7 +283,7 @@ def load_wikipedia(*, return_X_y=False):
     >>> wiki = load_wikipedia()
     >>> wiki.X_img_train.shape, wiki.X_txt_train.shape, wiki.X_img_test.shape
     ((2173, 128), (2173, 10), (693, 128))
-    >>> list(wiki.class_names[:3])
+    >>> wiki.class_names[:3].tolist()
     ['art', 'biology', 'geography']
     """
     return load_dataset(_BUNDLED / f"{DATASETS['wikipedia']['stem']}.npz", return_X_y=return_X_y)
