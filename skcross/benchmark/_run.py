@@ -283,10 +283,10 @@ def _progress_bar(total, enabled):
 def _run_one(method, seed, device, select, cv, quick, progress, train, test, curves):
     X_img, X_txt, y = train
     X_img_test, X_txt_test, y_test = test
-    estimator = method.build(random_state=seed, device=device, verbose=int(progress), quick=quick,
-                             n_train=len(y))
+    # a search's many fits show no bars of their own: the outer bar tracks the method
+    verbose = int(progress and select == "paper")
+    estimator = method.build(random_state=seed, device=device, verbose=verbose, quick=quick, n_train=len(y))
     if select == "cv":
-        estimator.set_params(verbose=0) if "verbose" in estimator.get_params() else None
         estimator = GridSearchCV(estimator, method.grid, scoring=get_scorer("map"), cv=_cv_splitter(y, cv, seed),
                                  error_score="raise")
     row = {}
