@@ -17,8 +17,7 @@ import joblib
 import numpy as np
 from sklearn.preprocessing import normalize
 
-from .base import CrossModalMixin
-from .metrics._scorer import _embedders
+from .metrics._scorer import _embedders, _ranks_by_cosine
 
 __all__ = ["CrossModalIndex"]
 
@@ -121,7 +120,7 @@ class CrossModalIndex:
         self._validate_settings()
         self._final, self._similarity, embed_image, embed_text = _embedders(estimator)
         self._embed = {"image": embed_image, "text": embed_text}
-        self._cosine = getattr(type(self._final), "_similarity", None) is CrossModalMixin._similarity
+        self._cosine = _ranks_by_cosine(self._final)
         if self.rerank and not hasattr(self._final, "_similarity"):
             raise ValueError(
                 f"rerank=True needs embeddings to draw candidates from; {type(self._final).__name__} only has a "

@@ -1,6 +1,7 @@
 """Fitting every method on one dataset and measuring it: the benchmark's engine."""
 
 import contextlib
+import os
 import platform
 import time
 import tracemalloc
@@ -125,12 +126,8 @@ def _environment():
         except metadata.PackageNotFoundError:
             continue
     try:
-        import os
-
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
-        import os
-
         cores = os.cpu_count()
     return {
         "machine": f"{platform.machine()}, {cores} cores, {platform.system()} {platform.release()}",

@@ -117,7 +117,7 @@ def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device
 
         device = resolve_device(device)
     final, similarity_of, Z_img, Z_txt = _ranking_space(estimator, X_img, X_txt)
-    if getattr(type(final), "_similarity", None) is _mixin_cosine():
+    if _ranks_by_cosine(final):
         # cosine: normalise every embedding once, then each block is one matrix product
         Z_img, Z_txt, similarity_of = _cosine_on_device(Z_img, Z_txt, device)
     n_img, n_txt = Z_img.shape[0], Z_txt.shape[0]
@@ -153,10 +153,11 @@ def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device
     return scores
 
 
-def _mixin_cosine():
+def _ranks_by_cosine(final):
+    """Whether ``final`` ranks by the cosine of its embeddings (the mixin's similarity, not overridden)."""
     from ..base import CrossModalMixin
 
-    return CrossModalMixin._similarity
+    return getattr(type(final), "_similarity", None) is CrossModalMixin._similarity
 
 
 def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, n_jobs=None, device=None):
