@@ -7,10 +7,12 @@ returns what its loss needs and which exposes ``embed_image`` and
 """
 
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, metadata_routing
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
@@ -24,6 +26,10 @@ __all__ = ["ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "Epoch
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
 _INFERENCE_BATCH = 4096
+# The collapse guard: training rows embedded after each stage, and the thresholds of a collapse.
+_PROBE_ROWS = 512
+_COLLAPSED_SPREAD = 1e-2  # spread of a modality's embeddings below this share of their mean norm
+_COLLAPSED_LOSS_RTOL = 0.02  # a final loss within 2 % of the loss's collapsed value
 
 
 def resolve_device(device):
@@ -370,9 +376,15 @@ class DeepCrossModalMixin(CrossModalMixin):
         (X, y_net), targets = self._training_set(X_img, X_txt, y, seed)
         self._target_shape = targets.shape[1:]
         module = self._build_module(X_img.shape[1], X_txt.shape[1], targets)
-        self.net_ = self._train_stage(module, self._build_criterion(), X, y_net, seed, len(targets))
+        criterion = self._build_criterion()
+        self._prepare_criterion(module, criterion, X)
+        self.net_ = self._train_stage(module, criterion, X, y_net, seed, len(targets),
+                                      probe=self._collapse_probe(X_img, X_txt, seed), loss_targets=targets)
         self.n_epochs_ = len(self.net_.history)
         self._finish_fit(X_img, X_txt)
+
+    def _prepare_criterion(self, module, criterion, X):
+        """Set the criterion's state from the untrained module and the training set ``X``; nothing by default."""
 
     def _finish_fit(self, X_img, X_txt):
         """Work after the network is trained (e.g. DCCA's final linear CCA); nothing by default."""
@@ -430,19 +442,77 @@ class DeepCrossModalMixin(CrossModalMixin):
             self._finish_fit(X_img, X_txt)
         return self
 
-    def _train_stage(self, module, criterion, X, y, seed, n_samples, **stage_params):
+    def _train_stage(self, module, criterion, X, y, seed, n_samples, *, probe=None, loss_targets=None, **stage_params):
         """Train ``module`` with ``criterion`` on ``(X, y)`` through a new skorch net; return the net.
 
         A method with several stages calls this once per stage, in order;
-        ``stage_params`` (``max_epochs``, ``lr``, ``batch_size``) override the
-        estimator's for that stage.
+        ``stage_params`` (``stage``, ``max_epochs``, ``lr``, ``batch_size``)
+        override the estimator's for that stage. ``probe`` (training rows of
+        each modality, as the module takes them) and ``loss_targets`` (the
+        targets of the stage's loss) feed the collapse guard
+        (:meth:`_warn_if_collapsed`).
         """
         net = self._make_net(module, criterion, seed, n_samples, **stage_params)
         net.fit(X, y)
         net.module_.eval()
+        self._warn_if_collapsed(net, stage_params.get("stage"), probe, loss_targets)
         return net
 
-    def _train_on_sample_rounds(self, module, criterion, rounds, seed, n_items):
+    def _collapse_probe(self, X_img, X_txt, seed):
+        """Up to 512 training rows of each modality (seeded draw), float32, for the collapse guard."""
+        rng = np.random.default_rng(seed)
+        rows = [np.sort(rng.choice(len(X), size=min(len(X), _PROBE_ROWS), replace=False)) for X in (X_img, X_txt)]
+        return _as_float32(X_img[rows[0]]), _as_float32(X_txt[rows[1]])
+
+    def _warn_if_collapsed(self, net, stage, probe, loss_targets):
+        """``ConvergenceWarning`` when a stage ended collapsed: a modality's embeddings, or the loss.
+
+        A modality has collapsed when the spread of its embeddings of the
+        ``probe`` rows (root mean squared distance to their mean) is below 1 %
+        of their mean norm: every item then maps to nearly the same point, and
+        retrieval from or to that modality is a query-independent ranking. The
+        loss has collapsed when its last training value lies within 2 % of the
+        value the criterion declares for a model that ignores its input
+        (``criterion.collapsed_loss(loss_targets)``, e.g. ``alpha + beta`` for
+        a triplet loss, ``ln 2`` for a balanced binary cross-entropy).
+        """
+        where = f"{type(self).__name__} ({stage or 'training'})"
+        module = net.module_
+        if probe is not None:
+            for modality, X in zip(("image", "text"), probe):
+                if len(X) < 2 or not hasattr(module, f"embed_{modality}"):
+                    continue
+                ratio = _relative_spread(self._embed(X, f"embed_{modality}", net))
+                if ratio < _COLLAPSED_SPREAD:
+                    identical = X.ndim == 2 and not np.ptp(X, axis=0).any()
+                    cause = (
+                        f"the training {modality} rows are identical"
+                        if identical
+                        else f"check the {modality} features for a tiny scale or constant columns (standardise "
+                        f"them, e.g. ModalityTransformer({modality}=StandardScaler())), or change lr or max_epochs"
+                    )
+                    warnings.warn(
+                        f"{where}: the {modality} embeddings of the training rows have collapsed (their spread is "
+                        f"{ratio:.2g} of their mean norm): every {modality} maps to nearly the same point, so "
+                        f"retrieval with {modality}s on either side does not depend on the {modality}; {cause}.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+        collapsed = getattr(net.criterion_, "collapsed_loss", None)
+        losses = [row.get("train_loss") for row in net.history] if len(net.history) else []
+        if collapsed is None or not losses or losses[-1] is None:
+            return
+        value, final = collapsed(loss_targets), losses[-1]
+        if abs(final - value) <= _COLLAPSED_LOSS_RTOL * abs(value):
+            warnings.warn(
+                f"{where}: the training loss ended at {final:.4g}, the value it takes when the model ignores its "
+                f"input ({value:.4g}): this stage learned nothing. Standardise the features, or change lr or "
+                "max_epochs for this stage.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def _train_on_sample_rounds(self, module, criterion, rounds, seed, n_items, *, probe=None):
         """Train one network on successive sample sets drawn by the method's own sampler; return the net.
 
         ``rounds`` yields a ``torch.utils.data.Dataset`` per round (e.g.
@@ -462,6 +532,7 @@ class DeepCrossModalMixin(CrossModalMixin):
             if len(net.history) - before < net.max_epochs:
                 break  # stopped early (KeyboardInterrupt, EarlyStopping): training ends, as in skorch
         net.module_.eval()
+        self._warn_if_collapsed(net, "sampling rounds", probe, None)
         return net
 
     def _check_monitors(self, callbacks):
@@ -509,6 +580,14 @@ def _is_out_of_memory(exc):
         return True
     message = str(exc)
     return isinstance(exc, RuntimeError) and ("out of memory" in message or "can't allocate memory" in message)
+
+
+def _relative_spread(Z):
+    """Root mean squared distance of the rows of ``Z`` to their mean, over their mean norm (0 when all are 0)."""
+    Z = Z.astype(np.float64, copy=False)
+    spread = np.sqrt(((Z - Z.mean(axis=0)) ** 2).sum(axis=1).mean())
+    scale = np.linalg.norm(Z, axis=1).mean()
+    return float(spread / scale) if scale > 0 else 0.0
 
 
 def _as_float32(X):
