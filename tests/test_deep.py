@@ -285,3 +285,68 @@ def test_model_marked_cuda_is_mapped_to_cpu_on_a_cpu_only_machine(data):
         restored = pickle.loads(pickle.dumps(model))
     assert str(restored.net_.device) == "cpu"
     np.testing.assert_array_equal(restored.transform_image(X_img), expected)
+
+
+# --------------------------------------------------------------------------- the collapse guard
+@DEEP
+def test_collapsed_image_modality_warns_naming_modality_and_stage(estimator, data):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X_img, X_txt, y = data
+    constant = np.repeat(X_img[:1], len(X_img), axis=0)  # every image the same: nothing to embed
+    model = clone(estimator).set_params(max_epochs=2)
+    with pytest.warns(ConvergenceWarning, match=r"the image embeddings of the training rows have collapsed") as record:
+        if type(model).__name__ == "DCCA":  # its final linear CCA then refuses, clearly, after the warning
+            with pytest.raises(ValueError, match="rank 0"):
+                model.fit(constant, X_txt, y)
+        else:
+            model.fit(constant, X_txt, y)
+    message = next(str(w.message) for w in record if "image embeddings" in str(w.message))
+    assert message.startswith(f"{type(model).__name__} (") and "the training image rows are identical" in message
+    assert not any("text embeddings" in str(w.message) for w in record)  # the text side is not blamed
+
+
+def test_collapsed_loss_value_warns():
+    """A stage whose loss ends at the value of a model that ignores its input warns, even if the spread looks fine."""
+    from sklearn.exceptions import ConvergenceWarning
+    from skcross.deep import UNCSM
+
+    X_img, X_txt, y = make_cross_modal(120, n_classes=3, random_state=0)
+    # a zero learning rate for fine-tuning: the sigmoid branches stay near their start, the loss near alpha + beta
+    model = UNCSM(max_epochs=1, batch_size=40, n_metric_pairs=200, similarity_metric="cosine", pretrain=False,
+                  feature_network=False, alpha=5.0, beta=5.0, stage_params={"finetune": {"lr": 1e-12}},
+                  verbose=0, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"UNCSM \(fine-tuning\): the training loss ended at .* learned nothing"):
+        model.fit(X_img, X_txt, y)
+
+
+def test_trained_model_does_not_warn(data):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        small_dscmr(max_epochs=5).fit(*data)
+
+
+def _scaled_similarities(estimator, data, factor):
+    X_img, X_txt, y = data
+    model = clone(estimator).fit(X_img * factor, X_txt, y)
+    return model.similarity(X_img[:40] * factor, X_txt[:40])
+
+
+@pytest.mark.parametrize("name", ["SSPE", "UNCSM"])
+def test_standardising_methods_rank_the_same_whatever_the_input_scale(name, data):
+    """SSPE (centring, unit rows) and UNCSM (standardisation) see the same inputs at any scale."""
+    estimator = next(e for e in _deep_estimators() if type(e).__name__ == name)
+    reference = _scaled_similarities(estimator, data, 1.0)
+    for factor in (0.01, 100.0):
+        S = _scaled_similarities(estimator, data, factor)
+        np.testing.assert_allclose(S, reference, rtol=1e-3, atol=1e-3 * np.abs(reference).max())
+
+
+@pytest.mark.parametrize("name", ["DCCA", "DSCMR", "DSE"])
+def test_scale_sensitive_methods_say_so(name):
+    estimator = next(e for e in _deep_estimators() if type(e).__name__ == name)
+    assert "scale-sensitive" in " ".join(type(estimator).__doc__.split())

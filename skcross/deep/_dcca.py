@@ -140,6 +140,14 @@ class DCCA(DeepCrossModalMixin, BaseEstimator):
     n_features_text_in_ : int
         Number of text features seen in ``fit``.
 
+    Notes
+    -----
+    DCCA is scale-sensitive: the inputs go unscaled into the networks
+    (initialised for inputs of unit scale), as in the paper; standardise
+    features of a very different scale first (e.g.
+    ``ModalityTransformer(image=StandardScaler())`` in a Pipeline). The
+    final linear CCA on the network outputs is itself scale-invariant.
+
     References
     ----------
     G. Andrew, R. Arora, J. Bilmes, K. Livescu. Deep canonical correlation

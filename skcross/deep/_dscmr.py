@@ -148,6 +148,13 @@ class DSCMR(DeepCrossModalMixin, BaseEstimator):
     batches and never selects an epoch on test data: the model returned is
     the one training ends with.
 
+    DSCMR is scale-sensitive: its inputs go unscaled into ``Linear + ReLU``
+    layers initialised for inputs of unit scale, as in the paper (whose VGG
+    and text-CNN features are on that scale). Features of a tiny or huge
+    scale train slower or saturate: standardise them first (e.g.
+    ``ModalityTransformer(image=StandardScaler())`` in a Pipeline). The
+    collapse guard warns if a modality ends collapsed.
+
     References
     ----------
     L. Zhen, P. Hu, X. Wang, D. Peng. Deep supervised cross-modal retrieval.

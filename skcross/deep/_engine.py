@@ -159,6 +159,7 @@ class ClassMatchedDataset(torch.utils.data.Dataset):
 
     def __init__(self, X_img, X_txt, codes_img, codes_txt, seed):
         self.X_img, self.X_txt = X_img, X_txt
+        self.codes_img, self.codes_txt = codes_img, codes_txt
         self.images_lead = len(X_img) >= len(X_txt)
         self.codes = codes_img if self.images_lead else codes_txt
         other = codes_txt if self.images_lead else codes_img
@@ -226,7 +227,7 @@ class DeepCrossModalMixin(CrossModalMixin):
     Subclasses implement ``_build_module(n_features_image, n_features_text,
     targets)`` (returning an ``nn.Module`` instance), ``_build_criterion()``
     and optionally ``_targets(y, n_samples)`` (default: zeros),
-    ``_default_callbacks()`` (the paper's schedule, used when
+    ``_default_callbacks(steps_per_epoch)`` (the paper's schedule, used when
     ``callbacks=None``) and ``_fixed_callbacks()`` (always installed, before
     the user's), and declare their own parameters besides the common ones
     below.
@@ -278,8 +279,13 @@ class DeepCrossModalMixin(CrossModalMixin):
         """Optimizer settings of the method's paper, overridden by ``optimizer_params``."""
         return {}
 
-    def _default_callbacks(self):
-        """Callbacks used when ``callbacks=None`` (e.g. the paper's learning-rate schedule)."""
+    def _default_callbacks(self, steps_per_epoch):
+        """Callbacks used when ``callbacks=None`` (e.g. the paper's learning-rate schedule).
+
+        ``steps_per_epoch`` (optimizer steps in one epoch of this training
+        run) lets a schedule written in epochs by a paper keep its number of
+        updates on a smaller dataset.
+        """
         return []
 
     def _fixed_callbacks(self):
@@ -324,8 +330,10 @@ class DeepCrossModalMixin(CrossModalMixin):
         train_split = None
         if self.validation_fraction is not None:
             train_split = ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
+        steps_per_epoch = max(1, -(-n_samples // batch_size))
         callbacks = copy.deepcopy(  # copies: fitting never changes the callbacks the user passed in
-            self._fixed_callbacks() + (self._default_callbacks() if self.callbacks is None else self.callbacks)
+            self._fixed_callbacks()
+            + (self._default_callbacks(steps_per_epoch) if self.callbacks is None else self.callbacks)
         )
         self._check_monitors(callbacks)
         if self.verbose == 1:
