@@ -12,6 +12,7 @@ from ._run import DIRECTIONS, MAP_AT, PRECISION_AT
 
 __all__ = ["load_results", "save_results", "summarize", "to_markdown", "to_rst"]
 
+PRIOR = "class prior"  # the name of the query-independent ranking's curves
 SCORES = [f"{measure}_{d}" for measure in ("map", f"map@{MAP_AT}", f"p@{PRECISION_AT}") for d in DIRECTIONS]
 COSTS = ["fit_s", "inference_s", "peak_mib", "peak_gpu_mib"]
 HEADERS = {
@@ -86,6 +87,13 @@ def protocol_lines(protocol):
         f"Machine: {protocol['machine']}; Python {protocol['python']}; "
         + ", ".join(f"{package} {version}" for package, version in protocol["versions"].items()) + ".",
     ]
+    prior = protocol.get("class_prior_map")
+    if prior:
+        lines.append(
+            "Class prior: every query gets the same ranking, the database sorted by the training frequency of "
+            f"its items' classes (mAP i2t {prior['i2t']['map']:.4f}, t2i {prior['t2i']['map']:.4f}); a method's mAP marked "
+            "'≤ prior' does not beat it in that direction, i.e. its ranking there owes nothing to the query."
+        )
     if protocol.get("quick"):
         lines.append("QUICK RUN (smoke test, numbers not comparable): " + "; ".join(
             f"{what}: {how}" for what, how in protocol["quick"].items()))
@@ -110,13 +118,21 @@ def table(result):
     if chance is not None:
         cells = ["random ranking", "-", "-", f"{chance:.4f}", f"{chance:.4f}", f"{chance:.4f}"]
         body.append(cells + ["-"] * (len(headers) - len(cells)))
+    prior = result.protocol.get("class_prior_map")
+    if prior:
+        i2t, t2i = prior["i2t"], prior["t2i"]
+        cells = ["class prior (query-independent)", "training labels", "-", f"{i2t['map']:.4f}", f"{t2i['map']:.4f}",
+                 f"{(i2t['map'] + t2i['map']) / 2:.4f}"]
+        cells += [f"{prior[d][key]:.4f}" for key, d in _split(SCORES[2:])]
+        body.append(cells + ["-"] * (len(headers) - len(cells)))
     for row in rows:
         if "error" in row:
             cells = [row["method"], row["supervision"], row["similarity"], f"failed: {row['error']}"]
             body.append(cells + [""] * (len(headers) - len(cells)))
             continue
         cells = [row["method"], row["supervision"], row["similarity"]]
-        cells += [_cell(row, key) for key in ("map_i2t", "map_t2i", "map_mean", *SCORES[2:])]
+        cells += [_cell(row, key) + _below_prior(row, key, prior) for key in ("map_i2t", "map_t2i")]
+        cells += [_cell(row, key) for key in ("map_mean", *SCORES[2:])]
         cells += [_time_cell(row, "fit_s"), _time_cell(row, "inference_s"), _cell(row, "peak_mib", 0)]
         if gpu:
             cells.append(_cell(row, "peak_gpu_mib", 0))
@@ -124,6 +140,19 @@ def table(result):
             cells.append(row.get("selected", "-"))
         body.append(cells)
     return headers, body
+
+
+def _split(keys):
+    """``(measure, direction)`` of score keys such as ``"map@50_i2t"``."""
+    return [tuple(key.rsplit("_", 1)) for key in keys]
+
+
+def _below_prior(row, key, prior):
+    """" ≤ prior" when the method's mean mAP in this direction does not beat the class-prior ranking."""
+    direction = key.rsplit("_", 1)[1]
+    if not prior or row[key] > prior[direction]["map"]:
+        return ""
+    return " ≤ prior"
 
 
 def to_markdown(result):
@@ -177,9 +206,18 @@ def plot_curves(result, directory):
     for kind, title in (("pr", "precision-recall"), ("scope", "precision-scope")):
         for direction in DIRECTIONS:
             fig, ax = plt.subplots(figsize=(7, 5))
-            lines = [(name, curves) for (name, d, k), curves in result.curves.items() if (d, k) == (direction, kind)]
+            lines = [(name, curves) for (name, d, k), curves in result.curves.items()
+                     if (d, k) == (direction, kind) and name != PRIOR]
             for i, (name, curves) in enumerate(lines):  # ten colours, then the same colours dashed
                 plot_curve(mean_curve(curves), ax=ax, label=name, marker=".", linestyle="-" if i < 10 else "--")
+            prior = result.curves.get((PRIOR, direction, kind))
+            if prior:
+                plot_curve(mean_curve(prior), ax=ax, label="class prior (query-independent)", color="black",
+                           linestyle=":", linewidth=2)
+            chance = result.protocol.get("chance_map")
+            if chance is not None:
+                ax.axhline(chance, color="gray", linestyle="--", linewidth=1, label="random ranking")
+            ax.set_ylim(0, 1)
             ax.set_title(f"{result.protocol['dataset']}: {title}, {_DIRECTION_TITLES[direction]}")
             ax.grid(alpha=0.3)
             ax.legend(fontsize="small", ncol=2)
@@ -222,12 +260,19 @@ def load_results(directory):
             PrecisionRecallCurve(np.array(p), np.array(x)) if kind == "pr" else PrecisionScopeCurve(np.array(x), np.array(p))
             for x, p in zip(entry["x"], entry["precision"])
         ]
-    return BenchmarkResult(runs=runs, curves=curves, protocol=protocol)
+    per_query_ap = {}
+    if (directory / "per_query_ap.npz").exists():
+        with np.load(directory / "per_query_ap.npz") as saved:
+            for key in saved.files:
+                name, seed, direction = key.rsplit("|", 2)
+                per_query_ap[(name, int(seed), direction)] = saved[key]
+    return BenchmarkResult(runs=runs, curves=curves, protocol=protocol, per_query_ap=per_query_ap)
 
 
 def save_results(result, directory, plots=True):
     """Write ``runs.csv`` (one row per fit), ``summary.csv``, ``results.md``, ``results.rst``,
-    ``protocol.json``, ``curves.json`` and the curve PNGs into ``directory``; return the paths."""
+    ``protocol.json``, ``curves.json``, ``per_query_ap.npz`` (each run's average precision per test
+    query, keys ``"method|seed|direction"``) and the curve PNGs into ``directory``; return the paths."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     _write_csv(directory / "runs.csv", result.runs)
@@ -242,6 +287,10 @@ def save_results(result, directory, plots=True):
     (directory / "curves.json").write_text(json.dumps(curves) + "\n")
     written = [directory / name for name in
                ("runs.csv", "summary.csv", "results.md", "results.rst", "protocol.json", "curves.json")]
+    if result.per_query_ap:
+        np.savez_compressed(directory / "per_query_ap.npz", **{
+            f"{name}|{seed}|{direction}": ap for (name, seed, direction), ap in result.per_query_ap.items()})
+        written.append(directory / "per_query_ap.npz")
     if plots and result.curves:
         try:
             written += plot_curves(result, directory)

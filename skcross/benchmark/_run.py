@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 
 from ..metrics import (
+    average_precision_per_query,
     get_scorer,
     mean_average_precision,
     precision_at_k,
@@ -99,7 +100,12 @@ class BenchmarkResult:
         ``peak_mib`` (and ``peak_gpu_mib`` on a GPU), ``selected`` (the
         parameters chosen by ``--select cv``) or ``error``.
     curves : dict
-        ``(method, direction, "pr" | "scope")`` -> list of curves, one per seed.
+        ``(method, direction, "pr" | "scope")`` -> list of curves, one per
+        seed; the query-independent ranking's curves under the method name
+        ``"class prior"``.
+    per_query_ap : dict
+        ``(method, seed, direction)`` -> average precision of each test
+        query (mAP@all is their mean), for analyses without refitting.
     protocol : dict
         Dataset, split sizes, selection, device, seeds, what ``quick`` changed,
         the machine and package versions.
@@ -108,6 +114,7 @@ class BenchmarkResult:
     runs: list = field(default_factory=list)
     curves: dict = field(default_factory=dict)
     protocol: dict = field(default_factory=dict)
+    per_query_ap: dict = field(default_factory=dict)
 
     def summary(self):
         """One row per method: mean and standard deviation over seeds of every measure."""
@@ -242,9 +249,14 @@ def run_benchmark(
         "device": device_name,
         "quick": shortened,
         "chance_map": chance_map(y_test),
+        "class_prior_map": None,
         **_environment(),
     }
     result = BenchmarkResult(protocol=protocol)
+    prior = class_prior_similarity(y, y_test, len(y_test))
+    protocol["class_prior_map"] = {
+        direction: _score_ranking(prior, y_test, y_test, direction, "class prior", result) for direction in DIRECTIONS
+    }
     # a method without randomness (no random_state) gives the same model for every seed: fitted once
     jobs = [(name, seed) for name in names for seed in (seeds if METHODS[name].randomized else seeds[:1])]
     bar = _progress_bar(len(jobs), progress)
@@ -255,7 +267,7 @@ def run_benchmark(
         row = {"method": name, "seed": seed}
         try:
             row.update(_run_one(method, seed, device, select, cv, quick, progress, (X_img, X_txt, y),
-                                (X_img_test, X_txt_test, y_test), result.curves))
+                                (X_img_test, X_txt_test, y_test), result))
         except Exception as error:  # one failing method must not lose the others' results
             row["error"] = f"{type(error).__name__}: {error}"
             warnings.warn(f"{name} (seed {seed}) failed: {row['error']}", RuntimeWarning, stacklevel=2)
@@ -277,7 +289,7 @@ def _progress_bar(total, enabled):
     return tqdm(total=total, unit="fit", dynamic_ncols=True)
 
 
-def _run_one(method, seed, device, select, cv, quick, progress, train, test, curves):
+def _run_one(method, seed, device, select, cv, quick, progress, train, test, result):
     X_img, X_txt, y = train
     X_img_test, X_txt_test, y_test = test
     # a search's many fits show no bars of their own: the outer bar tracks the method
@@ -306,18 +318,57 @@ def _run_one(method, seed, device, select, cv, quick, progress, train, test, cur
     if gpu is not None:
         row["peak_gpu_mib"] = gpu.cuda.max_memory_allocated() / 2**20
     row["epochs"] = getattr(model, "n_epochs_", None)
-    n_db = S.shape[1]
-    scopes = np.unique(np.linspace(1, n_db, num=min(20, n_db)).round().astype(int))
-    for direction, (S_d, y_q, y_db) in zip(DIRECTIONS, ((S, y_test, y_test), (S.T, y_test, y_test))):
-        row[f"map_{direction}"] = mean_average_precision(S_d, y_q, y_db)
-        row[f"map@{MAP_AT}_{direction}"] = mean_average_precision(S_d, y_q, y_db, k=MAP_AT)
-        row[f"p@{PRECISION_AT}_{direction}"] = precision_at_k(S_d, y_q, y_db, k=PRECISION_AT)
-        curves.setdefault((method.name, direction, "pr"), []).append(precision_recall_curve(S_d, y_q, y_db))
-        curves.setdefault((method.name, direction, "scope"), []).append(
-            precision_scope_curve(S_d, y_q, y_db, scopes=scopes)
-        )
+    for direction, S_d in zip(DIRECTIONS, (S, S.T)):
+        scores = _score_ranking(S_d, y_test, y_test, direction, method.name, result)
+        row.update({f"{measure}_{direction}": value for measure, value in scores.items()})
+        result.per_query_ap[(method.name, seed, direction)] = average_precision_per_query(S_d, y_test, y_test)
     row["map_mean"] = (row["map_i2t"] + row["map_t2i"]) / 2
     return row
+
+
+def _score_ranking(S, y_query, y_db, direction, name, result):
+    """mAP@all, mAP@50 and P@10 of one direction's similarities; its curves are added to ``result``."""
+    n_db = S.shape[1]
+    scopes = np.unique(np.linspace(1, n_db, num=min(20, n_db)).round().astype(int))
+    result.curves.setdefault((name, direction, "pr"), []).append(precision_recall_curve(S, y_query, y_db))
+    result.curves.setdefault((name, direction, "scope"), []).append(precision_scope_curve(S, y_query, y_db, scopes=scopes))
+    return {
+        "map": mean_average_precision(S, y_query, y_db),
+        f"map@{MAP_AT}": mean_average_precision(S, y_query, y_db, k=MAP_AT),
+        f"p@{PRECISION_AT}": precision_at_k(S, y_query, y_db, k=PRECISION_AT),
+    }
+
+
+def class_prior_similarity(y_train, y_db, n_queries):
+    """Similarities of the query-independent ranking: every query ranks the database by training prevalence.
+
+    An item's score is the share of training items relevant to it (its
+    class's training frequency for single-label data; the share of training
+    items sharing one of its labels for multi-label data), the same for
+    every query. A method that does not beat this ranking in a direction has
+    not used the query there.
+
+    Parameters
+    ----------
+    y_train : ndarray of shape (n_train,) or (n_train, n_labels)
+        Training labels.
+    y_db : ndarray of shape (n_database,) or (n_database, n_labels)
+        Database labels.
+    n_queries : int
+        Number of query rows of the returned matrix.
+
+    Returns
+    -------
+    S : ndarray of shape (n_queries, n_database)
+        The same row of scores for every query (a broadcast view).
+    """
+    if np.ndim(y_train) == 1:
+        classes, counts = np.unique(y_train, return_counts=True)
+        frequency = dict(zip(classes.tolist(), (counts / len(y_train)).tolist()))
+        scores = np.array([frequency.get(label, 0.0) for label in np.asarray(y_db).tolist()])
+    else:
+        scores = (np.asarray(y_db, dtype=np.float64) @ np.asarray(y_train, dtype=np.float64).T > 0).mean(axis=1)
+    return np.broadcast_to(scores, (n_queries, len(scores)))
 
 
 def estimator_requires_labels(method):

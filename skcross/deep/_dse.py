@@ -67,7 +67,7 @@ class DSELoss(nn.Module):
     in ``batch_accuracy_`` (for the paper's training-accuracy schedule).
     """
 
-    def __init__(self, kind, n_components, n_classes, lam, center_alpha, center_init="class_means"):
+    def __init__(self, kind, n_components, n_classes, lam, center_alpha, center_init="random"):
         super().__init__()
         self.kind, self.lam, self.center_alpha = kind, lam, center_alpha
         if kind in ("softmax", "center"):
@@ -164,17 +164,21 @@ class DSE(DeepCrossModalMixin, BaseEstimator):
         "dist_softmax" and 0.01 for "center" (ignored by "softmax").
     center_alpha : float, default=0.5
         Step of the center update of DSE-CS.
-    center_init : {"class_means", "zeros", "random"}, default="class_means"
+    center_init : {"random", "class_means", "zeros"}, default="random"
         Where the class centers of DSE-CS and DSE-DS start (the paper does
-        not say): "class_means" at the mean of each class's embeddings by the
-        untrained network, images and texts together (one pass without
-        gradients, in training mode, batches of ``batch_size`` rows of each
-        modality, on a copy of the network); "zeros" at the origin;
-        "random" at ``0.01 * N(0, 1)``. DSE-DS learns its centers by
-        gradient, and Adam moves each coordinate by about ``lr`` per step:
-        on a small dataset (CUB-10, 13 steps per epoch) centers started near
-        the origin never reach the embeddings, and the center term then
-        shrinks the embeddings instead of compacting the classes.
+        not say): "random" at ``0.01 * N(0, 1)``; "class_means" at the mean
+        of each class's embeddings by the untrained network, images and
+        texts together (one pass without gradients, in training mode,
+        batches of ``batch_size`` rows of each modality, on a copy of the
+        network); "zeros" at the origin. DSE-DS learns its centers by
+        gradient, and Adam moves each coordinate by about ``lr`` per step, so
+        centers that start near the origin need many steps to reach the
+        embeddings: with the paper's schedule copied in epochs, CUB-10 (13
+        steps per epoch) stopped after too few. With the schedule counted in
+        steps (``callbacks``), "random" measured better than "class_means"
+        on validation splits of CUB-10's training pairs (DSE-DS, lam=0.1,
+        mean over three seeds and splits: 0.655 against 0.621), so it stays
+        the default.
     metric : {"cosine", "euclidean"}, default="cosine"
         Similarity used for retrieval (cosine is better in all nine cells of
         the paper's Table 4).
@@ -249,8 +253,7 @@ class DSE(DeepCrossModalMixin, BaseEstimator):
     (32 images and 32 texts per batch); each epoch enumerates the larger
     modality once and draws each item's partner uniformly among the other
     modality's items of its class, afresh each time; DSE-CS and DSE-DS
-    centers start at the class means of the untrained embeddings
-    (``center_init``); DSE-CS's centers are updated from the images and texts
+    centers start at small random values (``center_init``); DSE-CS's centers are updated from the images and texts
     of the batch together; the schedule's patiences are counted in the
     paper's optimizer steps (``callbacks``); the last batch is dropped
     when it would hold a single item (BatchNorm cannot train on it). The
@@ -300,7 +303,7 @@ class DSE(DeepCrossModalMixin, BaseEstimator):
         loss="dist_softmax",
         lam=None,
         center_alpha=0.5,
-        center_init="class_means",
+        center_init="random",
         metric="cosine",
         image_encoder=None,
         max_epochs=400,

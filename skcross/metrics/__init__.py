@@ -9,6 +9,7 @@ scikit-learn's model-selection tools.
 from ._ranking import (
     PrecisionRecallCurve,
     PrecisionScopeCurve,
+    average_precision_per_query,
     mean_average_precision,
     precision_at_k,
     precision_recall_curve,
@@ -20,6 +21,7 @@ from ._scorer import cross_modal_map, cross_modal_recall, get_scorer, get_scorer
 __all__ = [
     "PrecisionRecallCurve",
     "PrecisionScopeCurve",
+    "average_precision_per_query",
     "cross_modal_map",
     "cross_modal_recall",
     "get_scorer",

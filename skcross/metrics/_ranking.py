@@ -18,6 +18,7 @@ from ..utils.validation import check_labels
 __all__ = [
     "PrecisionRecallCurve",
     "PrecisionScopeCurve",
+    "average_precision_per_query",
     "mean_average_precision",
     "precision_at_k",
     "precision_scope_curve",
@@ -381,6 +382,50 @@ def mean_average_precision(S, y_query=None, y_db=None, k=None, *, n_jobs=None):
     k = _check_k(k, S.shape[1])
     total = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, _sum_average_precision, n_jobs)
     return float(total / S.shape[0])
+
+
+def average_precision_per_query(S, y_query=None, y_db=None, k=None):
+    """Average precision (AP@all, or AP@k) of each query: the terms whose mean is :func:`mean_average_precision`.
+
+    Kept per query for analyses across methods on the same queries (paired
+    tests, averages over query classes) without refitting.
+
+    Parameters
+    ----------
+    S : array-like of shape (n_queries, n_database)
+        Similarities; larger means more similar.
+    y_query : array-like of shape (n_queries,) or (n_queries, n_labels), default=None
+        Query labels, as in :func:`mean_average_precision`.
+    y_db : array-like of shape (n_database,) or (n_database, n_labels), default=None
+        Database labels, as in :func:`mean_average_precision`.
+    k : int, default=None
+        Cut-off rank; None ranks the whole database.
+
+    Returns
+    -------
+    ap : ndarray of shape (n_queries,)
+        Average precision of each query (0 for a query without a relevant
+        item in its top ``k``).
+
+    See Also
+    --------
+    mean_average_precision : Their mean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import average_precision_per_query
+    >>> S = np.array([[0.9, 0.8, 0.1],
+    ...               [0.2, 0.6, 0.7]])
+    >>> average_precision_per_query(S, [0, 1], [0, 1, 0]).round(4)
+    array([0.8333, 0.5   ])
+    """
+    S, relevance = _prepare(S, y_query, y_db)
+    k = _check_k(k, S.shape[1])
+    ap = np.empty(S.shape[0])
+    for rows, S_block in _blocks_of(S):
+        ap[rows] = _average_precision_rows(relevance.sorted(rows, _rank_block(S_block, k)))
+    return ap
 
 
 def precision_at_k(S, y_query=None, y_db=None, k=10, *, n_jobs=None):
