@@ -61,7 +61,7 @@ def main_part(args, device):
             d = load_dataset(name, data_home=data_home, download_if_missing=False)
             datasets.append((name, (d.X_img_train, d.X_txt_train, d.y_train), (d.X_img_test, d.X_txt_test, d.y_test)))
     seeds = [0] if args.smoke else list(range(args.seeds))
-    quick = {"n_rounds": 1} if args.smoke else {}
+    quick = {"n_rounds": 1, "n_batches_per_round": 20} if args.smoke else {}
     for name, train, test in datasets:
         if args.smoke:
             train, test = tuple(a[:300] for a in train), tuple(a[:100] for a in test)
@@ -83,7 +83,7 @@ def main_part(args, device):
 
 def sweep_part(args, device):
     train, test = synthetic(*((400, 200) if args.smoke else (4000, 2000)))
-    quick = {"n_rounds": 1} if args.smoke else {}
+    quick = {"n_rounds": 1, "n_batches_per_round": 20} if args.smoke else {}
     values = [0.0, 0.4, 1.0] if args.smoke else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     widths = [8, 32] if args.smoke else [8, 16, 32, 64, 128]
     rows, curves = [], {}

@@ -76,6 +76,34 @@ def test_center_update_rule():
     assert not loss.centers.requires_grad and "centers" not in dict(loss.named_parameters())
 
 
+def test_patiences_are_the_papers_steps_never_fewer_epochs():
+    dse = DSE()
+    for steps_per_epoch, plateau, stopping in [(68, 10, 15), (13, 53, 79), (200, 10, 15)]:
+        callbacks = dict(dse._default_callbacks(steps_per_epoch))
+        assert callbacks["lr_plateau"].kwargs["patience"] == plateau
+        assert callbacks["early_stopping"].patience == stopping
+
+
+@pytest.mark.parametrize("loss", ["center", "dist_softmax"])
+def test_class_means_center_init(loss, data):
+    """center_init="class_means" starts each center at its class's mean untrained embedding (both modalities)."""
+    (X_img, X_txt, y), _ = data
+    model = small_dse(loss=loss, center_init="class_means", batch_size=300, max_epochs=1)
+    model._start_training()
+    codes_img, codes_txt = model._class_codes(y)
+    dataset = ClassMatchedDataset(X_img.astype(np.float32), X_txt.astype(np.float32), codes_img, codes_txt, 0)
+    module = model._build_module(X_img.shape[1], X_txt.shape[1], dataset.codes)
+    criterion = model._build_criterion()
+    model._prepare_criterion(module, criterion, dataset)
+    module.train()
+    with torch.no_grad():  # one batch per modality: the training-mode pass sees the same BatchNorm statistics
+        Z = torch.cat([module.embed_image(torch.as_tensor(X_img, dtype=torch.float32)),
+                       module.embed_text(torch.as_tensor(X_txt, dtype=torch.float32))]).numpy()
+    labels = np.concatenate([codes_img, codes_txt])
+    expected = np.stack([Z[labels == c].mean(0) for c in range(len(model.classes_))])
+    np.testing.assert_allclose(criterion.centers.detach().numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_semantic_parameters_are_shared_and_trained_as_specified(data):
     train, _ = data
     ds = small_dse(loss="dist_softmax", max_epochs=2).fit(*train)
@@ -141,7 +169,8 @@ def test_paper_schedule_is_the_default_and_replaceable(data):
     model = DSE(n_components=16, max_epochs=200, verbose=0, random_state=0).fit(X_img, X_txt, y)
     callbacks = dict(model.net_.callbacks_)
     assert isinstance(callbacks["lr_plateau"], LRScheduler) and callbacks["lr_plateau"].monitor == "train_acc"
-    assert isinstance(callbacks["early_stopping"], EarlyStopping) and callbacks["early_stopping"].patience == 15
+    # the paper's patiences (10, 15 epochs of 68 steps) counted in steps: 300 images / 32 = 10 steps per epoch
+    assert callbacks["lr_plateau"].kwargs["patience"] == 68 and callbacks["early_stopping"].patience == 102
     assert model.n_epochs_ < 200  # training accuracy plateaus on this easy data: early stop
     assert "train_acc" in model.net_.history[-1]
     mine = EarlyStopping(monitor="train_acc", lower_is_better=False, patience=2)
@@ -223,5 +252,6 @@ def test_cub_dse_ds_beats_cca_and_cosine_beats_euclidean(cub):
     ds = cross_modal_map(model, d.X_img_test, d.X_txt_test, d.y_test)
     cca = cross_modal_map(CCA(10).fit(d.X_img_train, d.X_txt_train), d.X_img_test, d.X_txt_test, d.y_test)
     assert ds["i2t"] > cca["i2t"] + 0.1 and ds["t2i"] > cca["t2i"] + 0.1, (ds, cca)
+    assert ds["mean"] >= 0.55, ds  # 0.43 when the schedule's patiences were counted in epochs
     euclidean = cross_modal_map(model.set_params(metric="euclidean"), d.X_img_test, d.X_txt_test, d.y_test)
     assert ds["mean"] >= euclidean["mean"], (ds, euclidean)

@@ -146,3 +146,34 @@ def test_stage_params_are_validated(data):
         small_uncsm(stage_params={"metric": {"epochs": 2}}).fit(*train)
     model = small_uncsm(max_epochs=2, stage_params={"metric": {"max_epochs": 1}, "pretrain": {"max_epochs": 4}})
     assert model.fit(*train).stage_epochs_ == {"features": 2, "pretrain": 4, "finetune": 2, "metric": 1}
+
+
+def test_inputs_are_standardised_with_training_statistics(data, fitted):
+    """Each modality is standardised by statistics of the training rows, in fit and in every embedding path."""
+    (X_img, X_txt, _), (X_img_test, _, _) = data
+    np.testing.assert_allclose(fitted.image_scaler_.mean_, X_img.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fitted.text_scaler_.scale_, X_txt.std(0), rtol=1e-4)
+    by_hand = fitted._embed(((X_img_test - fitted.image_scaler_.mean_) / fitted.image_scaler_.scale_).astype(np.float32),
+                            "embed_image")
+    np.testing.assert_allclose(fitted.transform_image(X_img_test), by_hand, rtol=1e-5, atol=1e-5)
+    # a constant column keeps scale 1 (no division by zero); standardize=False keeps the raw features
+    constant = X_img.copy()
+    constant[:, 0] = 3.0
+    model = small_uncsm(max_epochs=1, similarity_metric="cosine").fit(constant, X_txt, data[0][2])
+    assert model.image_scaler_.scale_[0] == 1.0 and np.isfinite(model.transform_image(constant)).all()
+    raw = small_uncsm(max_epochs=1, similarity_metric="cosine", standardize=False).fit(X_img, X_txt, data[0][2])
+    assert not hasattr(raw, "image_scaler_")
+
+
+def test_stage_losses_declare_their_collapsed_values():
+    from skcross.deep._uncsm import SoftmaxLoss, _CrossEntropy
+
+    assert ContrastiveLoss(2.0).collapsed_loss(None) == 1.0  # margin^2 / 4
+    assert DoubleTripletLoss(1.0, 0.5).collapsed_loss(None) == 1.5  # alpha + beta
+    assert _CrossEntropy().collapsed_loss(np.array([0, 1, 0, 1])) == pytest.approx(np.log(2))
+    assert SoftmaxLoss().collapsed_loss(np.array([0, 0, 0, 1])) == pytest.approx(-(0.75 * np.log(0.75) + 0.25 * np.log(0.25)))
+    # the constant solution of the contrastive loss: every distance margin / 2
+    f = torch.zeros(4, 3)
+    g = torch.zeros(4, 3)
+    g[:, 0] = 1.0  # distance 1 everywhere, margin 2
+    assert ContrastiveLoss(2.0)((f, g), torch.tensor([0, 1, 0, 1])).item() == pytest.approx(1.0)

@@ -514,8 +514,8 @@ class DeepCrossModalMixin(CrossModalMixin):
         if abs(final - value) <= _COLLAPSED_LOSS_RTOL * abs(value):
             warnings.warn(
                 f"{where}: the training loss ended at {final:.4g}, the value it takes when the model ignores its "
-                f"input ({value:.4g}): this stage learned nothing. Standardise the features, or change lr or "
-                "max_epochs for this stage.",
+                f"input ({value:.4g}): this stage learned nothing. Check the features' scale (standardise them "
+                "unless the estimator does), or train this stage longer or with another lr.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
