@@ -227,6 +227,9 @@ def test_image_encoder_trains_end_to_end_on_raw_images(data):
     assert scores["i2t"] > chance + 0.1 and scores["t2i"] > chance + 0.1, (scores, chance)
     with pytest.raises(ValueError, match="items of shape"):
         model.transform_image(test_images[:, :, :4])
+    # class-mean centers come from the encoder's untrained embeddings of the raw images too
+    means = small_dse(n_components=16, image_encoder=TinyCNN(16), center_init="class_means", max_epochs=1)
+    assert np.isfinite(means.fit(images, X_txt, y).net_.criterion_.centers.detach().cpu().numpy()).all()
     with pytest.raises(ValueError, match="image_encoder outputs 16 features .* set n_components=16"):
         small_dse(n_components=32, image_encoder=TinyCNN(16)).fit(images, X_txt, y)
     with pytest.raises(ValueError, match="X_img must be a 2-D array"):

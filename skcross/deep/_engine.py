@@ -492,7 +492,7 @@ class DeepCrossModalMixin(CrossModalMixin):
                     continue
                 ratio = _relative_spread(self._embed(X, f"embed_{modality}", net))
                 if ratio < _COLLAPSED_SPREAD:
-                    identical = X.ndim == 2 and not np.ptp(X, axis=0).any()
+                    identical = not np.ptp(X, axis=0).any()
                     cause = (
                         f"the training {modality} rows are identical"
                         if identical
