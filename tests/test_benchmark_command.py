@@ -115,6 +115,66 @@ def test_a_failing_method_is_reported_and_the_others_kept(wikipedia, monkeypatch
     assert "failed: RuntimeError: broken on purpose" in to_markdown(result)
 
 
+def test_class_prior_row_flags_and_per_query_ap(wikipedia, tmp_path):
+    """The query-independent ranking beside random: 0.252 on Wikipedia, above CCA, which is flagged."""
+    result = run_benchmark(wikipedia, methods=["CCA", "SM"], progress=False)
+    prior = result.protocol["class_prior_map"]
+    y_train, y_test = wikipedia.y_train, wikipedia.y_test
+    # by hand: every query ranks the database by training class frequency, ties in database order
+    frequency = np.bincount(y_train) / len(y_train)
+    order = np.argsort(-frequency[y_test], kind="stable")
+    ap = []
+    for label in y_test:
+        relevant = y_test[order] == label
+        hits = np.cumsum(relevant)
+        ap.append(np.mean(hits[relevant] / (np.flatnonzero(relevant) + 1)))
+    assert prior["i2t"]["map"] == pytest.approx(np.mean(ap)) == pytest.approx(prior["t2i"]["map"])
+    assert round(prior["i2t"]["map"], 3) == 0.252  # TARGETS.md's class-prior row
+    markdown = to_markdown(result)
+    assert "| class prior (query-independent) | training labels | - | 0.2524 | 0.2524 |" in markdown
+    assert "| CCA | pairs | cosine | 0.2417 ≤ prior | 0.1967 ≤ prior |" in markdown  # CCA does not beat it
+    assert "| SM | labels | normalised correlation | 0.2782 | 0.2115 ≤ prior |" in markdown
+    for (name, seed, direction), values in result.per_query_ap.items():
+        run = next(r for r in result.runs if r["method"] == name and r["seed"] == seed)
+        assert values.shape == (len(y_test),) and values.mean() == pytest.approx(run[f"map_{direction}"])
+    from skcross.benchmark import save_results
+
+    save_results(result, tmp_path, plots=False)
+    loaded = load_results(tmp_path)
+    assert loaded.per_query_ap.keys() == result.per_query_ap.keys()
+    np.testing.assert_array_equal(loaded.per_query_ap[("SM", 0, "t2i")], result.per_query_ap[("SM", 0, "t2i")])
+    assert to_markdown(loaded) == markdown
+
+
+def test_multilabel_class_prior_scores_the_share_of_training_items_sharing_a_label():
+    from skcross.benchmark._run import class_prior_similarity
+
+    Y_train = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 0]])
+    Y_db = np.array([[1, 0, 0], [0, 0, 1], [0, 1, 1], [0, 0, 0]])
+    S = class_prior_similarity(Y_train, Y_db, 2)
+    np.testing.assert_allclose(S, [[0.5, 0.25, 0.75, 0.0]] * 2)
+
+
+def test_a_collapsed_fit_is_reported_in_the_table(wikipedia, monkeypatch):
+    from sklearn.exceptions import ConvergenceWarning
+
+    fit = CCA.fit
+
+    def collapsing(self, *args, **kwargs):
+        import warnings
+
+        warnings.warn("CCA (training): the image embeddings have collapsed", ConvergenceWarning)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(CCA, "fit", collapsing)
+    with pytest.warns(ConvergenceWarning):  # still shown
+        result = run_benchmark(wikipedia, methods=["CCA"], progress=False)
+    assert result.runs[0]["warnings"] == "CCA (training): the image embeddings have collapsed"
+    markdown = to_markdown(result)
+    assert "| CCA (collapsed fit, see below) |" in markdown
+    assert "Collapsed fit, CCA: 1 of 1 fits: CCA (training): the image embeddings have collapsed" in markdown
+
+
 def test_arguments_are_validated(wikipedia, capsys):
     with pytest.raises(ValueError, match="methods must be names among"):
         run_benchmark(wikipedia, methods=["XYZ"])
@@ -146,8 +206,8 @@ def test_quick_run_of_every_method(tmp_path, capsys):
     out = capsys.readouterr().out
     assert status == 0, out
     assert "QUICK RUN" in out and "training pairs: 600 of 2173" in out
-    for name in available_methods():
-        assert f"| {name} |" in out
+    for name in available_methods():  # a collapsed quick fit says so after its name
+        assert f"| {name} |" in out or f"| {name} (collapsed fit, see below) |" in out
     with open(tmp_path / "wikipedia" / "summary.csv") as f:
         rows = list(csv.DictReader(f))
     assert [row["method"] for row in rows] == available_methods()

@@ -44,6 +44,9 @@ def summarize(result):
         selected = [run["selected"] for run in runs if "selected" in run]
         if selected:
             row["selected"] = "; ".join(_params_text(params) for params in selected)
+        warned = [run["warnings"] for run in runs if run.get("warnings")]
+        if warned:
+            row["warnings"] = f"{len(warned)} of {len(runs)} fits: " + warned[0]
         epochs = [run["epochs"] for run in runs if run.get("epochs")]
         if epochs:
             row["epochs"] = float(np.mean(epochs))
@@ -130,7 +133,8 @@ def table(result):
             cells = [row["method"], row["supervision"], row["similarity"], f"failed: {row['error']}"]
             body.append(cells + [""] * (len(headers) - len(cells)))
             continue
-        cells = [row["method"], row["supervision"], row["similarity"]]
+        name = row["method"] + (" (collapsed fit, see below)" if "warnings" in row else "")
+        cells = [name, row["supervision"], row["similarity"]]
         cells += [_cell(row, key) + _below_prior(row, key, prior) for key in ("map_i2t", "map_t2i")]
         cells += [_cell(row, key) for key in ("map_mean", *SCORES[2:])]
         cells += [_time_cell(row, "fit_s"), _time_cell(row, "inference_s"), _cell(row, "peak_mib", 0)]
@@ -161,7 +165,13 @@ def to_markdown(result):
     lines = [*("> " + line for line in protocol_lines(result.protocol)), "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    lines += [f"\n{line}" for line in _warning_lines(result)]
     return "\n".join(lines) + "\n"
+
+
+def _warning_lines(result):
+    """One line per method whose fits warned of a collapse (``ConvergenceWarning``)."""
+    return [f"Collapsed fit, {row['method']}: {row['warnings']}" for row in summarize(result) if "warnings" in row]
 
 
 def to_rst(result):
@@ -172,6 +182,7 @@ def to_rst(result):
     for cells in [headers, *body]:
         lines.append("   * - " + (cells[0] or "\\"))
         lines += ["     - " + (cell.replace("*", "\\*") or "\\") for cell in cells[1:]]
+    lines += [f"\n{line.replace('*', chr(92) + '*')}" for line in _warning_lines(result)]
     return "\n".join(lines) + "\n"
 
 
@@ -244,7 +255,7 @@ def load_results(directory):
             for key, value in row.items():
                 if value == "":
                     continue
-                if key in ("method", "error"):
+                if key in ("method", "error", "warnings"):
                     run[key] = value
                 elif key == "selected":
                     run[key] = json.loads(value)

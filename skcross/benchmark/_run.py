@@ -9,6 +9,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 
 from ..metrics import (
@@ -98,7 +99,8 @@ class BenchmarkResult:
         One row per method and seed: the scores (``map_i2t``, ``map_t2i``,
         ``map@50_i2t``, ..., ``p@10_t2i``), ``fit_s``, ``inference_s``,
         ``peak_mib`` (and ``peak_gpu_mib`` on a GPU), ``selected`` (the
-        parameters chosen by ``--select cv``) or ``error``.
+        parameters chosen by ``--select cv``), ``warnings`` (the fit's
+        ``ConvergenceWarning`` messages, e.g. a collapsed stage) or ``error``.
     curves : dict
         ``(method, direction, "pr" | "scope")`` -> list of curves, one per
         seed; the query-independent ranking's curves under the method name
@@ -266,8 +268,11 @@ def run_benchmark(
             bar.set_description(f"{name} (seed {seed})")
         row = {"method": name, "seed": seed}
         try:
-            row.update(_run_one(method, seed, device, select, cv, quick, progress, (X_img, X_txt, y),
-                                (X_img_test, X_txt_test, y_test), result))
+            with _convergence_warnings() as collapsed:
+                row.update(_run_one(method, seed, device, select, cv, quick, progress, (X_img, X_txt, y),
+                                    (X_img_test, X_txt_test, y_test), result))
+            if collapsed:
+                row["warnings"] = " | ".join(collapsed)
         except Exception as error:  # one failing method must not lose the others' results
             row["error"] = f"{type(error).__name__}: {error}"
             warnings.warn(f"{name} (seed {seed}) failed: {row['error']}", RuntimeWarning, stacklevel=2)
@@ -277,6 +282,26 @@ def run_benchmark(
     if bar is not None:
         bar.close()
     return result
+
+
+@contextlib.contextmanager
+def _convergence_warnings():
+    """Collect the distinct ``ConvergenceWarning`` messages of the enclosed fit (a collapsed stage, say).
+
+    They are still shown; the run's row keeps them, so a table never reports a
+    collapsed fit without saying so.
+    """
+    messages = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            yield messages
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, ConvergenceWarning) and str(warning.message) not in messages:
+                    messages.append(str(warning.message))
+    for warning in caught:  # shown as they would have been
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _progress_bar(total, enabled):
