@@ -155,6 +155,18 @@ def test_multilabel_class_prior_scores_the_share_of_training_items_sharing_a_lab
     np.testing.assert_allclose(S, [[0.5, 0.25, 0.75, 0.0]] * 2)
 
 
+def test_relevant_share_is_the_random_rankings_precision():
+    from skcross.benchmark._run import relevant_share
+
+    y = np.array([0, 0, 0, 1])  # queries of class 0 find 3 of 4 relevant, the class-1 query 1 of 4
+    assert relevant_share(y) == pytest.approx((3 * 0.75 + 0.25) / 4)
+    Y = np.array([[1, 0], [0, 1], [1, 1]])
+    assert relevant_share(Y) == pytest.approx(np.mean([(Y @ row > 0).mean() for row in Y]))
+    S = np.random.default_rng(0).random((400, 400))  # the expected precision of a random ranking at any rank
+    y = np.random.default_rng(1).integers(0, 5, 400)
+    assert precision_at_k(S, y, y, k=200) == pytest.approx(relevant_share(y), abs=0.01)
+
+
 def test_a_collapsed_fit_is_reported_in_the_table(wikipedia, monkeypatch):
     from sklearn.exceptions import ConvergenceWarning
 

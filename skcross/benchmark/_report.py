@@ -225,13 +225,13 @@ def plot_curves(result, directory):
             if prior:
                 plot_curve(mean_curve(prior), ax=ax, label="class prior (query-independent)", color="black",
                            linestyle=":", linewidth=2)
-            chance = result.protocol.get("chance_map")
-            if chance is not None:
-                ax.axhline(chance, color="gray", linestyle="--", linewidth=1, label="random ranking")
+            share = result.protocol.get("relevant_share")
+            if share is not None:  # a random ranking's precision at every rank, in expectation
+                ax.axhline(share, color="gray", linestyle="--", linewidth=1, label="random ranking")
             ax.set_ylim(0, 1)
             ax.set_title(f"{result.protocol['dataset']}: {title}, {_DIRECTION_TITLES[direction]}")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize="small", ncol=2)
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves
             path = Path(directory) / f"{kind}_{direction}.png"
             fig.savefig(path, dpi=110, bbox_inches="tight")
             plt.close(fig)

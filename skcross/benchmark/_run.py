@@ -251,6 +251,7 @@ def run_benchmark(
         "device": device_name,
         "quick": shortened,
         "chance_map": chance_map(y_test),
+        "relevant_share": relevant_share(y_test),
         "class_prior_map": None,
         **_environment(),
     }
@@ -405,6 +406,21 @@ def _paired(X_img, X_txt):
     from .. import paired
 
     return paired(X_img, X_txt)
+
+
+def relevant_share(y_test):
+    """Mean over test queries of the share of the test database relevant to them.
+
+    The precision of a random ranking at any rank, in expectation: the random
+    level of precision-recall and precision-scope curves.
+    """
+    y_test = np.asarray(y_test)
+    if y_test.ndim == 1:
+        _, inverse, counts = np.unique(y_test, return_inverse=True, return_counts=True)
+        return float(np.mean(counts[inverse]) / len(y_test))
+    Y = y_test.astype(np.float32)
+    shares = [(Y[start : start + 1024] @ Y.T > 0).mean(axis=1) for start in range(0, len(Y), 1024)]
+    return float(np.concatenate(shares).mean())
 
 
 def chance_map(y_test, seed=0):
