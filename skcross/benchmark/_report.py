@@ -97,6 +97,8 @@ def protocol_lines(protocol):
             f"its items' classes (mAP i2t {prior['i2t']['map']:.4f}, t2i {prior['t2i']['map']:.4f}); a method's mAP marked "
             "'≤ prior' does not beat it in that direction, i.e. its ranking there owes nothing to the query."
         )
+    if protocol.get("note"):  # written into protocol.json by hand, e.g. what else ran on the machine
+        lines.append(f"Note: {protocol['note']}")
     if protocol.get("quick"):
         lines.append("QUICK RUN (smoke test, numbers not comparable): " + "; ".join(
             f"{what}: {how}" for what, how in protocol["quick"].items()))

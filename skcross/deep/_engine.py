@@ -469,7 +469,7 @@ class DeepCrossModalMixin(CrossModalMixin):
     def _collapse_probe(self, X_img, X_txt, seed):
         """Up to 512 training rows of each modality (seeded draw), float32, for the collapse guard."""
         rng = np.random.default_rng(seed)
-        rows = [np.sort(rng.choice(len(X), size=min(len(X), _PROBE_ROWS), replace=False)) for X in (X_img, X_txt)]
+        rows = [np.sort(rng.choice(X.shape[0], size=min(X.shape[0], _PROBE_ROWS), replace=False)) for X in (X_img, X_txt)]
         return _as_float32(X_img[rows[0]]), _as_float32(X_txt[rows[1]])
 
     def _warn_if_collapsed(self, net, stage, probe, loss_targets):

@@ -67,6 +67,6 @@ FAST_PARAMS = {
     "UNCSM": {"max_epochs": 2, "batch_size": 30, "n_metric_pairs": 200, "stage_params": {"metric": {"batch_size": 50}},
               "verbose": 0, "random_state": 0},
     "DCCA": {"n_components": 2, "layer_sizes": (8,), "max_epochs": 2, "batch_size": 30, "verbose": 0, "random_state": 0},
-    "SSPE": {"n_components": 8, "hidden_sizes": (16,), "n_rounds": 2, "n_batches_per_round": 12, "verbose": 0,
+    "SSPE": {"n_components": 8, "hidden_sizes": (16,), "n_rounds": 2, "n_batches_per_round": None, "verbose": 0,
              "random_state": 0},
 }
