@@ -55,7 +55,9 @@ def method_rows_rst(results, methods):
         for cells in body:
             if cells[0] in methods or cells[0].startswith("class prior"):  # what ignoring the query gets
                 seeds = len(result.protocol["seeds"])
-                lines += [f"   * - {dataset} ({seeds} seed{'s' if seeds > 1 else ''})", f"     - {cells[0]}"]
+                stale = result.protocol.get("fits_predate")  # results kept from before a fix, said so
+                when = f"; fits predate {stale}" if stale else ""
+                lines += [f"   * - {dataset} ({seeds} seed{'s' if seeds > 1 else ''}{when})", f"     - {cells[0]}"]
                 lines += [f"     - {cells[index[h]]}" for h in ("mAP i2t", "mAP t2i", "mAP mean", "fit s")]
     return "\n".join(lines) + "\n"
 
@@ -73,6 +75,10 @@ def main():
            "Written by `python benchmarks/compare_to_papers.py` from the folders below, each produced by the",
            "command quoted in its protocol (`python -m skcross.benchmark ...`). mAP@all unless marked; i2t = image",
            "query -> text database. Nothing was selected on a test split.", ""]
+    stale = [name for name, result in results.items() if result.protocol.get("fits_predate")]
+    if stale:
+        out += [f"Not re-run after {results[stale[0]].protocol['fits_predate']}: {', '.join(stale)} "
+                "(their tables say what predates the fixes).", ""]
     out += ["## Beside the published numbers", "",
             "| dataset | method | skcross i2t | skcross t2i | paper i2t | paper t2i | source | comparable? |",
             "|---|---|---|---|---|---|---|---|"]
