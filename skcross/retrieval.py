@@ -22,7 +22,8 @@ from .metrics._scorer import _embedders, _ranks_by_cosine
 __all__ = ["CrossModalIndex"]
 
 _MODALITIES = ("image", "text")
-_FAISS_TYPES = ("flat", "ivf", "hnsw")
+_FAISS_TYPES = ("auto", "flat", "ivf", "hnsw")
+_FLAT_BELOW = 50_000  # index_type="auto": an exact flat index for galleries smaller than this
 
 
 def _import_faiss():
@@ -52,11 +53,16 @@ class CrossModalIndex:
         ``batch_size`` queries x ``batch_size`` items, keeping a running top-k
         (``argpartition``). "faiss": an approximate (or flat) faiss index over
         the unit-normalised embeddings, searched by inner product (= cosine).
-    index_type : {"flat", "ivf", "hnsw"}, default="hnsw"
+    index_type : {"auto", "flat", "ivf", "hnsw"}, default="auto"
         faiss index: ``IndexFlatIP`` (exact), ``IndexIVFFlat`` (trained on the
         first ``add``; parameters ``nlist``, ``nprobe``) or ``IndexHNSWFlat``
-        (parameters ``M``, ``ef_construction``, ``ef_search``). Ignored by the
-        exact backend.
+        (parameters ``M``, ``ef_construction``, ``ef_search``). "auto": flat
+        when the first ``add`` brings fewer than 50,000 items, else HNSW; the
+        choice is in ``index_type_``. Every type answers any ``k`` up to the
+        gallery size: when ``k`` (or ``n_candidates``) exceeds ``ef_search``,
+        HNSW searches with ``ef_search=k``, and IVF probes every list for the
+        queries that its ``nprobe`` lists leave short. Ignored by the exact
+        backend.
     index_params : dict, default=None
         faiss parameters: ``nlist`` (IVF lists, default ``4 * sqrt(n)`` at
         the first ``add``), ``nprobe`` (lists searched, default 16), ``M``
@@ -88,8 +94,11 @@ class CrossModalIndex:
     modality_ : {"image", "text"}
         The gallery's modality (set by the first ``add``); queries are of the
         other one.
+    index_type_ : {"flat", "ivf", "hnsw"}
+        The faiss index built by the first ``add`` (faiss backend only).
     ids_ : ndarray of shape (n_items,)
-        Ids of the indexed items, in insertion order.
+        Ids of the indexed items, in insertion order: int64 when every id is
+        an integer, strings when every id is a string, otherwise objects.
     embeddings_ : ndarray of shape (n_items, n_components)
         Gallery embeddings (kept by the exact backend, and by faiss when
         re-ranking).
@@ -107,7 +116,7 @@ class CrossModalIndex:
     (2, 3)
     """
 
-    def __init__(self, estimator, *, backend="exact", index_type="hnsw", index_params=None, rerank=None,
+    def __init__(self, estimator, *, backend="exact", index_type="auto", index_params=None, rerank=None,
                  n_candidates=100, batch_size=4096, device=None):
         self.estimator = estimator
         self.backend = backend
@@ -202,9 +211,12 @@ class CrossModalIndex:
             partition on its scheduler's workers, then gathered here.
         modality : {"image", "text"}
             The items' modality; every ``add`` of an index uses the same one.
-        ids : array-like of int of shape (n_items,), default=None
-            The items' ids, returned by :meth:`search`; None numbers them on
-            from the last id added (0, 1, 2, ...). Must be unique.
+        ids : array-like of shape (n_items,), default=None
+            The items' ids, returned by :meth:`search` as given: integers,
+            strings (``"doc0"``), or any hashable objects (a list, an array,
+            a pandas Index). None numbers the rows on from the largest
+            integer id so far (0, 1, 2, ...); an index holding ids of another
+            kind needs ``ids`` on every ``add``. Unique across the index.
 
         Returns
         -------
@@ -220,18 +232,7 @@ class CrossModalIndex:
         E = self._embed_rows(X, modality)
         if not np.isfinite(E).all():
             raise ValueError(f"{type(self._final).__name__} produced NaN or infinite embeddings for X.")
-        start = int(self.ids_.max()) + 1 if len(self.ids_) else 0
-        if ids is None:
-            ids = np.arange(start, start + len(E), dtype=np.int64)
-        else:
-            ids = np.asarray(ids)
-            if ids.shape != (len(E),) or ids.dtype.kind not in "iu":
-                raise ValueError(f"ids must be {len(E)} integers (one per row of X), got shape {ids.shape}, "
-                                 f"dtype {ids.dtype}.")
-            ids = ids.astype(np.int64)
-        all_ids = np.concatenate([self.ids_, ids])
-        if len(np.unique(all_ids)) != len(all_ids):
-            raise ValueError("ids must be unique across the index; some are already used or repeated.")
+        all_ids = _joined_ids(self.ids_, ids, len(E))
         if self.backend == "faiss":
             self._faiss_add(E)
         if self.backend == "exact" or self.reranks:
@@ -246,9 +247,12 @@ class CrossModalIndex:
         params = self.index_params or {}
         if self._faiss_index is None:
             d = vectors.shape[1]
-            if self.index_type == "flat":
+            self.index_type_ = self.index_type
+            if self.index_type == "auto":
+                self.index_type_ = "flat" if len(vectors) < _FLAT_BELOW else "hnsw"
+            if self.index_type_ == "flat":
                 index = faiss.IndexFlatIP(d)
-            elif self.index_type == "ivf":
+            elif self.index_type_ == "ivf":
                 nlist = params.get("nlist", max(1, int(4 * np.sqrt(len(vectors)))))
                 index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
                 index.train(vectors)
@@ -315,11 +319,7 @@ class CrossModalIndex:
         depth = max(k, self.n_candidates) if rerank else k
         depth = min(depth, len(self.ids_))
         if self.backend == "faiss":
-            scores, positions = self._faiss_index.search(np.ascontiguousarray(normalize(Q), dtype=np.float32), depth)
-            if (positions < 0).any():  # IVF with too few probed lists can return fewer results
-                raise RuntimeError(
-                    f"faiss found fewer than {depth} results for some queries; raise nprobe (IVF) or ef_search (HNSW)."
-                )
+            scores, positions = self._faiss_search(np.ascontiguousarray(normalize(Q), dtype=np.float32), depth)
         elif self._cosine or rerank:
             scores, positions = self._exact_top(normalize(Q), depth, cosine=True)
         else:
@@ -327,6 +327,34 @@ class CrossModalIndex:
         if rerank:
             scores, positions = self._rerank(Q, positions, k)
         return scores[:, :k], positions[:, :k]
+
+    def _faiss_search(self, Q, depth):
+        """faiss's top-``depth``, searched deeper where the approximate index returns fewer results."""
+        index = self._faiss_index
+        hnsw = getattr(index, "hnsw", None)
+        if hnsw is not None and hnsw.efSearch < depth:  # HNSW returns at most ef_search results
+            ef_search = hnsw.efSearch
+            hnsw.efSearch = depth
+            try:
+                scores, positions = index.search(Q, depth)
+            finally:
+                hnsw.efSearch = ef_search
+        else:
+            scores, positions = index.search(Q, depth)
+        short = np.flatnonzero((positions < 0).any(axis=1))
+        if len(short) and hasattr(index, "nprobe") and hasattr(index, "nlist"):  # IVF: probe every list
+            nprobe = index.nprobe
+            index.nprobe = index.nlist
+            try:
+                scores[short], positions[short] = index.search(np.ascontiguousarray(Q[short]), depth)
+            finally:
+                index.nprobe = nprobe
+        if (positions < 0).any():
+            raise RuntimeError(
+                f"faiss found fewer than {depth} results for some queries even searching exhaustively "
+                f"(index_type_={self.index_type_!r}); use index_type='flat' or backend='exact'."
+            )
+        return scores, positions
 
     def _exact_top(self, Q, depth, cosine):
         """Top-``depth`` over the gallery, one block of items at a time; ties keep insertion order.
@@ -443,3 +471,58 @@ class CrossModalIndex:
             raise TypeError(f"{path} holds a {type(index).__name__}, not a {cls.__name__}.")
         return index
 
+
+
+def _joined_ids(ids_so_far, ids, n):
+    """``ids_so_far`` followed by the ids of ``n`` new items (``ids``, or numbers after the largest integer id).
+
+    Integers stay int64 and strings stay strings; a mix of kinds becomes an
+    object array, so that no id is ever converted into another (``5`` never
+    becomes ``"5"``).
+    """
+    if ids is None:
+        if ids_so_far.dtype.kind not in "iu":
+            raise ValueError(
+                f"this index holds ids of your choosing (e.g. {ids_so_far.tolist()[0]!r}); pass ids= for these "
+                f"{n} rows too (numbering them 0, 1, 2, ... could repeat or mix kinds)."
+            )
+        start = int(ids_so_far.max()) + 1 if len(ids_so_far) else 0
+        return np.concatenate([ids_so_far, np.arange(start, start + n, dtype=np.int64)])
+    try:
+        given = np.asarray(ids)
+    except ValueError:  # e.g. a list mixing strings and tuples
+        given = None
+    if (given is None or given.ndim != 1) and isinstance(ids, (list, tuple)) and len(ids) == n:
+        given = np.empty(n, dtype=object)  # one id per element, tuples included
+        for position, value in enumerate(ids):
+            given[position] = value
+    if given.ndim != 1 or len(given) != n:
+        raise ValueError(f"ids must hold {n} ids, one per row of X, got shape {given.shape}.")
+    if given.dtype.kind == "f" or (given.dtype.kind == "O" and any(isinstance(i, float) for i in given)):
+        raise ValueError(
+            f"ids must be integers, strings or other hashable objects, not floating-point numbers (got dtype "
+            f"{given.dtype}): float ids are not exact keys. Pass whole numbers as integers, e.g. ids.astype(int)."
+        )
+    if given.dtype.kind in "iub":
+        given = given.astype(np.int64)
+    elif given.dtype.kind == "O" and len(given) and all(isinstance(i, str) for i in given):
+        given = given.astype(str)  # strings held as objects (a pandas Index): the same strings
+    elif given.dtype.kind == "O":
+        for value in given:
+            try:
+                hash(value)
+            except TypeError:
+                raise ValueError(f"ids must be hashable (integers, strings, tuples...); {value!r} is not.") from None
+    elif given.dtype.kind not in "US":
+        raise ValueError(f"ids must be integers, strings or other hashable objects, got dtype {given.dtype}.")
+    if len(ids_so_far) == 0:
+        joined = given
+    elif ids_so_far.dtype.kind == given.dtype.kind and given.dtype.kind != "O":
+        joined = np.concatenate([ids_so_far, given])
+    else:  # different kinds: objects, each id as given
+        joined = np.empty(len(ids_so_far) + n, dtype=object)
+        joined[:len(ids_so_far)], joined[len(ids_so_far):] = list(ids_so_far.tolist()), list(given.tolist())
+    unique = len(np.unique(joined)) if joined.dtype.kind != "O" else len(set(joined.tolist()))
+    if unique != len(joined):
+        raise ValueError("ids must be unique across the index; some are already used or repeated.")
+    return joined

@@ -12,6 +12,7 @@ from skcross.metrics import (
     cross_modal_recall,
     get_scorer,
     get_scorer_names,
+    get_scorers,
     mean_average_precision,
     precision_at_k,
     precision_recall_curve,
@@ -272,6 +273,30 @@ def test_get_scorer_registry():
             get_scorer(bad)
     custom = lambda est, X, y: 0.0  # noqa: E731
     assert get_scorer(custom) is custom
+
+
+def test_get_scorers_for_multi_metric_searches():
+    from sklearn.model_selection import GridSearchCV, cross_validate
+
+    X_img, X_txt, y = make_cross_modal(150, n_classes=3, random_state=0)
+    X = paired(X_img, X_txt)
+    scorers = get_scorers({"t2i": "map_t2i", "both": "map"})
+    assert list(scorers) == ["t2i", "both"] and repr(scorers["t2i"]) == "get_scorer('map_t2i')"
+    search = GridSearchCV(CCA(), {"n_components": [1, 2]}, scoring=scorers, refit="both", cv=3).fit(X, y)
+    assert {"mean_test_t2i", "mean_test_both"} <= set(search.cv_results_)
+    default = GridSearchCV(CCA(), {"n_components": [1, 2]}, cv=3).fit(X, y)  # scoring=None: score = mean mAP
+    np.testing.assert_allclose(default.cv_results_["mean_test_score"], search.cv_results_["mean_test_both"])
+    listed = cross_validate(CCA(2), X, y, cv=3, scoring=get_scorers(["map", "map@10"]))
+    assert {"test_map", "test_map@10"} <= set(listed)
+    assert list(get_scorers("map_i2t")) == ["map_i2t"]
+    with pytest.raises(ValueError, match="not a valid scoring value"):
+        get_scorers(["map", "accuracy"])
+    with pytest.raises(ValueError, match="lists a name twice"):
+        get_scorers(["map", "map"])
+    with pytest.raises(ValueError, match="names no scorer"):
+        get_scorers([])
+    with pytest.raises(TypeError, match="scoring must be a scorer name, a list of names or a dict"):
+        get_scorers(3)
 
 
 def test_scorer_needs_paired_data(fitted):

@@ -59,6 +59,30 @@ def test_ties_keep_insertion_order_across_blocks(data, top_k_path):
     np.testing.assert_array_equal(ids, brute_force(S, 15)[1])
 
 
+def test_ids_of_your_choosing_are_returned_as_given(data, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X_img, X_txt, _, model = data
+    names = np.array([f"doc{i}" for i in range(100)])
+    index = CrossModalIndex(model).add(X_txt[:100], modality="text", ids=names)
+    index.add(X_txt[100:150], modality="text", ids=pd.Index([f"page-{i}" for i in range(50)]))
+    expected = brute_force(model.similarity(X_img[:4], X_txt[:150]), 5)[1]
+    _, ids = index.search(X_img[:4], k=5)
+    np.testing.assert_array_equal(ids, np.concatenate([names, [f"page-{i}" for i in range(50)]])[expected])
+    assert ids.dtype.kind == "U"
+    loaded = CrossModalIndex.load(index.save(tmp_path / "index.joblib"))
+    np.testing.assert_array_equal(loaded.search(X_img[:4], k=5)[1], ids)
+    with pytest.raises(ValueError, match="already used"):
+        index.add(X_txt[:1], modality="text", ids=["doc3"])
+    with pytest.raises(ValueError, match=r"holds ids of your choosing \(e.g. 'doc0'\); pass ids="):
+        index.add(X_txt[:1], modality="text")
+    # kinds mixed: objects, each id as given (7 stays an integer, "7" a string)
+    mixed = CrossModalIndex(model).add(X_txt[:2], modality="text", ids=[7, 8]).add(
+        X_txt[2:4], modality="text", ids=["7", ("a", 1)])
+    assert mixed.ids_.dtype == object and mixed.ids_.tolist() == [7, 8, "7", ("a", 1)]
+    with pytest.raises(ValueError, match="must be hashable"):
+        CrossModalIndex(model).add(X_txt[:2], modality="text", ids=np.array([[1], "b"], dtype=object))
+
+
 def test_adding_in_parts_with_ids_and_k_clipped(data):
     X_img, X_txt, _, model = data
     index = CrossModalIndex(model).add(X_txt[:100], modality="text").add(X_txt[100:150], modality="text")
@@ -75,8 +99,10 @@ def test_adding_in_parts_with_ids_and_k_clipped(data):
         CrossModalIndex(model).search(X_img, k=3)
     with pytest.raises(ValueError, match="k must be a positive integer"):
         index.search(X_img, k=0)
-    with pytest.raises(ValueError, match="ids must be 2 integers"):
+    with pytest.raises(ValueError, match="not floating-point numbers .* ids.astype.int."):
         CrossModalIndex(model).add(X_txt[:2], modality="text", ids=[1.5, 2.5])
+    with pytest.raises(ValueError, match="ids must hold 2 ids, one per row of X, got shape .3,."):
+        CrossModalIndex(model).add(X_txt[:2], modality="text", ids=[1, 2, 3])
     with pytest.raises(ValueError, match="backend must be"):
         CrossModalIndex(model, backend="annoy")
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
@@ -200,6 +226,23 @@ def test_faiss_approximate_recall(large, index_type, params):
     _, ids = index.add(items, modality="text").search(queries, k=10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, exact)])
     assert recall >= 0.95, recall
+
+
+@pytest.mark.parametrize("index_type, params", [("auto", None), ("hnsw", {"M": 8, "ef_search": 16}),
+                                                ("ivf", {"nlist": 64, "nprobe": 1})])
+def test_faiss_answers_any_k_up_to_the_gallery(data, index_type, params):
+    """k = the whole gallery (beyond HNSW's ef_search, beyond IVF's probed lists) returns every item once."""
+    pytest.importorskip("faiss")
+    X_img, X_txt, _, model = data
+    index = CrossModalIndex(model, backend="faiss", index_type=index_type, index_params=params)
+    index.add(X_txt, modality="text")
+    assert index.index_type_ == ("flat" if index_type == "auto" else index_type)  # a small gallery: exact
+    scores, ids = index.search(X_img[:5], k=len(X_txt))
+    assert ids.shape == (5, len(X_txt))
+    assert all(sorted(row) == list(range(len(X_txt))) for row in ids.tolist())
+    assert (np.diff(scores, axis=1) <= 1e-6).all()
+    if index_type == "hnsw":
+        assert index._faiss_index.hnsw.efSearch == 16  # the user's setting is kept for the next searches
 
 
 def test_faiss_reranks_a_learned_similarity(data):

@@ -16,7 +16,7 @@ from ._ranking import (
     precision_scope_curve,
     recall_at_k,
 )
-from ._scorer import cross_modal_map, cross_modal_recall, get_scorer, get_scorer_names
+from ._scorer import cross_modal_map, cross_modal_recall, get_scorer, get_scorer_names, get_scorers
 
 __all__ = [
     "PrecisionRecallCurve",
@@ -26,6 +26,7 @@ __all__ = [
     "cross_modal_recall",
     "get_scorer",
     "get_scorer_names",
+    "get_scorers",
     "mean_average_precision",
     "precision_at_k",
     "precision_recall_curve",

@@ -380,3 +380,61 @@ def get_scorer(scoring):
         )
     k = int(match["k"]) if match["k"] else None
     return _CrossModalScorer(match["metric"], k, match["direction"] or "mean")
+
+
+def get_scorers(scoring):
+    """Several scorers at once, in the form scikit-learn's ``scoring=`` takes for multi-metric evaluation.
+
+    scikit-learn resolves a *string* in ``scoring=`` against its own registry
+    of scorer names, which offers no public way to add names (patching its
+    private registry would change scikit-learn for the whole process), so
+    ``cross_val_score(CCA(), X, y, scoring="map")`` cannot work. Pass
+    ``get_scorer("map")`` for one metric, this function's dict for several,
+    or nothing: every skcross estimator's ``score`` is the mean mAP@all, so
+    ``scoring=None`` ranks by it.
+
+    Parameters
+    ----------
+    scoring : str, list of str or dict
+        Names accepted by :func:`get_scorer`: one name, a list of names (the
+        keys are the names), or a dict ``{key: name}`` (the keys are yours,
+        e.g. ``{"t2i": "map_t2i"}``).
+
+    Returns
+    -------
+    scorers : dict
+        ``{key: scorer}``, for ``GridSearchCV(scoring=..., refit=key)``,
+        ``cross_validate`` and ``RandomizedSearchCV``; results appear as
+        ``cv_results_["mean_test_<key>"]``.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import cross_validate
+    >>> from skcross import paired
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import CCA
+    >>> from skcross.metrics import get_scorers
+    >>> X_img, X_txt, y = make_cross_modal(120, n_classes=3, random_state=0)
+    >>> scores = cross_validate(CCA(2), paired(X_img, X_txt), y, cv=3,
+    ...                         scoring=get_scorers({"i2t": "map_i2t", "t2i": "map_t2i"}))
+    >>> sorted(key for key in scores if key.startswith("test_"))
+    ['test_i2t', 'test_t2i']
+    """
+    if isinstance(scoring, str):
+        names = {scoring: scoring}
+    elif isinstance(scoring, dict):
+        names = dict(scoring)
+    elif isinstance(scoring, (list, tuple)):
+        names = {name: name for name in scoring}
+        if len(names) != len(scoring):
+            raise ValueError(f"scoring lists a name twice: {list(scoring)!r}.")
+    else:
+        raise TypeError(
+            f"scoring must be a scorer name, a list of names or a dict {{key: name}}, got {type(scoring).__name__}."
+        )
+    if not names:
+        raise ValueError("scoring names no scorer; give at least one name, e.g. get_scorers(['map', 'map@50']).")
+    for key in names:
+        if not isinstance(key, str):
+            raise TypeError(f"scoring's keys must be strings (they name cv_results_ columns), got {key!r}.")
+    return {key: get_scorer(name) for key, name in names.items()}
