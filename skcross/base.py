@@ -105,7 +105,25 @@ def unpack_paired(X_img, X_txt=None, y=None, *, method="fit"):
         )
     if isinstance(X_txt, PairedData):
         raise TypeError(f"{method}() got a PairedData as X_txt; pass it as the first argument.")
+    if y is None and _looks_like_labels(X_txt):
+        raise ValueError(
+            f"{method}() got a 1-D second argument of shape {np.shape(X_txt)} and no y: this looks like "
+            f"scikit-learn's {method}(X, y), so y landed in X_txt. skcross estimators take the two modalities "
+            f"apart: {method}(X_img, X_txt, y), or {method}(skcross.paired(X_img, X_txt), y) (what Pipelines and "
+            "searches pass). For one matrix of stacked columns, split it: "
+            "paired(X[:, :n_image_features], X[:, n_image_features:])."
+        )
     return X_img, X_txt, y
+
+
+def _looks_like_labels(X):
+    """Whether ``X`` is a 1-D array of numbers or labels (not raw text, not a matrix)."""
+    if sp.issparse(X) or isinstance(X, str) or _is_raw_text(X) or hasattr(X, "columns"):
+        return False
+    try:
+        return np.ndim(X) == 1
+    except ValueError:  # ragged nested sequences
+        return False
 
 
 def check_modality(X, name, *, n_features=None, accept_sparse=True):
@@ -233,7 +251,13 @@ def check_image_tensor(X, name="X_img", *, item_shape=None):
     return X
 
 
-def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired, allows_multilabel=True):
+# The estimators that take a 2-D multi-label indicator ``y`` (named in the refusal of the others;
+# a test keeps this list equal to the estimators' own ``_allows_multilabel``).
+MULTILABEL_ESTIMATORS = ("CCA", "DCCA", "DSCMR", "KCCA", "MLCCA", "PLS", "SSMAL", "SSPE")
+
+
+def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired, allows_multilabel=True,
+                     estimator="this method"):
     """Validate ``y`` for ``fit``: None, labels of the pairs, or ``(y_img, y_txt)``.
 
     Parameters
@@ -248,6 +272,8 @@ def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired, allow
         Whether ``(y_img, y_txt)`` for modalities of different sizes is accepted.
     allows_multilabel : bool, default=True
         Whether 2-D indicator matrices are accepted.
+    estimator : str, default="this method"
+        The estimator's name, for the error messages.
 
     Returns
     -------
@@ -256,12 +282,12 @@ def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired, allow
     """
     if y is None:
         if requires_labels:
-            raise ValueError("y is required: this method is supervised.")
+            raise ValueError(f"y is required: {estimator} is supervised (fit(X_img, X_txt, y)).")
         return None
     if isinstance(y, tuple) and len(y) == 2:
         if not allows_unpaired:
             raise ValueError(
-                "y=(y_img, y_txt) describes unpaired data, which this method does not support."
+                f"y=(y_img, y_txt) describes unpaired data, which {estimator} does not support."
             )
         labels = check_labels(y[0], n_img, "y_img"), check_labels(y[1], n_txt, "y_txt")
     else:
@@ -271,7 +297,11 @@ def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired, allow
             )
         labels = (check_labels(y, n_img, "y"),)
     if not allows_multilabel and any(labels_.ndim == 2 for labels_ in labels):
-        raise ValueError("y must be single-label (1-D class labels) for this method, got a 2-D indicator matrix.")
+        raise ValueError(
+            f"{estimator} takes single-label data (y of 1-D class labels), got a 2-D indicator matrix. "
+            f"Estimators that take multi-label y: {', '.join(MULTILABEL_ESTIMATORS)} "
+            "(of these, DSCMR, MLCCA and SSPE learn from the labels)."
+        )
     return labels if len(labels) == 2 else labels[0]
 
 
@@ -423,6 +453,7 @@ class CrossModalMixin:
             requires_labels=self._requires_labels,
             allows_unpaired=self._allows_unpaired,
             allows_multilabel=self._allows_multilabel,
+            estimator=type(self).__name__,
         )
 
     # ------------------------------------------------------------ transform
@@ -526,7 +557,62 @@ class CrossModalMixin:
                 "transform expects a PairedData (skcross.paired(X_img, X_txt)); "
                 "use transform_image or transform_text for one modality."
             )
-        return PairedData(self.transform_image(X.image), self.transform_text(X.text))
+        return self._wrap_output(self.transform_image(X.image), self.transform_text(X.text), X.image, X.text)
+
+    def set_output(self, *, transform=None):
+        """Set the container of ``transform`` and ``fit_transform``'s embeddings, as scikit-learn's ``set_output``.
+
+        This is what ``Pipeline.set_output(transform="pandas")`` calls on
+        each step, a skcross estimator at the end included.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            "pandas" or "polars": ``transform`` and ``fit_transform`` return a
+            :class:`~skcross.PairedData` of two DataFrames with columns
+            ``<estimator>0``, ``<estimator>1``, ... (``cca0``, ``cca1``: the
+            common space's components; a pandas output keeps the index of a
+            DataFrame input). "default": arrays. None leaves the setting
+            unchanged. ``transform_image``, ``transform_text`` and
+            ``similarity`` always return arrays.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+
+        Examples
+        --------
+        >>> from skcross import paired
+        >>> from skcross.datasets import make_cross_modal
+        >>> from skcross.linear import CCA
+        >>> X_img, X_txt, _ = make_cross_modal(50, random_state=0)
+        >>> Z = CCA(2).set_output(transform="pandas").fit_transform(paired(X_img, X_txt))
+        >>> list(Z.image.columns)
+        ['cca0', 'cca1']
+        """
+        if transform is None:
+            return self
+        if transform not in ("default", "pandas", "polars"):
+            raise ValueError(f"transform must be 'default', 'pandas', 'polars' or None, got {transform!r}.")
+        self._sklearn_output_config = {"transform": transform}  # scikit-learn's attribute: clone() keeps it
+        return self
+
+    def _wrap_output(self, Z_img, Z_txt, X_img, X_txt):
+        """The embeddings as a PairedData in the container chosen by :meth:`set_output`."""
+        container = getattr(self, "_sklearn_output_config", {}).get("transform", "default")
+        if container == "default":
+            return PairedData(Z_img, Z_txt)
+        prefix = type(self).__name__.lower()
+        columns = [f"{prefix}{i}" for i in range(Z_img.shape[1])]
+        if container == "pandas":
+            import pandas as pd
+
+            return PairedData(*(pd.DataFrame(Z, columns=columns, index=getattr(X, "index", None))
+                                for Z, X in ((Z_img, X_img), (Z_txt, X_txt))))
+        import polars as pl
+
+        return PairedData(*(pl.DataFrame(Z, schema=columns) for Z in (Z_img, Z_txt)))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X_img, X_txt=None, y=None, **fit_params):
@@ -558,7 +644,7 @@ class CrossModalMixin:
                 "transform_image and transform_text."
             )
         self.fit(X_img, X_txt, y, **fit_params)
-        return PairedData(self.transform_image(X_img), self.transform_text(X_txt))
+        return self._wrap_output(self.transform_image(X_img), self.transform_text(X_txt), X_img, X_txt)
 
     # ----------------------------------------------------------- similarity
     def _similarity(self, Z_img, Z_txt):

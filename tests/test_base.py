@@ -94,3 +94,55 @@ def test_sparse_text_matches_dense(data):
     dense = CCA(3).fit(X_img, X_txt)
     sparse = CCA(3).fit(X_img, sp.csr_matrix(X_txt))
     np.testing.assert_allclose(sparse.transform_text(sp.csr_matrix(X_txt)), dense.transform_text(X_txt))
+
+
+# ------------------------------------------------------------------ everyday-use messages
+def test_fit_x_y_in_the_scikit_learn_habit_says_where_y_landed():
+    from skcross.linear import SCM
+
+    X_img, X_txt, y = make_cross_modal(60, random_state=0)
+    stacked = np.hstack([X_img, X_txt])
+    for call in (lambda: SCM().fit(stacked, y), lambda: CCA(2).fit(X_img, X_txt).score(stacked, y)):
+        with pytest.raises(ValueError, match=r"y landed in X_txt.*paired\(X_img, X_txt\), y\)"):
+            call()
+    # raw sentences keep their own message; a real 2-D X_txt with y is untouched
+    with pytest.raises(TypeError, match="raw text"):
+        CCA(2).fit(X_img[:2], ["a cat", "a dog"])
+    assert CCA(2).fit(X_img, X_txt, y).n_features_text_in_ == X_txt.shape[1]
+
+
+def test_multilabel_refusal_names_the_estimator_and_those_that_take_it():
+    from skcross.base import MULTILABEL_ESTIMATORS
+    from skcross.linear import SCM
+    from skcross.utils import all_estimators
+
+    X_img, X_txt, Y = make_cross_modal(60, multilabel=True, random_state=0)
+    with pytest.raises(ValueError, match=r"^SCM takes single-label data .* multi-label y: CCA, DCCA, DSCMR"):
+        SCM().fit(X_img, X_txt, Y)
+    assert set(MULTILABEL_ESTIMATORS) == {name for name, cls in all_estimators() if cls._allows_multilabel}
+    with pytest.raises(ValueError, match="y is required: SCM is supervised"):
+        SCM().fit(X_img, X_txt)
+
+
+def test_pipeline_set_output_pandas_reaches_the_cross_modal_step():
+    pd = pytest.importorskip("pandas")
+    from sklearn.base import clone
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+
+    from skcross.preprocessing import ModalityTransformer
+
+    X_img, X_txt, y = make_cross_modal(60, random_state=0)
+    frame = pd.DataFrame(X_img, index=np.arange(100, 160))
+    pipe = make_pipeline(ModalityTransformer(image=PCA(5), text=PCA(4)), CCA(3)).set_output(transform="pandas")
+    Z = clone(pipe).fit(paired(frame, X_txt), y).transform(paired(frame, X_txt))  # the setting survives clone
+    assert isinstance(Z.image, pd.DataFrame) and isinstance(Z.text, pd.DataFrame)
+    assert Z.image.columns.tolist() == ["cca0", "cca1", "cca2"] and Z.image.index[0] == 100
+    plain = make_pipeline(ModalityTransformer(image=PCA(5), text=PCA(4)), CCA(3)).fit(paired(X_img, X_txt), y)
+    np.testing.assert_allclose(Z.text.to_numpy(), plain.transform(paired(X_img, X_txt)).text)
+    fitted = CCA(2).set_output(transform="pandas").fit_transform(paired(X_img, X_txt), y)
+    assert isinstance(fitted.image, pd.DataFrame)
+    assert isinstance(CCA(2).set_output(transform="pandas").fit(X_img, X_txt).transform_image(X_img), np.ndarray)
+    assert isinstance(CCA(2).set_output(transform="default").fit_transform(paired(X_img, X_txt)).image, np.ndarray)
+    with pytest.raises(ValueError, match="transform must be 'default', 'pandas', 'polars' or None, got 'arrow'"):
+        CCA().set_output(transform="arrow")

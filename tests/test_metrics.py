@@ -311,3 +311,12 @@ def test_cross_modal_map_rejects_non_cross_modal_estimator(fitted):
     _, X_img, X_txt, y = fitted
     with pytest.raises(TypeError, match="not a cross-modal estimator"):
         cross_modal_map(PCA(), X_img, X_txt, y)
+
+
+def test_label_length_mismatch_speaks_of_the_users_names():
+    X_img, X_txt, y = make_cross_modal(60, random_state=0)
+    model = CCA(2).fit(X_img, X_txt)
+    with pytest.raises(ValueError, match=r"^y has 10 labels but X_img and X_txt have 60 rows"):
+        cross_modal_map(model, X_img, X_txt, y[:10])
+    with pytest.raises(ValueError, match=r"^y_txt has 20 labels but X_txt has 30 rows"):
+        cross_modal_map(model, X_img, X_txt[:30], (y, y[:20]))

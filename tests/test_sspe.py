@@ -83,6 +83,12 @@ def test_cosine_sampler_matches_the_weights_on_random_multilabel_sets():
             np.testing.assert_allclose(frequency, weights / weights.sum(), atol=0.01)
 
 
+def test_a_single_pair_is_refused_clearly():
+    X_img, X_txt, y = make_cross_modal(10, random_state=0)
+    with pytest.raises(ValueError, match="SSPE needs at least 2 image rows"):
+        SSPE(verbose=0).fit(X_img[:1], X_txt[:1], y[:1])
+
+
 def test_items_without_labels_have_no_semantic_neighbour_and_no_warning():
     import warnings
 

@@ -732,6 +732,12 @@ class SSPE(DeepCrossModalMixin, BaseEstimator):
         return X / np.where(norms > 0, norms, 1)
 
     def _fit(self, X_img, X_txt, y):
+        for rows, modality in ((X_img, "image"), (X_txt, "text")):
+            if rows.shape[0] < 2:
+                raise ValueError(
+                    f"SSPE needs at least 2 {modality} rows: its feature graph links each item to its nearest "
+                    f"neighbours, and {rows.shape[0]} row has none; fit on more pairs."
+                )
         seed = self._start_training()
         rng = np.random.default_rng(seed)
         Z = self._label_vectors(y)

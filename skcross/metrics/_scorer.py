@@ -87,14 +87,30 @@ def _ranking_space(estimator, X_img, X_txt):
 
 
 def _split_labels(y, n_img, n_txt):
+    """``(y_img, y_txt)`` from the ``y`` a user passed, its length checked against the rows (in their names)."""
     if isinstance(y, tuple) and len(y) == 2:
+        for labels, n, modality in ((y[0], n_img, "img"), (y[1], n_txt, "txt")):
+            if labels is not None and _n_labels(labels) != n:
+                raise ValueError(
+                    f"y_{modality} has {_n_labels(labels)} labels but X_{modality} has {n} rows: "
+                    "give one label per row."
+                )
         return y
     if n_img != n_txt:
         raise ValueError(
             f"X_img has {n_img} rows and X_txt {n_txt}: evaluating unpaired sets needs "
             "y=(y_img, y_txt)."
         )
+    if y is not None and _n_labels(y) != n_img:
+        raise ValueError(
+            f"y has {_n_labels(y)} labels but X_img and X_txt have {n_img} rows: give one label per pair "
+            "(the labels of the rows you evaluate, e.g. y_test for X_img_test, X_txt_test)."
+        )
     return y, y
+
+
+def _n_labels(y):
+    return y.shape[0] if hasattr(y, "shape") else len(y)
 
 
 def _cosine_on_device(Z_img, Z_txt, device):
