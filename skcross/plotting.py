@@ -8,10 +8,19 @@ saved with matplotlib's own calls. The plotted values are exactly those of
 draws :func:`~skcross.metrics.precision_scope_curve`.
 """
 
+import numbers
+
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .metrics import PrecisionRecallCurve, PrecisionScopeCurve, precision_recall_curve, precision_scope_curve
+from .metrics import (
+    PrecisionRecallCurve,
+    PrecisionScopeCurve,
+    class_prior_similarity,
+    precision_recall_curve,
+    precision_scope_curve,
+    random_precision,
+)
 from .metrics._scorer import _ranking_space, _split_labels
 
 __all__ = [
@@ -62,7 +71,8 @@ def plot_curve(curve, *, ax=None, label=None, **line_kwargs):
     Returns
     -------
     ax : matplotlib Axes
-        The axes drawn on; recall (or the scope) on x, precision on y.
+        The axes drawn on; recall (or the scope) on x, precision on y, whose
+        axis spans 0 to 1.
 
     Examples
     --------
@@ -89,36 +99,52 @@ def plot_curve(curve, *, ax=None, label=None, **line_kwargs):
     ax.plot(x, y, label=label, **line_kwargs)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("precision")
+    ax.set_ylim(0, 1.02)  # precision's whole range: a zoomed axis makes weak curves look strong
     if label is not None:
         ax.legend()
     return ax
 
 
-def _direction_curves(curve_function, estimator, X_img, X_txt, y, directions, **curve_kwargs):
+def _directions(directions):
     if isinstance(directions, str):
         directions = (directions,)
     unknown = set(directions) - set(_DIRECTION_NAMES)
     if unknown or not directions:
         raise ValueError(f"directions must be 'i2t', 't2i' or both, got {directions!r}.")
+    return tuple(directions)
+
+
+def _plot_directions(curve_function, estimator, X_img, X_txt, y, directions, ax, label, curve_kwargs,
+                     reference, y_train):
+    directions = _directions(directions)
+    if reference not in (True, False):
+        raise ValueError(f"reference must be True or False, got {reference!r}.")
     final, similarity, R_img, R_txt = _ranking_space(estimator, X_img, X_txt)
     y_img, y_txt = _split_labels(y, R_img.shape[0], R_txt.shape[0])
     S = np.asarray(similarity(R_img, R_txt))
     operands = {"i2t": (S, y_img, y_txt), "t2i": (S.T, y_txt, y_img)}
-    return {d: curve_function(*operands[d], **curve_kwargs) for d in directions}
-
-
-def _plot_directions(curve_function, estimator, X_img, X_txt, y, directions, ax, label, curve_kwargs):
     ax = _axes(ax)
-    for direction, curve in _direction_curves(
-        curve_function, estimator, X_img, X_txt, y, directions, **curve_kwargs
-    ).items():
+    for direction in directions:
         name = _DIRECTION_NAMES[direction]
-        plot_curve(curve, ax=ax, label=name if label is None else f"{label}, {name}")
+        plot_curve(curve_function(*operands[direction], **curve_kwargs), ax=ax,
+                   label=name if label is None else f"{label}, {name}")
+    if y_train is not None:  # the query-independent ranking, per direction
+        for direction in directions:
+            _, y_query, y_db = operands[direction]
+            prior = class_prior_similarity(y_train, y_db, len(y_query))
+            plot_curve(curve_function(prior, y_query, y_db, **curve_kwargs), ax=ax, color="black", linestyle=":",
+                       linewidth=2, label=f"class prior (query-independent), {_DIRECTION_NAMES[direction]}")
+    if reference:  # a random ranking's expected precision at every rank and recall (the same both ways:
+        # the share of (query, item) pairs that are relevant)
+        level = random_precision(y_img, y_txt)
+        ax.axhline(level, color="gray", linestyle="--", linewidth=1, label="random ranking")
+        ax.legend()
     return ax
 
 
 def plot_precision_recall(
-    estimator, X_img, X_txt, y, *, directions=("i2t", "t2i"), recall_levels=None, ax=None, label=None
+    estimator, X_img, X_txt, y, *, directions=("i2t", "t2i"), recall_levels=None, ax=None, label=None,
+    reference=True, y_train=None,
 ):
     """Precision-recall curves of a fitted estimator, one line per retrieval direction.
 
@@ -141,6 +167,16 @@ def plot_precision_recall(
         Where to draw; None makes a new figure.
     label : str, default=None
         Prefix of the legend entries (e.g. the method's name).
+    reference : bool, default=True
+        Draw the random ranking's level: a gray dashed line at the share of
+        (query, item) pairs that are relevant, a random ranking's expected
+        precision at every rank, the same in both directions. Draw it once
+        when several methods share the axes.
+    y_train : array-like, default=None
+        Training labels: also draw the curve of the query-independent
+        ranking that orders the database by training class frequency
+        (:func:`~skcross.metrics.class_prior_similarity`), black dotted. A
+        method below it has not used the query.
 
     Returns
     -------
@@ -155,17 +191,18 @@ def plot_precision_recall(
     >>> from skcross.plotting import plot_precision_recall
     >>> X_img, X_txt, y = make_cross_modal(200, random_state=0)
     >>> ax = plot_precision_recall(CCA(2).fit(X_img, X_txt), X_img, X_txt, y, label="CCA")
-    >>> len(ax.get_lines())
-    2
+    >>> len(ax.get_lines())  # two directions and the random level
+    3
     """
     return _plot_directions(
         precision_recall_curve, estimator, X_img, X_txt, y, directions, ax, label,
-        {"recall_levels": recall_levels},
+        {"recall_levels": recall_levels}, reference, y_train,
     )
 
 
 def plot_precision_scope(
-    estimator, X_img, X_txt, y, *, directions=("i2t", "t2i"), scopes=None, ax=None, label=None
+    estimator, X_img, X_txt, y, *, directions=("i2t", "t2i"), scopes=None, ax=None, label=None,
+    reference=True, y_train=None,
 ):
     """Precision-scope curves (precision@k against k) of a fitted estimator, per direction.
 
@@ -185,6 +222,16 @@ def plot_precision_scope(
         Where to draw; None makes a new figure.
     label : str, default=None
         Prefix of the legend entries.
+    reference : bool, default=True
+        Draw the random ranking's level: a gray dashed line at the share of
+        (query, item) pairs that are relevant, a random ranking's expected
+        precision at every rank, the same in both directions. Draw it once
+        when several methods share the axes.
+    y_train : array-like, default=None
+        Training labels: also draw the curve of the query-independent
+        ranking that orders the database by training class frequency
+        (:func:`~skcross.metrics.class_prior_similarity`), black dotted. A
+        method below it has not used the query.
 
     Returns
     -------
@@ -203,33 +250,44 @@ def plot_precision_scope(
     array([ 1, 11, 22])
     """
     return _plot_directions(
-        precision_scope_curve, estimator, X_img, X_txt, y, directions, ax, label, {"scopes": scopes}
+        precision_scope_curve, estimator, X_img, X_txt, y, directions, ax, label, {"scopes": scopes},
+        reference, y_train,
     )
 
 
-def plot_score_vs_parameter(values, scores, *, std=None, ax=None, label=None, param_name=None,
-                            score_name="mAP", log_scale=None):
-    """A score (e.g. mAP) against the values of one parameter.
+def plot_score_vs_parameter(values, scores=None, *, std=None, ax=None, label=None, param_name=None,
+                            score_name=None, log_scale=None, scoring=None):
+    """A score (e.g. mAP) against the values of one parameter, from arrays or from a fitted search.
 
     Parameters
     ----------
-    values : array-like of shape (n_values,)
-        The parameter's values (numbers; x-axis).
-    scores : array-like of shape (n_values,)
-        The score at each value, e.g. ``search.cv_results_["mean_test_score"]``.
+    values : array-like of shape (n_values,), or a fitted search
+        The parameter's values (x-axis; numbers, or strings drawn as
+        categories), or a fitted ``GridSearchCV``/``RandomizedSearchCV`` (then
+        ``scores`` names the parameter: ``plot_score_vs_parameter(search,
+        "cca__reg")``).
+    scores : array-like of shape (n_values,), or str
+        The score at each value, e.g. ``search.cv_results_["mean_test_score"]``;
+        with a search, the parameter's name as in its grid. When the search
+        varied other parameters too, each value's point is its best mean
+        score over them (and that setting's std).
     std : array-like of shape (n_values,), default=None
-        Spread drawn as error bars (e.g. ``std_test_score``).
+        Spread drawn as error bars (e.g. ``std_test_score``; with a search,
+        taken from it).
     ax : matplotlib Axes, default=None
         Where to draw; None makes a new figure.
     label : str, default=None
         Legend entry.
     param_name : str, default=None
-        x-axis label.
-    score_name : str, default="mAP"
-        y-axis label.
+        x-axis label (with a search: the parameter's name).
+    score_name : str, default=None
+        y-axis label (default "mAP", or the search's score key).
     log_scale : bool, default=None
         Logarithmic x-axis; None chooses it when the positive values span more
         than two decades.
+    scoring : str, default=None
+        With a multi-metric search, which score to draw (a key of its
+        ``scoring`` dict); default the one it refits on.
 
     Returns
     -------
@@ -244,7 +302,19 @@ def plot_score_vs_parameter(values, scores, *, std=None, ax=None, label=None, pa
     >>> ax.get_xscale()
     'log'
     """
-    values = np.asarray(values, dtype=float)
+    if hasattr(values, "estimator") and hasattr(values, "fit") and not hasattr(values, "cv_results_"):
+        raise ValueError(f"the {type(values).__name__} is not fitted yet: call its fit() first.")
+    if hasattr(values, "cv_results_"):
+        values, scores, std, default_names = _search_scores(values, scores, scoring)
+        param_name = param_name or default_names[0]
+        score_name = score_name or default_names[1]
+    elif isinstance(scores, str) or scores is None:
+        raise TypeError(
+            "plot_score_vs_parameter takes (values, scores) arrays, or a fitted search and a parameter name: "
+            f"plot_score_vs_parameter(search, 'cca__reg'); got values of type {type(values).__name__} and "
+            f"scores={scores!r}."
+        )
+    values = np.asarray(values)
     scores = np.asarray(scores, dtype=float)
     if values.ndim != 1 or values.size == 0 or scores.shape != values.shape:
         raise ValueError(
@@ -255,20 +325,57 @@ def plot_score_vs_parameter(values, scores, *, std=None, ax=None, label=None, pa
         std = np.asarray(std, dtype=float)
         if std.shape != values.shape:
             raise ValueError(f"std must have the shape of values {values.shape}, got {std.shape}.")
-    if not (np.all(np.isfinite(values)) and np.all(np.isfinite(scores))):
+    numeric = values.dtype.kind in "biuf"
+    if not np.all(np.isfinite(scores)) or (numeric and not np.all(np.isfinite(values.astype(float)))):
         raise ValueError("values and scores must be finite.")
     ax = _axes(ax)
-    ax.errorbar(values, scores, yerr=std, marker="o", capsize=3, label=label)
-    if log_scale is None:
-        positive = values[values > 0]
-        log_scale = positive.size == values.size and positive.max() / positive.min() > 100
-    if log_scale:
+    x = values.astype(float) if numeric else np.arange(len(values))
+    ax.errorbar(x, scores, yerr=std, marker="o", capsize=3, label=label)
+    if not numeric:  # categories (e.g. a metric's name): one tick each
+        ax.set_xticks(x, [str(v) for v in values])
+    elif log_scale is None:
+        positive = x[x > 0]
+        log_scale = positive.size == x.size and positive.max() / positive.min() > 100
+    if numeric and log_scale:
         ax.set_xscale("log")
     ax.set_xlabel(param_name or "parameter")
-    ax.set_ylabel(score_name)
+    ax.set_ylabel(score_name or "mAP")
     if label is not None:
         ax.legend()
     return ax
+
+
+def _search_scores(search, param, scoring):
+    """Values of ``param`` and the best mean (and its std) of ``scoring`` at each, from a fitted search."""
+    results = search.cv_results_
+    if not isinstance(param, str):
+        raise TypeError(
+            f"with a fitted search, the second argument names the parameter to draw, e.g. "
+            f"plot_score_vs_parameter(search, 'cca__reg'); got {param!r}."
+        )
+    varied = sorted(key[len("param_"):] for key in results if key.startswith("param_"))
+    if param not in varied:
+        raise ValueError(f"the search did not vary {param!r}; its parameters are {varied}.")
+    if scoring is None:
+        scoring = search.refit if isinstance(search.refit, str) else "score"
+    if f"mean_test_{scoring}" not in results:
+        keys = sorted(key[len("mean_test_"):] for key in results if key.startswith("mean_test_"))
+        raise ValueError(f"scoring={scoring!r} is not among the search's scores {keys}.")
+    column = np.asarray(results[f"param_{param}"], dtype=object)
+    means = np.asarray(results[f"mean_test_{scoring}"], dtype=float)
+    stds = np.asarray(results[f"std_test_{scoring}"], dtype=float)
+    values, best, spread = [], [], []
+    for value in dict.fromkeys(v for v in column.tolist() if v is not np.ma.masked):
+        rows = np.flatnonzero([v == value for v in column.tolist()])
+        top = rows[np.nanargmax(means[rows])]
+        values.append(value)
+        best.append(means[top])
+        spread.append(stds[top])
+    numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values)
+    order = np.argsort(values) if numeric else np.arange(len(values))  # categories keep the grid's order
+    values = np.array([values[i] if numeric else str(values[i]) for i in order], dtype=float if numeric else object)
+    name = scoring if scoring != "score" else "mean test score"
+    return values, np.array(best)[order], np.array(spread)[order], (param, name)
 
 
 def plot_common_space(estimator, X_img, X_txt, y, *, method="pca", ax=None, max_points=1000,
@@ -277,8 +384,10 @@ def plot_common_space(estimator, X_img, X_txt, y, *, method="pca", ax=None, max_
 
     Images are drawn as circles and texts as triangles; the 2-D projection
     (PCA, or t-SNE) is fitted on both modalities' embeddings together, so
-    distances between the two modalities are comparable. Multi-label items
-    are coloured by their first label.
+    distances between the two modalities are comparable. The legend (beside
+    the axes) names the markers and the classes' colours (the first 20
+    classes); multi-label items are coloured by their first label (lowest
+    label index), as the title says.
 
     Parameters
     ----------
@@ -328,12 +437,13 @@ def plot_common_space(estimator, X_img, X_txt, y, *, method="pca", ax=None, max_
     E_img, E_txt = np.asarray(E_img, dtype=float), np.asarray(E_txt, dtype=float)
     y_img, y_txt = _split_labels(y, E_img.shape[0], E_txt.shape[0])
     rng = check_random_state(random_state)
-    parts = []
+    parts, multilabel = [], False
     for E, labels in ((E_img, y_img), (E_txt, y_txt)):
         labels = np.asarray(labels)
         if labels.shape[0] != E.shape[0]:
             raise ValueError(f"y has {labels.shape[0]} labels for {E.shape[0]} items.")
         if labels.ndim == 2:  # multi-label: first label of each item
+            multilabel = True
             labels = np.where(labels.any(axis=1), labels.argmax(axis=1), -1)
         keep = np.sort(rng.choice(E.shape[0], size=min(max_points, E.shape[0]), replace=False))
         parts.append((E[keep], labels[keep]))
@@ -345,14 +455,29 @@ def plot_common_space(estimator, X_img, X_txt, y, *, method="pca", ax=None, max_
         points = TSNE(n_components=2, perplexity=perplexity, random_state=random_state).fit_transform(stacked)
     classes = np.unique(np.concatenate([labels for _, labels in parts]))
     colour_of = {c: i for i, c in enumerate(classes)}
+    cmap = _pyplot().get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    vmax = max(len(classes) - 1, 1)
     ax = _axes(ax)
     start = 0
     for (E, labels), marker, name in zip(parts, ("o", "^"), ("image", "text")):
         xy = points[start:start + E.shape[0]]
         start += E.shape[0]
-        ax.scatter(xy[:, 0], xy[:, 1], c=[colour_of[c] for c in labels], cmap="tab10" if len(classes) <= 10
-                   else "tab20", vmin=0, vmax=max(len(classes) - 1, 1), marker=marker, s=12, alpha=0.7,
-                   label=name)
-    ax.set_title(f"common space ({method.upper() if method == 'pca' else 't-SNE'}; colour = class)")
-    ax.legend()
+        ax.scatter(xy[:, 0], xy[:, 1], c=[colour_of[c] for c in labels], cmap=cmap, vmin=0, vmax=vmax,
+                   marker=marker, s=12, alpha=0.7, label=name)
+    projection = "PCA" if method == "pca" else "t-SNE"
+    axis = "component" if method == "pca" else "dimension"
+    ax.set_xlabel(f"{projection} {axis} 1 (of both modalities' embeddings)")
+    ax.set_ylabel(f"{projection} {axis} 2")
+    colour = "first label of each item (lowest index)" if multilabel else "class"
+    ax.set_title(f"common space ({projection}); colour = {colour}", fontsize="medium")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], linestyle="", marker=m, markerfacecolor="none", color="black", label=n)
+               for m, n in (("o", "image"), ("^", "text"))]
+    shown = classes[:20]
+    handles += [Line2D([], [], linestyle="", marker="s", color=cmap(colour_of[c] / vmax if len(classes) > 1 else 0),
+                       label="no label" if multilabel and c == -1 else str(c)) for c in shown]
+    kind = "first label" if multilabel else "class"
+    title = f"modality, {kind}" if len(shown) == len(classes) else f"modality, {kind} (20 of {len(classes)})"
+    ax.legend(handles=handles, title=title, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax

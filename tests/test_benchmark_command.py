@@ -147,7 +147,7 @@ def test_class_prior_row_flags_and_per_query_ap(wikipedia, tmp_path):
 
 
 def test_multilabel_class_prior_scores_the_share_of_training_items_sharing_a_label():
-    from skcross.benchmark._run import class_prior_similarity
+    from skcross.metrics import class_prior_similarity
 
     Y_train = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 0]])
     Y_db = np.array([[1, 0, 0], [0, 0, 1], [0, 1, 1], [0, 0, 0]])
@@ -248,3 +248,14 @@ def test_module_entry_point_runs(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "| PLS | pairs | cosine |" in result.stdout and not list(tmp_path.glob("*.png"))
+
+
+def test_every_method_of_the_plots_has_a_colour_of_its_own():
+    pytest.importorskip("matplotlib")
+    from skcross.benchmark import METHODS
+    from skcross.benchmark._report import curve_styles
+
+    styles = curve_styles(list(METHODS))
+    assert len({style["color"] for style in styles.values()}) == len(METHODS) >= 14
+    assert styles["DSE"]["linestyle"] == "-" and styles["DSE"]["label"] == "DSE *"
+    assert styles["CCA"]["linestyle"] == "--" and styles["CCA"]["label"] == "CCA"

@@ -206,6 +206,31 @@ def mean_curve(curves):
     return PrecisionScopeCurve(first.scopes, precision)
 
 
+def curve_styles(names):
+    """Line settings of each method's curve: a colour of its own (tab20), seed methods solid and marked ``*``.
+
+    Parameters
+    ----------
+    names : list of str
+        Method names, in legend order.
+
+    Returns
+    -------
+    styles : dict
+        ``{name: keyword arguments of plot_curve}`` (label, color, marker, linestyle, linewidth).
+    """
+    import matplotlib
+
+    palette = matplotlib.colormaps["tab20"]
+    styles = {}
+    for i, name in enumerate(names):
+        seed_method = name in METHODS and METHODS[name].kind == "seed method"
+        styles[name] = {"label": name + (" *" if seed_method else ""), "color": palette(i % 20),
+                        "marker": "o" if seed_method else ".", "linestyle": "-" if seed_method else "--",
+                        "linewidth": 2 if seed_method else 1.2}
+    return styles
+
+
 def plot_curves(result, directory):
     """One PNG per curve kind and direction, one line per method (mean over seeds); the paths written."""
     import matplotlib
@@ -221,8 +246,9 @@ def plot_curves(result, directory):
             fig, ax = plt.subplots(figsize=(7, 5))
             lines = [(name, curves) for (name, d, k), curves in result.curves.items()
                      if (d, k) == (direction, kind) and name != PRIOR]
-            for i, (name, curves) in enumerate(lines):  # ten colours, then the same colours dashed
-                plot_curve(mean_curve(curves), ax=ax, label=name, marker=".", linestyle="-" if i < 10 else "--")
+            styles = curve_styles([name for name, _ in lines])
+            for name, curves in lines:
+                plot_curve(mean_curve(curves), ax=ax, **styles[name])
             prior = result.curves.get((PRIOR, direction, kind))
             if prior:
                 plot_curve(mean_curve(prior), ax=ax, label="class prior (query-independent)", color="black",
@@ -233,7 +259,8 @@ def plot_curves(result, directory):
             ax.set_ylim(0, 1)
             ax.set_title(f"{result.protocol['dataset']}: {title}, {_DIRECTION_TITLES[direction]}")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),  # beside the curves
+                      title="* skcross's seed methods (solid);\nbaselines dashed", title_fontsize="small")
             path = Path(directory) / f"{kind}_{direction}.png"
             fig.savefig(path, dpi=110, bbox_inches="tight")
             plt.close(fig)

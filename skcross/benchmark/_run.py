@@ -14,11 +14,13 @@ from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 
 from ..metrics import (
     average_precision_per_query,
+    class_prior_similarity,
     get_scorer,
     mean_average_precision,
     precision_at_k,
     precision_recall_curve,
     precision_scope_curve,
+    random_precision,
 )
 from ._methods import METHODS, available_methods
 
@@ -365,38 +367,6 @@ def _score_ranking(S, y_query, y_db, direction, name, result):
     }
 
 
-def class_prior_similarity(y_train, y_db, n_queries):
-    """Similarities of the query-independent ranking: every query ranks the database by training prevalence.
-
-    An item's score is the share of training items relevant to it (its
-    class's training frequency for single-label data; the share of training
-    items sharing one of its labels for multi-label data), the same for
-    every query. A method that does not beat this ranking in a direction has
-    not used the query there.
-
-    Parameters
-    ----------
-    y_train : ndarray of shape (n_train,) or (n_train, n_labels)
-        Training labels.
-    y_db : ndarray of shape (n_database,) or (n_database, n_labels)
-        Database labels.
-    n_queries : int
-        Number of query rows of the returned matrix.
-
-    Returns
-    -------
-    S : ndarray of shape (n_queries, n_database)
-        The same row of scores for every query (a broadcast view).
-    """
-    if np.ndim(y_train) == 1:
-        classes, counts = np.unique(y_train, return_counts=True)
-        frequency = dict(zip(classes.tolist(), (counts / len(y_train)).tolist()))
-        scores = np.array([frequency.get(label, 0.0) for label in np.asarray(y_db).tolist()])
-    else:
-        scores = (np.asarray(y_db, dtype=np.float64) @ np.asarray(y_train, dtype=np.float64).T > 0).mean(axis=1)
-    return np.broadcast_to(scores, (n_queries, len(scores)))
-
-
 def estimator_requires_labels(method):
     """Whether the method trains on labels (its estimator's ``target_tags.required``)."""
     return method.estimator_class()().__sklearn_tags__().target_tags.required
@@ -409,18 +379,8 @@ def _paired(X_img, X_txt):
 
 
 def relevant_share(y_test):
-    """Mean over test queries of the share of the test database relevant to them.
-
-    The precision of a random ranking at any rank, in expectation: the random
-    level of precision-recall and precision-scope curves.
-    """
-    y_test = np.asarray(y_test)
-    if y_test.ndim == 1:
-        _, inverse, counts = np.unique(y_test, return_inverse=True, return_counts=True)
-        return float(np.mean(counts[inverse]) / len(y_test))
-    Y = y_test.astype(np.float32)
-    shares = [(Y[start : start + 1024] @ Y.T > 0).mean(axis=1) for start in range(0, len(Y), 1024)]
-    return float(np.concatenate(shares).mean())
+    """The random level of the test split's curves: :func:`~skcross.metrics.random_precision` of the split."""
+    return random_precision(y_test, y_test)
 
 
 def chance_map(y_test, seed=0):

@@ -16,12 +16,14 @@ from ._ranking import (
     precision_scope_curve,
     recall_at_k,
 )
+from ._reference import class_prior_similarity, random_precision
 from ._scorer import cross_modal_map, cross_modal_recall, get_scorer, get_scorer_names, get_scorers
 
 __all__ = [
     "PrecisionRecallCurve",
     "PrecisionScopeCurve",
     "average_precision_per_query",
+    "class_prior_similarity",
     "cross_modal_map",
     "cross_modal_recall",
     "get_scorer",
@@ -31,5 +33,6 @@ __all__ = [
     "precision_at_k",
     "precision_recall_curve",
     "precision_scope_curve",
+    "random_precision",
     "recall_at_k",
 ]
