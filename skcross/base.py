@@ -253,7 +253,9 @@ def check_image_tensor(X, name="X_img", *, item_shape=None):
 
 # The estimators that take a 2-D multi-label indicator ``y`` (named in the refusal of the others;
 # a test keeps this list equal to the estimators' own ``_allows_multilabel``).
-MULTILABEL_ESTIMATORS = ("CCA", "DCCA", "DSCMR", "KCCA", "MLCCA", "PLS", "SSMAL", "SSPE")
+MULTILABEL_ESTIMATORS = (
+    "CCA", "DCCA", "DSCMR", "GMLDA", "GMMFA", "KCCA", "MLCCA", "PLS", "SCM", "SM", "SSMAL", "SSPE",
+)
 
 
 def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired, allows_multilabel=True,
@@ -300,7 +302,7 @@ def check_fit_labels(y, n_img, n_txt, *, requires_labels, allows_unpaired, allow
         raise ValueError(
             f"{estimator} takes single-label data (y of 1-D class labels), got a 2-D indicator matrix. "
             f"Estimators that take multi-label y: {', '.join(MULTILABEL_ESTIMATORS)} "
-            "(of these, DSCMR, MLCCA and SSPE learn from the labels)."
+            "(of these, DSCMR, GMLDA, GMMFA, MLCCA, SCM, SM and SSPE learn from the labels)."
         )
     return labels if len(labels) == 2 else labels[0]
 

@@ -117,8 +117,11 @@ def test_multilabel_refusal_names_the_estimator_and_those_that_take_it():
     from skcross.utils import all_estimators
 
     X_img, X_txt, Y = make_cross_modal(60, multilabel=True, random_state=0)
-    with pytest.raises(ValueError, match=r"^SCM takes single-label data .* multi-label y: CCA, DCCA, DSCMR"):
-        SCM().fit(X_img, X_txt, Y)
+    pytest.importorskip("skorch")
+    from skcross.deep import DSE
+
+    with pytest.raises(ValueError, match=r"^DSE takes single-label data .* multi-label y: CCA, DCCA, DSCMR, GMLDA"):
+        DSE(max_epochs=1).fit(X_img, X_txt, Y)
     assert set(MULTILABEL_ESTIMATORS) == {name for name, cls in all_estimators() if cls._allows_multilabel}
     with pytest.raises(ValueError, match="y is required: SCM is supervised"):
         SCM().fit(X_img, X_txt)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.metrics.pairwise import rbf_kernel
 
 from skcross.datasets import make_cross_modal
@@ -132,6 +133,59 @@ def test_gma_rejects_bad_input(split):
     with pytest.warns(UserWarning, match="exceeds the total number of features"):
         gmlda = GMLDA(500).fit(X_img, X_txt, y)
     assert gmlda.n_components_ == X_img.shape[1] + X_txt.shape[1]
+
+
+@pytest.mark.parametrize("estimator", [GMLDA(3), GMMFA(3, n_neighbors=10, n_margin_pairs=40)], ids=repr)
+def test_gma_one_hot_indicator_equals_class_labels(split, estimator):
+    """The multi-label scatters reduce to the single-label ones when every item carries one label."""
+    (X_img, X_txt, y), (T_img, _, _) = split
+    a = clone(estimator).fit(X_img, X_txt, y).transform_image(T_img)
+    b = clone(estimator).fit(X_img, X_txt, np.eye(5, dtype=np.uint8)[y]).transform_image(T_img)
+    np.testing.assert_allclose(a, b, atol=1e-10)
+
+
+def test_gmlda_multilabel_scatter_by_hand():
+    """Wang et al. (2010): an item with m labels adds 1/m to each of its classes' mean and scatter."""
+    X_img, X_txt, Y = make_cross_modal(300, n_classes=4, multilabel=True, random_state=3)
+    gmlda = GMLDA(3, alpha=0.0).fit(X_img, X_txt, Y)
+    Xc = X_img - X_img.mean(0)
+    W = Y / np.maximum(Y.sum(1, keepdims=True), 1)
+    counts = W.sum(0)
+    means = (W.T @ Xc) / counts[:, None]
+    overall = counts @ means / counts.sum()
+    S_b = sum(n * np.outer(m - overall, m - overall) for n, m in zip(counts, means))
+    S_w = sum(W[i, k] * np.outer(Xc[i] - means[k], Xc[i] - means[k]) for i in range(len(Xc)) for k in range(4))
+    for v in (v for v in gmlda.image_weights_.T if np.linalg.norm(v) > 1e-8):
+        lhs, rhs = S_b @ v, (S_w + 1e-3 * np.trace(S_w) / len(S_w) * np.eye(len(S_w))) @ v
+        np.testing.assert_allclose(lhs, (lhs @ v / (rhs @ v)) * rhs, rtol=1e-6, atol=1e-8 * np.abs(lhs).max())
+
+
+def test_sm_multilabel_posteriors_are_per_label_logistic_regressions():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X_img, X_txt, Y = make_cross_modal(300, n_classes=4, multilabel=True, random_state=3)
+    Y = np.column_stack([Y, np.zeros(len(Y), dtype=Y.dtype)])  # a label nobody carries: posterior 0
+    sm = SM().fit(X_img, X_txt, Y)
+    Z = sm.transform_image(X_img[:20])
+    assert Z.shape == (20, 5) and sm.classes_.tolist() == [0, 1, 2, 3, 4]
+    for j in range(4):
+        expected = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X_img, Y[:, j])
+        np.testing.assert_allclose(Z[:, j], expected.predict_proba(X_img[:20])[:, 1], rtol=1e-6)
+    np.testing.assert_array_equal(Z[:, 4], 0.0)
+    with pytest.raises(ValueError, match="same labels"):
+        SM().fit(X_img, X_txt, (Y, Y[:, :3]))
+
+
+@pytest.mark.parametrize("estimator", [SM(), SCM(5), GMLDA(5), GMMFA(5, n_neighbors=10, n_margin_pairs=50)],
+                         ids=lambda e: type(e).__name__)
+def test_label_aware_baselines_learn_from_multilabel_data(estimator):
+    X_img, X_txt, Y = make_cross_modal(600, n_classes=6, multilabel=True, random_state=0)
+    tr, te = slice(0, 400), slice(400, None)
+    cca = cross_modal_map(CCA(5).fit(X_img[tr], X_txt[tr]), X_img[te], X_txt[te], Y[te])["mean"]
+    model = clone(estimator).fit(X_img[tr], X_txt[tr], Y[tr])
+    assert cross_modal_map(model, X_img[te], X_txt[te], Y[te])["mean"] > cca + 0.03
 
 
 # --------------------------------------------------------------------------- ml-CCA

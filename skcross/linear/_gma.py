@@ -12,8 +12,24 @@ from ._base import N_COMPONENTS_CONSTRAINT, _component_signs, _dense, _Projectio
 __all__ = ["GMLDA", "GMMFA"]
 
 
-def _class_means(X, y, classes):
-    return np.stack([X[y == c].mean(axis=0) for c in classes])
+def _class_weights(y):
+    """Each item's weight in each class, shape (n, n_classes): one-hot for class labels.
+
+    A multi-label item splits its unit weight equally among its labels, the
+    weighting of multi-label LDA (Wang, Ding and Huang, 2010) without its
+    label-correlation refinement; an item without labels weighs nothing.
+    """
+    if y.ndim == 1:
+        classes, codes = np.unique(y, return_inverse=True)
+        return np.eye(len(classes))[codes], classes
+    Y = y.astype(float)
+    counts = Y.sum(axis=1, keepdims=True)
+    return np.divide(Y, counts, out=np.zeros_like(Y), where=counts > 0), np.arange(y.shape[1])
+
+
+def _class_means(X, weights):
+    """Weighted mean of each class's items, shape (n_classes, n_features)."""
+    return (weights.T @ X) / weights.sum(axis=0)[:, None]
 
 
 def _laplacian_scatter(X, W):
@@ -41,7 +57,6 @@ class _GMA(_Projection):
     """
 
     _requires_labels = True
-    _allows_multilabel = False
 
     _parameter_constraints = {
         "n_components": N_COMPONENTS_CONSTRAINT,
@@ -51,21 +66,23 @@ class _GMA(_Projection):
         "scale": ["boolean"],
     }
 
-    def _view_matrices(self, X, y, classes):
-        """Return ``(A, B)``: the scatter to maximise and the one to bound."""
+    def _view_matrices(self, X, weights):
+        """Return ``(A, B)``: the scatter to maximise and the one to bound (``weights``: see ``_class_weights``)."""
         raise NotImplementedError
 
     def _fit(self, X_img, X_txt, y):
-        classes = np.unique(y)
-        if len(classes) < 2:
-            raise ValueError(f"y must contain at least 2 classes, got {classes.tolist()}.")
+        weights, classes = _class_weights(y)
+        present = weights.sum(axis=0) > 0
+        if present.sum() < 2:
+            raise ValueError(f"y must contain at least 2 classes, got {classes[present].tolist()}.")
+        weights = weights[:, present]  # a label no training item carries has no mean
         X1, X2 = self._standardise_training(_dense(X_img), _dense(X_txt), self.scale)
         d1 = X1.shape[1]
         k = _resolve_n_components(self.n_components, d1 + X2.shape[1], "the total number of features")
-        A1, B1 = self._view_matrices(X1, y, classes)
-        A2, B2 = self._view_matrices(X2, y, classes)
+        A1, B1 = self._view_matrices(X1, weights)
+        A2, B2 = self._view_matrices(X2, weights)
         if self.alignment == "class_means":
-            Z1, Z2 = _class_means(X1, y, classes), _class_means(X2, y, classes)
+            Z1, Z2 = _class_means(X1, weights), _class_means(X2, weights)
         else:
             Z1, Z2 = X1, X2
         norms = np.linalg.norm(Z1) * np.linalg.norm(Z2)
@@ -94,7 +111,9 @@ class GMLDA(_GMA):
     ``S_b`` of both views plus the alignment of the views' aligned samples,
     relative to their within-class scatter ``S_w`` (see the Notes for the
     eigenproblem). Images and texts are compared with cosine similarity in
-    the common space.
+    the common space. Multi-label ``y`` (a 0/1 indicator matrix) uses the
+    multi-label scatter of Wang et al. (2010): an item with ``m`` labels adds
+    weight ``1/m`` to each of its classes' means and scatters.
 
     Parameters
     ----------
@@ -144,6 +163,9 @@ class GMLDA(_GMA):
     A. Sharma, A. Kumar, H. Daumé III, D. W. Jacobs. Generalized multiview
     analysis: a discriminative latent space. CVPR, 2012.
 
+    H. Wang, C. Ding, H. Huang. Multi-label linear discriminant analysis.
+    ECCV, 2010.
+
     Examples
     --------
     >>> from skcross.datasets import make_cross_modal
@@ -161,12 +183,15 @@ class GMLDA(_GMA):
         self.alignment = alignment
         self.scale = scale
 
-    def _view_matrices(self, X, y, classes):
-        means = _class_means(X, y, classes)
-        counts = np.array([np.sum(y == c) for c in classes])
-        between = (means * counts[:, None]).T @ means  # X is centred: overall mean 0
-        residual = X - means[np.searchsorted(classes, y)]
-        return between, residual.T @ residual
+    def _view_matrices(self, X, weights):
+        means = _class_means(X, weights)
+        counts = weights.sum(axis=0)
+        overall = counts @ means / counts.sum()  # 0 for single-label data (X is centred)
+        centred = means - overall
+        between = (centred * counts[:, None]).T @ centred
+        # sum over classes k and items i of w_ik (x_i - m_k)(x_i - m_k)^T
+        within = X.T @ (weights.sum(axis=1)[:, None] * X) - (means * counts[:, None]).T @ means
+        return between, within
 
 
 class GMMFA(_GMA):
@@ -178,7 +203,10 @@ class GMMFA(_GMA):
     apart, for each class, its ``n_margin_pairs`` closest pairs with other
     classes (penalty graph), while aligning the views (see :class:`GMLDA`
     for the shared eigenproblem, with ``A`` the penalty scatter and ``B`` the
-    intrinsic scatter).
+    intrinsic scatter). With multi-label ``y`` (a 0/1 indicator matrix),
+    "same class" means sharing a label: neighbours share at least one label,
+    and each label's penalty pairs join its items to items sharing none of
+    their labels.
 
     Parameters
     ----------
@@ -266,10 +294,11 @@ class GMMFA(_GMA):
         self.alignment = alignment
         self.scale = scale
 
-    def _view_matrices(self, X, y, classes):
+    def _view_matrices(self, X, weights):
         n = X.shape[0]
         distances = euclidean_distances(X, squared=True)
-        same = y[:, None] == y[None, :]
+        members = weights > 0
+        same = (members.astype(float) @ members.T.astype(float)) > 0  # share a class (a label)
         intrinsic = np.zeros((n, n))
         within = np.where(same, distances, np.inf)
         np.fill_diagonal(within, np.inf)
@@ -280,10 +309,13 @@ class GMMFA(_GMA):
         intrinsic[rows[valid], neighbours.ravel()[valid]] = 1.0
         intrinsic = np.maximum(intrinsic, intrinsic.T)
         penalty = np.zeros((n, n))
-        for c in classes:
-            inside, outside = np.flatnonzero(y == c), np.flatnonzero(y != c)
-            block = distances[np.ix_(inside, outside)].ravel()
-            m = min(self.n_margin_pairs, block.size)
+        for column in members.T:
+            inside, outside = np.flatnonzero(column), np.flatnonzero(~column)
+            # pairs of a class member with an item sharing no class with it (for class labels: any other class)
+            block = np.where(same[np.ix_(inside, outside)], np.inf, distances[np.ix_(inside, outside)]).ravel()
+            m = min(self.n_margin_pairs, int(np.isfinite(block).sum()))
+            if m == 0:
+                continue
             closest = np.argpartition(block, m - 1)[:m]
             i, j = inside[closest // len(outside)], outside[closest % len(outside)]
             penalty[i, j] = penalty[j, i] = 1.0

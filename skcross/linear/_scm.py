@@ -27,7 +27,6 @@ class _SemanticMatching(CrossModalMixin, BaseEstimator):
     """
 
     _requires_labels = True
-    _allows_multilabel = False
     _preserves_float32 = True
 
     _parameter_constraints = {
@@ -50,6 +49,8 @@ class _SemanticMatching(CrossModalMixin, BaseEstimator):
 
     def _fit(self, X_img, X_txt, y):
         y_img, y_txt = y if isinstance(y, tuple) else (y, y)
+        if y_img.ndim == 2 or y_txt.ndim == 2:
+            return self._fit_multilabel(X_img, X_txt, y_img, y_txt)
         classes_img, classes_txt = np.unique(y_img), np.unique(y_txt)
         if not np.array_equal(classes_img, classes_txt):
             raise ValueError(
@@ -63,6 +64,21 @@ class _SemanticMatching(CrossModalMixin, BaseEstimator):
         self.text_classifier_ = self._classifier().fit(self._subspace_text(X_txt), y_txt)
         self.classes_ = classes_img
 
+    def _fit_multilabel(self, X_img, X_txt, Y_img, Y_txt):
+        """One binary logistic regression per label and modality: the embedding holds per-label posteriors."""
+        if Y_img.ndim != Y_txt.ndim or Y_img.shape[1] != Y_txt.shape[1]:
+            raise ValueError(
+                "y_img and y_txt must both be indicator matrices over the same labels, so that both modalities "
+                f"share one posterior space; got shapes {Y_img.shape} and {Y_txt.shape}."
+            )
+        if not (Y_img.any() or Y_txt.any()):
+            raise ValueError(f"y holds no label at all (every row is 0); {type(self).__name__} learns posteriors "
+                             "of labels.")
+        self._fit_subspace(X_img, X_txt)
+        self.image_classifier_ = _PerLabelPosteriors(self._classifier).fit(self._subspace_image(X_img), Y_img)
+        self.text_classifier_ = _PerLabelPosteriors(self._classifier).fit(self._subspace_text(X_txt), Y_txt)
+        self.classes_ = np.arange(Y_img.shape[1])
+
     def _transform_image(self, X_img):
         # cast: scikit-learn < 1.8's LogisticRegression returns float64 probabilities for float32 input
         return self.image_classifier_.predict_proba(self._subspace_image(X_img)).astype(X_img.dtype, copy=False)
@@ -74,6 +90,30 @@ class _SemanticMatching(CrossModalMixin, BaseEstimator):
         return cosine_similarity(Z_img, Z_txt, center_rows=self.metric == "centered_correlation")
 
 
+class _PerLabelPosteriors:
+    """Posterior of each label from its own binary classifier (one-vs-rest), for multi-label SM/SCM.
+
+    A label that is constant in training (never or always present) gets that
+    constant as its posterior instead of a classifier.
+    """
+
+    def __init__(self, make_classifier):
+        self.make_classifier = make_classifier
+
+    def fit(self, X, Y):
+        self.models_ = [
+            float(column[0]) if column.min() == column.max() else self.make_classifier().fit(X, column)
+            for column in np.asarray(Y).T
+        ]
+        return self
+
+    def predict_proba(self, X):
+        n = X.shape[0]
+        return np.column_stack([
+            np.full(n, model) if isinstance(model, float) else model.predict_proba(X)[:, 1] for model in self.models_
+        ])
+
+
 class SM(_SemanticMatching):
     """Semantic matching: retrieval in the space of class posteriors.
 
@@ -81,7 +121,10 @@ class SM(_SemanticMatching):
     standardised raw features); images and texts are represented by their
     vectors of class posterior probabilities and compared there (Rasiwasia
     et al., 2010). The two classifiers never need the same rows, so SM also
-    fits unpaired data: ``fit(X_img, X_txt, (y_img, y_txt))``.
+    fits unpaired data: ``fit(X_img, X_txt, (y_img, y_txt))``. Multi-label
+    ``y`` (a 0/1 indicator matrix) gets one binary logistic regression per
+    label and modality (one-vs-rest), and the embedding holds the per-label
+    posteriors (a label constant in training keeps that constant).
 
     Parameters
     ----------
@@ -99,7 +142,8 @@ default="normalized_correlation"
     image_classifier_, text_classifier_ : Pipeline
         The fitted per-modality classifiers (StandardScaler + LogisticRegression).
     classes_ : ndarray of shape (n_classes,)
-        The classes; embedding column ``j`` is the posterior of ``classes_[j]``.
+        The classes; embedding column ``j`` is the posterior of ``classes_[j]``
+        (for multi-label ``y``, the label column indices).
     n_features_image_in_ : int
         Number of image features seen in ``fit``.
     n_features_text_in_ : int
@@ -140,6 +184,7 @@ class SCM(_SemanticMatching):
     (:class:`CCA` or :class:`PLS`, fitted on the pairs); a multinomial
     logistic regression per modality then maps the projections to class
     posteriors, where images and texts are compared (Rasiwasia et al., 2010).
+    Multi-label ``y`` gets per-label posteriors, as in :class:`SM`.
 
     Parameters
     ----------
@@ -166,7 +211,8 @@ default="normalized_correlation"
     image_classifier_, text_classifier_ : Pipeline
         The fitted per-modality classifiers (StandardScaler + LogisticRegression).
     classes_ : ndarray of shape (n_classes,)
-        The classes; embedding column ``j`` is the posterior of ``classes_[j]``.
+        The classes; embedding column ``j`` is the posterior of ``classes_[j]``
+        (for multi-label ``y``, the label column indices).
     n_features_image_in_ : int
         Number of image features seen in ``fit``.
     n_features_text_in_ : int
