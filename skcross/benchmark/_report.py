@@ -333,7 +333,9 @@ def save_results(result, directory, plots=True):
         written.append(directory / "per_query_ap.npz")
     if plots and result.curves:
         try:
-            written += plot_curves(result, directory)
+            import matplotlib  # noqa: F401
         except ImportError:
-            pass  # matplotlib is optional: the tables are written regardless
+            pass  # matplotlib is optional: the tables are written regardless (the command says so)
+        else:
+            written += plot_curves(result, directory)
     return written
