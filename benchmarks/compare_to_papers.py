@@ -13,6 +13,8 @@ Run: ``python benchmarks/compare_to_papers.py [--results DIR]``.
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from skcross.benchmark import load_results, summarize, to_markdown
 from skcross.benchmark._report import table
 
@@ -62,6 +64,25 @@ def method_rows_rst(results, methods):
     return "\n".join(lines) + "\n"
 
 
+def cost_rows_rst(results, method):
+    """A list-table of what one default fit of ``method`` cost on each dataset (means over the seeds)."""
+    lines = [".. list-table::", "   :header-rows: 1", "",
+             "   * - dataset (training pairs)", "     - device, machine", "     - epochs", "     - fit s",
+             "     - s per epoch", "     - peak MiB"]
+    for dataset, result in results.items():
+        runs = [run for run in result.runs if run["method"] == method and "error" not in run]
+        if not runs:
+            continue
+        fit = np.mean([run["fit_s"] for run in runs])
+        epochs = np.mean([run["epochs"] for run in runs if run.get("epochs")] or [np.nan])
+        machine = result.protocol["machine"].split(", Linux")[0]
+        shared = " (cores shared, slower)" if result.protocol.get("fit_times") else ""  # said by its protocol
+        lines += [f"   * - {dataset} ({result.protocol['train']})", f"     - {result.protocol['device']}, {machine}",
+                  f"     - {epochs:.0f}", f"     - {fit:.0f}{shared}", f"     - {fit / epochs:.2f}",
+                  f"     - {np.mean([run['peak_mib'] for run in runs]):.0f}"]
+    return "\n".join(lines) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default=str(RESULTS))
@@ -104,6 +125,8 @@ def main():
     for name, method in METHODS.items():
         if method.kind == "seed method":
             (rows_dir / f"{name.lower()}.rst").write_text(method_rows_rst(results, {name}))
+        if method.deep:
+            (rows_dir / f"{name.lower()}_cost.rst").write_text(cost_rows_rst(results, name))
     baselines = {name for name, method in METHODS.items() if method.kind == "baseline"}
     (rows_dir / "baselines.rst").write_text(method_rows_rst(results, baselines))
     print(f"wrote {root / 'README.md'} and {rows_dir}/*.rst from {', '.join(results)}")

@@ -650,8 +650,18 @@ class CrossModalMixin:
 
     # ----------------------------------------------------------- similarity
     def _similarity(self, Z_img, Z_txt):
-        """Cosine similarity of embeddings; override for a learned metric."""
+        """Cosine similarity of embeddings; override for a learned metric (and :meth:`_ranks_by_cosine`)."""
         return cosine_similarity(Z_img, Z_txt)
+
+    def _ranks_by_cosine(self):
+        """Whether :meth:`_similarity` is the cosine of the embeddings, with the current parameters.
+
+        The declaration every ranking relies on: the metrics then normalise
+        each embedding once (one matrix product per block), and the index
+        searches cosine without re-ranking. An estimator that overrides
+        ``_similarity`` with something else overrides this to say so.
+        """
+        return True
 
     def similarity(self, X_img, X_txt, *, batch_size=None):
         """Similarity of every image to every text.

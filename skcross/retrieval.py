@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.preprocessing import normalize
 
 from .metrics._scorer import _embedders, _ranks_by_cosine
+from .utils._device import resolve_device
 
 __all__ = ["CrossModalIndex"]
 
@@ -167,8 +168,6 @@ class CrossModalIndex:
         if self.rerank not in (None, True, False):
             raise ValueError(f"rerank must be None, True or False, got {self.rerank!r}.")
         if self.device is not None:
-            from .deep import resolve_device
-
             self.device = resolve_device(self.device)
 
     @property

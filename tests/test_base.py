@@ -149,3 +149,29 @@ def test_pipeline_set_output_pandas_reaches_the_cross_modal_step():
     assert isinstance(CCA(2).set_output(transform="default").fit_transform(paired(X_img, X_txt)).image, np.ndarray)
     with pytest.raises(ValueError, match="transform must be 'default', 'pandas', 'polars' or None, got 'arrow'"):
         CCA().set_output(transform="arrow")
+
+
+def _ranking_cases():
+    from skcross.utils import all_estimators
+    from skcross.utils._testing import FAST_PARAMS
+
+    cases = [cls(**FAST_PARAMS.get(name, {})) for name, cls in all_estimators()]
+    variants = {"DSE": {"metric": "euclidean"}, "UNCSM": {"similarity_metric": "cosine"},
+                "SCM": {"metric": "centered_correlation"}, "SSMAL": {"metric": "cosine"}}
+    for name, cls in all_estimators():
+        if name in variants:
+            cases.append(cls(**{**FAST_PARAMS.get(name, {}), **variants[name]}))
+    return cases
+
+
+@pytest.mark.parametrize("estimator", _ranking_cases(), ids=lambda e: f"{type(e).__name__}({e.get_params().get('metric', e.get_params().get('similarity_metric', ''))})")
+def test_each_estimator_declares_truly_whether_it_ranks_by_cosine(estimator):
+    """The metrics and the index trust _ranks_by_cosine(): it must say what _similarity computes."""
+    from skcross.base import cosine_similarity
+
+    X_img, X_txt, y = make_cross_modal(120, n_classes=3, random_state=0)
+    labels = y if estimator.__sklearn_tags__().target_tags.required else None
+    model = estimator.fit(X_img, X_txt, labels)
+    Z_img, Z_txt = model.transform_image(X_img[:30]), model.transform_text(X_txt[:30])
+    cosine = np.allclose(model._similarity(Z_img, Z_txt), cosine_similarity(Z_img, Z_txt), atol=1e-5)
+    assert model._ranks_by_cosine() == cosine

@@ -12,7 +12,18 @@ def test_ci_runs_the_readme_test_command():
     assert len(ci_lines) == 1, ci_lines
     readme = (REPO_ROOT / "README.rst").read_text()
     assert f"    {ci_lines[0]}\n" in readme
-    assert "pytest" in ci_lines[0] and "tools/install.sh" in ci_lines[0]
+    assert "pytest" in ci_lines[0] and "tools/install.sh" in ci_lines[0] and "lint-imports" in ci_lines[0]
+
+
+def test_the_import_contract_is_the_designs_layering():
+    """setup.cfg's contract (checked by lint-imports in CI) holds the layers of DESIGN.md, top to bottom."""
+    setup = (REPO_ROOT / "setup.cfg").read_text()
+    layers = setup.split("[importlinter:contract:layers]")[1].split("layers =")[1].split("\n\n")[0].split()
+    order = [name for name in layers if name.startswith("skcross.")]
+    assert order == ["skcross.benchmark", "skcross.retrieval", "skcross.plotting", "skcross.deep", "skcross.linear",
+                     "skcross.reference", "skcross.preprocessing", "skcross.pipeline", "skcross.base",
+                     "skcross.metrics", "skcross.utils", "skcross.datasets", "skcross._paired"]
+    assert "ignore_imports" not in setup  # no exception dodges the contract
 
 
 def test_install_script_pins_torch_and_builds_scikit_learn_extra():

@@ -126,9 +126,9 @@ def test_pipeline_and_unfitted_estimator(data):
     np.testing.assert_array_equal(ids, brute_force(S, 5)[1])
 
 
-@pytest.mark.parametrize("make_model", [lambda X_img, X_txt, y: SM().fit(X_img, X_txt, y),
-                                        lambda X_img, X_txt, y: SSMAL(20, random_state=0).fit(X_img, X_txt)],
-                         ids=["SM", "SSMAL"])
+@pytest.mark.parametrize("make_model", [
+    lambda X_img, X_txt, y: SM(metric="centered_correlation").fit(X_img, X_txt, y),
+    lambda X_img, X_txt, y: SSMAL(20, random_state=0).fit(X_img, X_txt)], ids=["SM-centered", "SSMAL-pearson"])
 def test_learned_similarity_is_reranked_exactly(data, make_model):
     X_img, X_txt, y, _ = data
     model = make_model(X_img[:300], X_txt[:300], y[:300])
@@ -142,6 +142,18 @@ def test_learned_similarity_is_reranked_exactly(data, make_model):
     scores, ids = reranked.search(X_img[:20], k=10)
     np.testing.assert_array_equal(ids, expected)
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-6)
+
+
+def test_cosine_rankers_are_searched_without_reranking(data):
+    """SM's normalised correlation, DSE's and UNCSM's cosine settings are cosine: declared, so no re-ranking."""
+    X_img, X_txt, y, _ = data
+    model = SM().fit(X_img[:300], X_txt[:300], y[:300])
+    index = CrossModalIndex(model).add(X_txt, modality="text")
+    assert not index.reranks
+    scores, ids = index.search(X_img[:20], k=10)
+    S = model.similarity(X_img[:20], X_txt)  # posteriors have many near-ties: float32 cosine may swap them
+    np.testing.assert_allclose(scores, brute_force(S, 10)[0], atol=1e-6)
+    np.testing.assert_allclose(np.take_along_axis(S, ids, axis=1), scores, atol=1e-6)
 
 
 def test_third_party_estimator_uses_its_public_similarity(data):
@@ -248,7 +260,7 @@ def test_faiss_answers_any_k_up_to_the_gallery(data, index_type, params):
 def test_faiss_reranks_a_learned_similarity(data):
     pytest.importorskip("faiss")
     X_img, X_txt, y, _ = data
-    model = SM().fit(X_img[:300], X_txt[:300], y[:300])
+    model = SM(metric="centered_correlation").fit(X_img[:300], X_txt[:300], y[:300])
     index = CrossModalIndex(model, backend="faiss", index_type="flat", n_candidates=400).add(X_txt, modality="text")
     _, ids = index.search(X_img[:10], k=5)
     np.testing.assert_array_equal(ids, brute_force(model.similarity(X_img[:10], X_txt), 5)[1])

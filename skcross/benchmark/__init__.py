@@ -10,8 +10,8 @@ its options.
 
 from ._cli import main
 from ._methods import METHODS, Method, available_methods
-from ._report import load_results, save_results, summarize, to_markdown, to_rst
-from ._run import BenchmarkResult, run_benchmark
+from ._report import load_results, save_results, to_markdown, to_rst
+from ._run import BenchmarkResult, run_benchmark, summarize
 
 __all__ = [
     "METHODS",

@@ -8,13 +8,11 @@ import numpy as np
 
 from ..metrics import PrecisionRecallCurve, PrecisionScopeCurve
 from ._methods import METHODS
-from ._run import DIRECTIONS, MAP_AT, PRECISION_AT
+from ._run import COSTS, DIRECTIONS, MAP_AT, PRECISION_AT, SCORES, summarize
 
 __all__ = ["load_results", "save_results", "summarize", "to_markdown", "to_rst"]
 
 PRIOR = "class prior"  # the name of the query-independent ranking's curves
-SCORES = [f"{measure}_{d}" for measure in ("map", f"map@{MAP_AT}", f"p@{PRECISION_AT}") for d in DIRECTIONS]
-COSTS = ["fit_s", "inference_s", "peak_mib", "peak_gpu_mib"]
 HEADERS = {
     "map_i2t": "mAP i2t", "map_t2i": "mAP t2i", "map_mean": "mAP mean",
     f"map@{MAP_AT}_i2t": f"mAP@{MAP_AT} i2t", f"map@{MAP_AT}_t2i": f"mAP@{MAP_AT} t2i",
@@ -22,40 +20,6 @@ HEADERS = {
     "fit_s": "fit s", "inference_s": "inference s", "peak_mib": "peak MiB", "peak_gpu_mib": "peak GPU MiB",
 }
 _DIRECTION_TITLES = {"i2t": "image query -> text database", "t2i": "text query -> image database"}
-
-
-def summarize(result):
-    """One dict per method, in run order: ``<measure>`` (mean) and ``<measure>_std`` over the seeds."""
-    rows = []
-    for name in dict.fromkeys(run["method"] for run in result.runs):
-        runs = [run for run in result.runs if run["method"] == name]
-        method = METHODS[name]
-        row = {"method": name, "kind": method.kind, "supervision": method.supervision,
-               "similarity": method.similarity, "seeds": len(runs)}
-        failed = [run for run in runs if "error" in run]
-        if failed:
-            row["error"] = failed[0]["error"]
-            rows.append(row)
-            continue
-        for key in ["map_mean", *SCORES, *COSTS]:
-            values = [run[key] for run in runs if key in run]
-            if values:
-                row[key], row[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
-        selected = [run["selected"] for run in runs if "selected" in run]
-        if selected:
-            row["selected"] = "; ".join(_params_text(params) for params in selected)
-        warned = [run["warnings"] for run in runs if run.get("warnings")]
-        if warned:
-            row["warnings"] = f"{len(warned)} of {len(runs)} fits: " + warned[0]
-        epochs = [run["epochs"] for run in runs if run.get("epochs")]
-        if epochs:
-            row["epochs"] = float(np.mean(epochs))
-        rows.append(row)
-    return rows
-
-
-def _params_text(params):
-    return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in params.items())
 
 
 def _cell(row, key, digits=4):

@@ -22,6 +22,7 @@ from ..metrics import (
     precision_scope_curve,
     random_precision,
 )
+from ..utils._device import resolve_device
 from ._methods import METHODS, available_methods
 
 __all__ = ["BenchmarkResult", "run_benchmark"]
@@ -30,6 +31,8 @@ DIRECTIONS = ("i2t", "t2i")
 MAP_AT = 50
 PRECISION_AT = 10
 QUICK_TRAIN, QUICK_TEST = 600, 300
+SCORES = [f"{measure}_{d}" for measure in ("map", f"map@{MAP_AT}", f"p@{PRECISION_AT}") for d in DIRECTIONS]
+COSTS = ["fit_s", "inference_s", "peak_mib", "peak_gpu_mib"]
 
 
 @contextlib.contextmanager
@@ -122,8 +125,6 @@ class BenchmarkResult:
 
     def summary(self):
         """One row per method: mean and standard deviation over seeds of every measure."""
-        from ._report import summarize
-
         return summarize(self)
 
 
@@ -150,10 +151,9 @@ def _environment():
 
 def _resolved_device(device):
     try:
-        from ..deep import resolve_device
+        return resolve_device(device)
     except ImportError:
         return "cpu (torch not installed)"
-    return resolve_device(device)
 
 
 def run_benchmark(
@@ -387,3 +387,37 @@ def chance_map(y_test, seed=0):
     """mAP@all of a random ranking of the test split (the chance level)."""
     S = np.random.default_rng(seed).random((len(y_test), len(y_test)))
     return mean_average_precision(S, y_test, y_test)
+
+
+def summarize(result):
+    """One dict per method, in run order: ``<measure>`` (mean) and ``<measure>_std`` over the seeds."""
+    rows = []
+    for name in dict.fromkeys(run["method"] for run in result.runs):
+        runs = [run for run in result.runs if run["method"] == name]
+        method = METHODS[name]
+        row = {"method": name, "kind": method.kind, "supervision": method.supervision,
+               "similarity": method.similarity, "seeds": len(runs)}
+        failed = [run for run in runs if "error" in run]
+        if failed:
+            row["error"] = failed[0]["error"]
+            rows.append(row)
+            continue
+        for key in ["map_mean", *SCORES, *COSTS]:
+            values = [run[key] for run in runs if key in run]
+            if values:
+                row[key], row[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
+        selected = [run["selected"] for run in runs if "selected" in run]
+        if selected:
+            row["selected"] = "; ".join(_params_text(params) for params in selected)
+        warned = [run["warnings"] for run in runs if run.get("warnings")]
+        if warned:
+            row["warnings"] = f"{len(warned)} of {len(runs)} fits: " + warned[0]
+        epochs = [run["epochs"] for run in runs if run.get("epochs")]
+        if epochs:
+            row["epochs"] = float(np.mean(epochs))
+        rows.append(row)
+    return rows
+
+
+def _params_text(params):
+    return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in params.items())

@@ -407,6 +407,9 @@ class DSE(DeepCrossModalMixin, BaseEstimator):
     def _default_optimizer_params(self):
         return {"param_groups": [("centers", {"weight_decay": 0.0})]}
 
+    def _ranks_by_cosine(self):
+        return self.metric != "euclidean"
+
     def _similarity(self, Z_img, Z_txt):
         if self.metric == "euclidean":
             return -euclidean_distances(Z_img, Z_txt)

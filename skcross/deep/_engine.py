@@ -20,6 +20,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
 from ..base import CrossModalMixin, unpack_paired
+from ..utils._device import resolve_device
 from ..utils._sklearn_compat import Interval, StrOptions
 
 __all__ = ["ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "EpochProgressBar", "resolve_device"]
@@ -30,46 +31,6 @@ _INFERENCE_BATCH = 4096
 _PROBE_ROWS = 512
 _COLLAPSED_SPREAD = 1e-2  # spread of a modality's embeddings below this share of their mean norm
 _COLLAPSED_LOSS_RTOL = 0.02  # a final loss within 2 % of the loss's collapsed value
-
-
-def resolve_device(device):
-    """``"auto"`` becomes ``"cuda"`` when a GPU is available, else ``"cpu"``.
-
-    Parameters
-    ----------
-    device : str
-        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-
-    Returns
-    -------
-    device : str
-        A concrete torch device name.
-
-    Examples
-    --------
-    >>> from skcross.deep import resolve_device
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device ('auto', 'cpu', 'cuda' or 'cuda:N'): {exc}") from None
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            why = (
-                f"this torch build ({torch.__version__}) has no CUDA support"
-                if torch.version.cuda is None
-                else "no CUDA GPU is visible to this process"
-            )
-            raise ValueError(
-                f"device={device!r}, but {why}; use device='auto' (CUDA when available, else CPU) or device='cpu'."
-            )
-        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r}, but only {torch.cuda.device_count()} CUDA device(s) are visible.")
-    return device
 
 
 class CrossModalNet(NeuralNet):

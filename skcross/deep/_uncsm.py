@@ -523,6 +523,9 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
     def _transform_text(self, X_txt):
         return self._embed(self._prepare(X_txt, "text"), "embed_text").astype(X_txt.dtype, copy=False)
 
+    def _ranks_by_cosine(self):
+        return self.similarity_metric == "cosine"
+
     def _similarity(self, Z_img, Z_txt):
         if self.similarity_metric == "cosine":
             return cosine_similarity(Z_img, Z_txt)

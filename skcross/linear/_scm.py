@@ -86,6 +86,9 @@ class _SemanticMatching(CrossModalMixin, BaseEstimator):
     def _transform_text(self, X_txt):
         return self.text_classifier_.predict_proba(self._subspace_text(X_txt)).astype(X_txt.dtype, copy=False)
 
+    def _ranks_by_cosine(self):
+        return self.metric == "normalized_correlation"
+
     def _similarity(self, Z_img, Z_txt):
         return cosine_similarity(Z_img, Z_txt, center_rows=self.metric == "centered_correlation")
 

@@ -8,6 +8,7 @@ from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.validation import check_is_fitted
 
 from .._paired import PairedData
+from ..utils._device import resolve_device
 from ..utils.validation import _is_passthrough
 from ._ranking import (
     _check_k,
@@ -129,8 +130,6 @@ def _cosine_on_device(Z_img, Z_txt, device):
 def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device=None):
     """Sum a per-block reducer over both directions; similarities made block by block."""
     if device is not None:
-        from ..deep import resolve_device
-
         device = resolve_device(device)
     final, similarity_of, Z_img, Z_txt = _ranking_space(estimator, X_img, X_txt)
     if _ranks_by_cosine(final):
@@ -170,10 +169,13 @@ def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device
 
 
 def _ranks_by_cosine(final):
-    """Whether ``final`` ranks by the cosine of its embeddings (the mixin's similarity, not overridden)."""
-    from ..base import CrossModalMixin
+    """Whether ``final`` ranks by the cosine of its embeddings, as it declares (``_ranks_by_cosine()``).
 
-    return getattr(type(final), "_similarity", None) is CrossModalMixin._similarity
+    An estimator that does not declare it (e.g. one with only a public
+    ``similarity`` on raw rows) is taken to rank otherwise.
+    """
+    declared = getattr(final, "_ranks_by_cosine", None)
+    return bool(declared()) if callable(declared) else False
 
 
 def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, n_jobs=None, device=None):

@@ -235,5 +235,8 @@ class SSMAL(CrossModalMixin, BaseEstimator):
     def _transform_text(self, X_txt):
         return _cosine_to(self._centred(X_txt, "text"), self._centred(self.references_text_, "text"))
 
+    def _ranks_by_cosine(self):
+        return self.metric != "pearson"
+
     def _similarity(self, Z_img, Z_txt):
         return cosine_similarity(Z_img, Z_txt, center_rows=self.metric == "pearson")

@@ -27,7 +27,6 @@ def all_estimators():
     from sklearn.base import BaseEstimator
 
     import skcross
-    from skcross.base import CrossModalMixin
 
     found = {}
     for module_info in pkgutil.walk_packages(skcross.__path__, "skcross."):
@@ -38,6 +37,12 @@ def all_estimators():
         except ImportError:
             continue
         for name, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, CrossModalMixin) and issubclass(cls, BaseEstimator) and not name.startswith("_"):
+            if issubclass(cls, BaseEstimator) and not name.startswith("_") and _is_cross_modal(cls):
                 found[name] = cls
     return sorted(found.items())
+
+
+def _is_cross_modal(cls):
+    """Whether ``cls`` has the cross-modal estimator contract (the methods every skcross estimator has)."""
+    return all(callable(getattr(cls, method, None))
+               for method in ("fit", "transform_image", "transform_text", "similarity", "_ranks_by_cosine"))
