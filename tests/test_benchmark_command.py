@@ -259,3 +259,15 @@ def test_every_method_of_the_plots_has_a_colour_of_its_own():
     assert len({style["color"] for style in styles.values()}) == len(METHODS) >= 14
     assert styles["DSE"]["linestyle"] == "-" and styles["DSE"]["label"] == "DSE *"
     assert styles["CCA"]["linestyle"] == "--" and styles["CCA"]["label"] == "CCA"
+
+
+def test_readme_and_help_agree_on_what_quick_costs():
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    help_text = subprocess.run([sys.executable, "-m", "skcross.benchmark", "--help"], capture_output=True,
+                               text=True, check=True).stdout
+    readme = (REPO_ROOT / "README.rst").read_text()
+    assert "about 20 s" in " ".join(help_text.split()) and "about 20\nseconds" in readme

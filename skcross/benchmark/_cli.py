@@ -35,7 +35,8 @@ def _parser():
                         help="'paper': papers' default settings; 'cv': grid search on the training split")
     parser.add_argument("--cv", type=int, default=3, help="folds of --select cv (default: 3)")
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke run of a few minutes (what it shortens is printed)")
+                        help="a smoke run of well under a minute on a 2-core CPU (about 20 s on Wikipedia; what it "
+                        "shortens is printed)")
     parser.add_argument("--output", default=None,
                         help="folder of the outputs (default: ./skcross-benchmark/<dataset>)")
     parser.add_argument("--no-plots", action="store_true", help="write the tables only")
