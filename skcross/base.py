@@ -18,7 +18,7 @@ from sklearn.utils import TransformerTags, metadata_routing
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._paired import PairedData, _is_raw_text
-from .metrics import cross_modal_map
+from .metrics import map_both_ways
 from .utils._sklearn_compat import _fit_context
 from .utils.validation import check_labels
 
@@ -705,4 +705,6 @@ class CrossModalMixin:
             Mean mAP in [0, 1]; higher is better.
         """
         X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="score")
-        return cross_modal_map(self, X_img, X_txt, y)["mean"]
+        Z_img, Z_txt = self.transform_image(X_img), self.transform_text(X_txt)
+        similarity = None if self._ranks_by_cosine() else self._similarity
+        return map_both_ways(Z_img, Z_txt, y, similarity=similarity)["mean"]

@@ -16,12 +16,13 @@ from sklearn.utils import check_random_state
 from .metrics import (
     PrecisionRecallCurve,
     PrecisionScopeCurve,
+    as_ranker,
     class_prior_similarity,
     precision_recall_curve,
     precision_scope_curve,
     random_precision,
+    split_labels,
 )
-from .metrics._scorer import _ranking_space, _split_labels
 
 __all__ = [
     "plot_common_space",
@@ -119,9 +120,10 @@ def _plot_directions(curve_function, estimator, X_img, X_txt, y, directions, ax,
     directions = _directions(directions)
     if reference not in (True, False):
         raise ValueError(f"reference must be True or False, got {reference!r}.")
-    final, similarity, R_img, R_txt = _ranking_space(estimator, X_img, X_txt)
-    y_img, y_txt = _split_labels(y, R_img.shape[0], R_txt.shape[0])
-    S = np.asarray(similarity(R_img, R_txt))
+    ranker = as_ranker(estimator)
+    R_img, R_txt = ranker.embed_image(X_img), ranker.embed_text(X_txt)
+    y_img, y_txt = split_labels(y, R_img.shape[0], R_txt.shape[0])
+    S = np.asarray(ranker.similarity(R_img, R_txt))
     operands = {"i2t": (S, y_img, y_txt), "t2i": (S.T, y_txt, y_img)}
     ax = _axes(ax)
     for direction in directions:
@@ -431,11 +433,12 @@ def plot_common_space(estimator, X_img, X_txt, y, *, method="pca", ax=None, max_
         raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}.")
     if not isinstance(max_points, (int, np.integer)) or max_points < 2:
         raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}.")
-    final, _, E_img, E_txt = _ranking_space(estimator, X_img, X_txt)
-    if not hasattr(final, "_similarity"):
-        E_img, E_txt = final.transform_image(E_img), final.transform_text(E_txt)
+    ranker = as_ranker(estimator)
+    E_img, E_txt = ranker.embed_image(X_img), ranker.embed_text(X_txt)
+    if not hasattr(ranker.estimator, "_similarity"):  # a third-party estimator: its public embeddings
+        E_img, E_txt = ranker.estimator.transform_image(E_img), ranker.estimator.transform_text(E_txt)
     E_img, E_txt = np.asarray(E_img, dtype=float), np.asarray(E_txt, dtype=float)
-    y_img, y_txt = _split_labels(y, E_img.shape[0], E_txt.shape[0])
+    y_img, y_txt = split_labels(y, E_img.shape[0], E_txt.shape[0])
     rng = check_random_state(random_state)
     parts, multilabel = [], False
     for E, labels in ((E_img, y_img), (E_txt, y_txt)):

@@ -17,7 +17,7 @@ import joblib
 import numpy as np
 from sklearn.preprocessing import normalize
 
-from .metrics._scorer import _embedders, _ranks_by_cosine
+from .metrics import as_ranker, top_k
 from .utils._device import resolve_device
 
 __all__ = ["CrossModalIndex"]
@@ -128,9 +128,7 @@ class CrossModalIndex:
         self.batch_size = batch_size
         self.device = device
         self._validate_settings()
-        self._final, self._similarity, embed_image, embed_text = _embedders(estimator)
-        self._embed = {"image": embed_image, "text": embed_text}
-        self._cosine = _ranks_by_cosine(self._final)
+        self._adapt(estimator)
         if self.rerank and not hasattr(self._final, "_similarity"):
             raise ValueError(
                 f"rerank=True needs embeddings to draw candidates from; {type(self._final).__name__} only has a "
@@ -148,6 +146,12 @@ class CrossModalIndex:
         self.ids_ = np.empty(0, dtype=np.int64)
         self.embeddings_ = None
         self._faiss_index = None
+
+    def _adapt(self, estimator):
+        """How ``estimator`` embeds and compares, read once by the one adapter (:func:`~skcross.metrics.as_ranker`)."""
+        ranker = as_ranker(estimator)
+        self._final, self._similarity, self._cosine = ranker.estimator, ranker.similarity, ranker.cosine
+        self._embed = {"image": ranker.embed_image, "text": ranker.embed_text}
 
     # ------------------------------------------------------------------ settings
     def _validate_settings(self):
@@ -395,32 +399,24 @@ class CrossModalIndex:
         return getattr(self._final, "device_", "cpu")
 
     @staticmethod
-    def _exact_cut(S, positions, depth):
-        """Rows where an item left out equals the last kept score get their cut by index order instead."""
-        kept = np.take_along_axis(S, positions, axis=1)
-        threshold = kept.min(axis=1, keepdims=True)
-        for row in np.flatnonzero((S >= threshold).sum(axis=1) > depth):
-            positions[row] = np.lexsort((np.arange(S.shape[1]), -S[row]))[:depth]
-        return np.take_along_axis(S, positions, axis=1), positions
+    def _block_top_numpy(S, depth):
+        return top_k(S, depth)
 
-    def _block_top_numpy(self, S, depth):
-        if depth >= S.shape[1]:
-            return S, np.broadcast_to(np.arange(S.shape[1]), S.shape)
-        positions = np.argpartition(-S, depth - 1, axis=1)[:, :depth]
-        return self._exact_cut(S, positions, depth)
-
-    def _block_top_torch(self, S, depth):
+    @staticmethod
+    def _block_top_torch(S, depth):
         import torch
 
         if depth >= S.shape[1]:
             S = S.cpu().numpy()
             return S, np.broadcast_to(np.arange(S.shape[1]), S.shape)
         values, positions = torch.topk(S, depth, dim=1)
+        # rows where an item left out equals the last one kept: the stable top-k decides the cut (ties
+        # inside the kept items are ordered by the running merge)
         ambiguous = ((S >= values[:, -1:]).sum(dim=1) > depth).cpu().numpy()
         values, positions = values.cpu().numpy(), positions.cpu().numpy()
         if ambiguous.any():
             rows = np.flatnonzero(ambiguous)
-            values[rows], positions[rows] = self._exact_cut(S[rows].cpu().numpy(), positions[rows], depth)
+            values[rows], positions[rows] = top_k(S[torch.as_tensor(rows, device=S.device)].cpu().numpy(), depth)
         return values, positions
 
     def _rerank(self, Q, candidates, k):
@@ -448,8 +444,7 @@ class CrossModalIndex:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._final, self._similarity, embed_image, embed_text = _embedders(self.estimator)
-        self._embed = {"image": embed_image, "text": embed_text}
+        self._adapt(self.estimator)
         if self.__dict__.get("_faiss_index") is not None:
             faiss = _import_faiss()
             self._faiss_index = faiss.deserialize_index(self._faiss_index)

@@ -320,3 +320,45 @@ def test_label_length_mismatch_speaks_of_the_users_names():
         cross_modal_map(model, X_img, X_txt, y[:10])
     with pytest.raises(ValueError, match=r"^y_txt has 20 labels but X_txt has 30 rows"):
         cross_modal_map(model, X_img, X_txt[:30], (y, y[:20]))
+
+
+def test_top_k_is_the_stable_top_k_and_the_index_agrees():
+    from skcross.metrics import top_k
+    from skcross.retrieval import CrossModalIndex
+
+    rng = np.random.default_rng(0)
+    S = rng.integers(0, 4, size=(50, 40)).astype(float)  # many ties
+    for k in (1, 7, 40, 100):
+        scores, indices = top_k(S, k)
+        expected = np.argsort(-S, axis=1, kind="stable")[:, :min(k, 40)]
+        np.testing.assert_array_equal(indices, expected)
+        np.testing.assert_array_equal(scores, np.take_along_axis(S, expected, axis=1))
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        top_k(S, 0)
+    X_img, X_txt, _ = make_cross_modal(300, random_state=0)
+    model = CCA(3).fit(X_img, X_txt)
+    index = CrossModalIndex(model, batch_size=64).add(X_txt, modality="text")
+    np.testing.assert_array_equal(index.search(X_img[:10], k=5)[1], top_k(model.similarity(X_img[:10], X_txt), 5)[1])
+
+
+def test_score_is_the_pure_two_way_metric_on_embeddings():
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline as sklearn_pipeline
+
+    from skcross.linear import SM
+    from skcross.metrics import as_ranker, map_both_ways
+    from skcross.preprocessing import ModalityTransformer
+
+    X_img, X_txt, y = make_cross_modal(200, n_classes=4, random_state=0)
+    for model in (CCA(3).fit(X_img, X_txt), SM(metric="centered_correlation").fit(X_img, X_txt, y),
+                  sklearn_pipeline(ModalityTransformer(image=PCA(6)), CCA(2)).fit(paired(X_img, X_txt), y)):
+        ranker = as_ranker(model)
+        E_img, E_txt = ranker.embed_image(X_img), ranker.embed_text(X_txt)
+        pure = map_both_ways(E_img, E_txt, y, similarity=None if ranker.cosine else ranker.similarity)
+        assert pure == cross_modal_map(model, X_img, X_txt, y)
+        assert model.score(paired(X_img, X_txt), y) == pytest.approx(pure["mean"], abs=1e-12)
+    assert as_ranker(CCA(2)).cosine and not as_ranker(SM(metric="centered_correlation")).cosine
+    with pytest.raises(ValueError, match="E_img must be a 2-D array of embeddings"):
+        map_both_ways(np.ones(3), np.ones((3, 2)))
+    with pytest.raises(TypeError, match="similarity must be a callable or None"):
+        map_both_ways(np.ones((3, 2)), np.ones((3, 2)), similarity="cosine")

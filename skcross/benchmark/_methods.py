@@ -3,7 +3,7 @@
 import importlib
 from dataclasses import dataclass, field
 
-from ..utils._testing import few_iterations_params
+from ..utils._budget import few_iterations_params
 
 __all__ = ["METHODS", "Method", "available_methods"]
 
@@ -56,7 +56,7 @@ class Method:
         """The estimator with its paper's defaults, seeded; ``quick`` shortens training.
 
         ``quick`` gives deep methods about 50 optimizer steps per training
-        stage (:func:`~skcross.utils._testing.few_iterations_params`) and
+        stage (:func:`~skcross.utils._budget.few_iterations_params`) and
         KCCA 200 Nystroem components; every other setting stays the default.
         """
         estimator = self.estimator_class()()

@@ -15,13 +15,26 @@ from ._ranking import (
     precision_recall_curve,
     precision_scope_curve,
     recall_at_k,
+    top_k,
 )
 from ._reference import class_prior_similarity, random_precision
-from ._scorer import cross_modal_map, cross_modal_recall, get_scorer, get_scorer_names, get_scorers
+from ._scorer import (
+    Ranker,
+    as_ranker,
+    cross_modal_map,
+    cross_modal_recall,
+    get_scorer,
+    get_scorer_names,
+    get_scorers,
+    map_both_ways,
+    split_labels,
+)
 
 __all__ = [
     "PrecisionRecallCurve",
     "PrecisionScopeCurve",
+    "Ranker",
+    "as_ranker",
     "average_precision_per_query",
     "class_prior_similarity",
     "cross_modal_map",
@@ -29,10 +42,13 @@ __all__ = [
     "get_scorer",
     "get_scorer_names",
     "get_scorers",
+    "map_both_ways",
     "mean_average_precision",
     "precision_at_k",
     "precision_recall_curve",
     "precision_scope_curve",
     "random_precision",
     "recall_at_k",
+    "split_labels",
+    "top_k",
 ]

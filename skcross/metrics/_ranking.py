@@ -188,6 +188,40 @@ def _rank_block(S_block, k=None):
     return order
 
 
+def top_k(S, k=10):
+    """The ``k`` most similar database items of each query, best first; equal similarities keep database order.
+
+    The one stable top-k of skcross: the metrics rank with it and the
+    retrieval index takes each block's candidates with it, so a ranking is
+    the same wherever it is computed.
+
+    Parameters
+    ----------
+    S : array-like of shape (n_queries, n_database)
+        Similarities; larger means more similar.
+    k : int, default=10
+        Items per query; a ``k`` beyond the database is clipped to its size.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_queries, k)
+        The similarities, best first.
+    indices : ndarray of shape (n_queries, k)
+        Database indices, best first; among equal similarities the lower
+        index first.
+
+    Examples
+    --------
+    >>> from skcross.metrics import top_k
+    >>> scores, indices = top_k([[0.2, 0.9, 0.2, 0.5]], k=3)
+    >>> indices.tolist(), scores.tolist()
+    ([[1, 3, 0]], [[0.9, 0.5, 0.2]])
+    """
+    S = _check_similarity(S)
+    order = _rank_block(S, _check_k(k, S.shape[1], allow_none=False))
+    return np.take_along_axis(S, order, axis=1), order
+
+
 def _row_blocks(n_query, n_db, get_block):
     """Yield ``(rows, get_block(rows_slice))`` for consecutive blocks of query rows."""
     block_size = max(1, _BLOCK_ELEMENTS // n_db)

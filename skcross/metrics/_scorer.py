@@ -1,6 +1,7 @@
 """Cross-modal evaluation of fitted estimators, and scorers for model selection."""
 
 import re
+from typing import Callable, NamedTuple
 
 import numpy as np
 from sklearn.preprocessing import normalize
@@ -32,19 +33,66 @@ def _as_rows(X):
     return X if hasattr(X, "shape") else np.asarray(X)
 
 
-def _embedders(estimator):
-    """What ranks retrievals for ``estimator``: ``(final, similarity, embed_image, embed_text)``.
+class Ranker(NamedTuple):
+    """How an estimator ranks retrievals, as :func:`as_ranker` reads it.
+
+    Attributes
+    ----------
+    estimator : object
+        The cross-modal estimator at the end (a Pipeline's last step).
+    embed_image, embed_text : callable
+        One modality's rows to what ``similarity`` compares (a Pipeline's
+        transformers, then the estimator's embedding).
+    similarity : callable
+        ``similarity(E_img, E_txt)``: images x texts, larger is more similar.
+    cosine : bool
+        Whether ``similarity`` is the cosine of the embeddings (declared by
+        the estimator): rankings then normalise each embedding once.
+    """
+
+    estimator: object
+    embed_image: Callable
+    embed_text: Callable
+    similarity: Callable
+    cosine: bool
+
+
+def as_ranker(estimator):
+    """The one adapter from an estimator to its ranking: embed each modality, then compare.
 
     ``embed_image(X)`` / ``embed_text(X)`` take one modality's rows to what
-    ``similarity(E_img, E_txt)`` compares. A Pipeline's transformers are
+    ``similarity(E_img, E_txt)`` compares. A Pipeline's transformers (a
+    skcross :class:`~skcross.pipeline.Pipeline` or scikit-learn's) are
     applied to each modality on its own (``transform_image`` /
     ``transform_text`` of each step, e.g. a
-    :class:`~skcross.preprocessing.ModalityTransformer`), so sets of any sizes
-    (and one modality alone, as a retrieval index needs) can be embedded. A
-    skcross estimator is served by its embeddings and its similarity hook on
-    embeddings (computed once per item, not once per pair); any other
-    estimator with the public ``transform_image``, ``transform_text`` and
-    ``similarity`` methods is served by ``similarity`` on its inputs.
+    :class:`~skcross.preprocessing.ModalityTransformer`), so sets of any
+    sizes, and one modality alone as a retrieval index needs, can be
+    embedded. A skcross estimator is served by its embeddings and its
+    similarity hook on embeddings (each item embedded once, not once per
+    pair); any other estimator with the public ``transform_image``,
+    ``transform_text`` and ``similarity`` methods by ``similarity`` on its
+    inputs. The metrics, the scorers, the retrieval index and the plots all
+    rank through it.
+
+    Parameters
+    ----------
+    estimator : cross-modal estimator or Pipeline ending in one
+        The model (fitted before the returned functions are called).
+
+    Returns
+    -------
+    ranker : Ranker
+        ``(estimator, embed_image, embed_text, similarity, cosine)``.
+
+    Examples
+    --------
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import CCA
+    >>> from skcross.metrics import as_ranker
+    >>> X_img, X_txt, _ = make_cross_modal(100, random_state=0)
+    >>> ranker = as_ranker(CCA(2).fit(X_img, X_txt))
+    >>> ranker.cosine, ranker.similarity(ranker.embed_image(X_img[:3]), ranker.embed_text(X_txt)).shape
+    (True, (3, 100))
     """
     final, transformers = estimator, []
     steps = getattr(estimator, "steps", None)
@@ -72,23 +120,44 @@ def _embedders(estimator):
         return X
 
     if hasattr(final, "_similarity"):  # a skcross estimator: rank embeddings with its similarity hook
-        return (final, final._similarity, lambda X: final.transform_image(through(X, "transform_image")),
-                lambda X: final.transform_text(through(X, "transform_text")))
-    return (final, final.similarity, lambda X: _as_rows(through(X, "transform_image")),
-            lambda X: _as_rows(through(X, "transform_text")))
+        return Ranker(final, lambda X: final.transform_image(through(X, "transform_image")),
+                      lambda X: final.transform_text(through(X, "transform_text")), final._similarity,
+                      _ranks_by_cosine(final))
+    return Ranker(final, lambda X: _as_rows(through(X, "transform_image")),
+                  lambda X: _as_rows(through(X, "transform_text")), final.similarity, False)
 
 
 def _ranking_space(estimator, X_img, X_txt):
-    """``(final, similarity, R_img, R_txt)``: both sets embedded as :func:`_embedders` says."""
-    final, similarity, embed_image, embed_text = _embedders(estimator)
-    R_img = embed_image(X_img)
-    R_txt = embed_text(X_txt)
-    check_is_fitted(final)
-    return final, similarity, R_img, R_txt
+    """``(ranker, E_img, E_txt)``: both sets embedded as :func:`as_ranker` says."""
+    ranker = as_ranker(estimator)
+    E_img, E_txt = ranker.embed_image(X_img), ranker.embed_text(X_txt)
+    check_is_fitted(ranker.estimator)
+    return ranker, E_img, E_txt
 
 
-def _split_labels(y, n_img, n_txt):
-    """``(y_img, y_txt)`` from the ``y`` a user passed, its length checked against the rows (in their names)."""
+def split_labels(y, n_images, n_texts):
+    """``(y_img, y_txt)`` from the labels a user passed, checked against the number of rows.
+
+    Parameters
+    ----------
+    y : array-like, tuple ``(y_img, y_txt)`` or None
+        Labels of the pairs (one per pair when the sets are paired), or one
+        array per modality.
+    n_images, n_texts : int
+        Rows of the image and the text set.
+
+    Returns
+    -------
+    y_img, y_txt : array-like or None
+        Each modality's labels (the same array twice for pairs).
+
+    Examples
+    --------
+    >>> from skcross.metrics import split_labels
+    >>> split_labels([0, 1, 1], 3, 3)
+    ([0, 1, 1], [0, 1, 1])
+    """
+    n_img, n_txt = n_images, n_texts
     if isinstance(y, tuple) and len(y) == 2:
         for labels, n, modality in ((y[0], n_img, "img"), (y[1], n_txt, "txt")):
             if labels is not None and _n_labels(labels) != n:
@@ -128,21 +197,27 @@ def _cosine_on_device(Z_img, Z_txt, device):
 
 
 def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device=None):
-    """Sum a per-block reducer over both directions; similarities made block by block."""
+    """An estimator's two-way scores: its ranker's embeddings, then :func:`_two_way_scores`."""
+    ranker, E_img, E_txt = _ranking_space(estimator, X_img, X_txt)
+    return _two_way_scores(E_img, E_txt, y, None if ranker.cosine else ranker.similarity, reduce=reduce, k=k,
+                           n_jobs=n_jobs, device=device, name=type(ranker.estimator).__name__)
+
+
+def _two_way_scores(E_img, E_txt, y, similarity, *, reduce, k, n_jobs, device=None, name="the estimator"):
+    """Sum a per-block reducer over both directions; similarities made block by block (None: cosine)."""
     if device is not None:
         device = resolve_device(device)
-    final, similarity_of, Z_img, Z_txt = _ranking_space(estimator, X_img, X_txt)
-    if _ranks_by_cosine(final):
+    if similarity is None:
         # cosine: normalise every embedding once, then each block is one matrix product
-        Z_img, Z_txt, similarity_of = _cosine_on_device(Z_img, Z_txt, device)
-    n_img, n_txt = Z_img.shape[0], Z_txt.shape[0]
-    y_img, y_txt = _split_labels(y, n_img, n_txt)
+        E_img, E_txt, similarity = _cosine_on_device(E_img, E_txt, device)
+    n_img, n_txt = E_img.shape[0], E_txt.shape[0]
+    y_img, y_txt = split_labels(y, n_img, n_txt)
 
-    def checked(similarity):
+    def checked(block_similarity):
         def block(rows):
-            S_block = similarity(rows)
+            S_block = block_similarity(rows)
             if not np.isfinite(S_block).all():
-                raise ValueError(f"{type(final).__name__} produced NaN or infinite similarities.")
+                raise ValueError(f"{name} produced NaN or infinite similarities.")
             return S_block
 
         return block
@@ -150,22 +225,70 @@ def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device
     if n_img * n_txt <= _ONE_MATRIX_ELEMENTS:
         # small enough to hold: compute the similarities once and rank both directions from them
         # (halves the cost of a learned metric such as UNCSM's metric network)
-        S = np.asarray(similarity_of(Z_img, Z_txt))
+        S = np.asarray(similarity(E_img, E_txt))
         i2t, t2i = (lambda rows: S[rows]), (lambda rows: S[:, rows].T)
     else:
-        i2t = lambda rows: np.asarray(similarity_of(Z_img[rows], Z_txt))  # noqa: E731
-        t2i = lambda rows: np.asarray(similarity_of(Z_img, Z_txt[rows])).T  # noqa: E731
+        i2t = lambda rows: np.asarray(similarity(E_img[rows], E_txt))  # noqa: E731
+        t2i = lambda rows: np.asarray(similarity(E_img, E_txt[rows])).T  # noqa: E731
     scores = {}
-    for direction, n_q, n_db, y_q, y_db, similarity in [
+    for direction, n_q, n_db, y_q, y_db, block_similarity in [
         ("i2t", n_img, n_txt, y_img, y_txt, i2t),
         ("t2i", n_txt, n_img, y_txt, y_img, t2i),
     ]:
-        blocks = _row_blocks(n_q, n_db, checked(similarity))
+        blocks = _row_blocks(n_q, n_db, checked(block_similarity))
         relevance = _Relevance(y_q, y_db, n_q, n_db)
         total = _sum_over_ranked_blocks(blocks, relevance, _check_k(k, n_db), reduce, n_jobs, device)
         scores[direction] = float(total / n_q)
     scores["mean"] = (scores["i2t"] + scores["t2i"]) / 2
     return scores
+
+
+def map_both_ways(E_img, E_txt, y=None, *, similarity=None, k=None, n_jobs=None, device=None):
+    """Image-to-text and text-to-image mAP of embeddings: the pure metric behind ``score``.
+
+    What :func:`cross_modal_map` computes once an estimator has embedded both
+    sets (as scikit-learn's ``score`` calls ``accuracy_score`` on
+    predictions).
+
+    Parameters
+    ----------
+    E_img : array-like of shape (n_images, n_components)
+        Image embeddings (queries for i2t, database for t2i).
+    E_txt : array-like of shape (n_texts, n_components)
+        Text embeddings.
+    y : array-like, tuple of two array-likes, or None, default=None
+        Labels as in :func:`cross_modal_map`.
+    similarity : callable, default=None
+        ``similarity(E_img_rows, E_txt_rows)`` -> images x texts; None is the
+        cosine of the embeddings (normalised once).
+    k : int, default=None
+        Cut-off rank (None: mAP@all).
+    n_jobs : int, default=None
+        Threads ranking blocks of queries in parallel.
+    device : str, default=None
+        Torch device for the cosine and the ranking (None: NumPy).
+
+    Returns
+    -------
+    scores : dict
+        ``{"i2t": float, "t2i": float, "mean": float}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import map_both_ways
+    >>> E = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
+    >>> map_both_ways(E, E, [0, 1, 0])["mean"]
+    1.0
+    """
+    E_img, E_txt = _as_rows(E_img), _as_rows(E_txt)
+    for E, name in ((E_img, "E_img"), (E_txt, "E_txt")):
+        if getattr(E, "ndim", None) != 2:
+            raise ValueError(f"{name} must be a 2-D array of embeddings, got shape {getattr(E, 'shape', None)}.")
+    if similarity is not None and not callable(similarity):
+        raise TypeError(f"similarity must be a callable or None (cosine), got {type(similarity).__name__}.")
+    return _two_way_scores(E_img, E_txt, y, similarity, reduce=_sum_average_precision, k=k, n_jobs=n_jobs,
+                           device=device)
 
 
 def _ranks_by_cosine(final):
