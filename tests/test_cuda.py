@@ -15,10 +15,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
-from skorch.callbacks import Callback  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 
+from _deep_faults import AtBatch, poison  # noqa: E402
 from conftest import REPO_ROOT  # noqa: E402
 from skcross.datasets import make_cross_modal  # noqa: E402
 from skcross.deep import DSCMR, DeepCrossModalMixin  # noqa: E402
@@ -46,28 +46,6 @@ def data():
 def fitted_on_cuda(data):
     """Every deep method fitted on ``"cuda"`` (once for the module)."""
     return {name: deep_estimator(name, device="cuda").fit(*data) for name in DEEP_NAMES}
-
-
-class _AtBatch(Callback):
-    """Run ``action(net)`` at the start of training batch number ``at``."""
-
-    def __init__(self, at, action):
-        self.at, self.action = at, action
-
-    def initialize(self):
-        self.seen_ = 0
-        return self
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        self.seen_ += training
-        if training and self.seen_ == self.at:
-            self.action(net)
-
-
-def _poison(net):
-    with torch.no_grad():
-        for parameter in net.module_.parameters():
-            parameter.fill_(float("nan"))
 
 
 def _allocate_too_much(net):
@@ -130,7 +108,7 @@ def test_device_cuda_0(data):
 
 @pytest.mark.parametrize("name", DEEP_NAMES)
 def test_nan_guard_on_cuda(name, data):
-    model = deep_estimator(name, device="cuda", callbacks=[_AtBatch(3, _poison)])
+    model = deep_estimator(name, device="cuda", callbacks=[AtBatch(3, poison)])
     with pytest.raises(FloatingPointError, match="epoch"):
         model.fit(*data)
     with pytest.raises(NotFittedError):
@@ -139,7 +117,7 @@ def test_nan_guard_on_cuda(name, data):
 
 @pytest.mark.parametrize("name", DEEP_NAMES)
 def test_real_out_of_memory_on_cuda_says_which_batch_size_to_lower(name, data):
-    model = deep_estimator(name, device="cuda", callbacks=[_AtBatch(2, _allocate_too_much)])
+    model = deep_estimator(name, device="cuda", callbacks=[AtBatch(2, _allocate_too_much)])
     with pytest.raises(MemoryError, match=r"device 'cuda'.*lower batch_size .e.g. batch_size=15"):
         model.fit(*data)
     with pytest.raises(NotFittedError):

@@ -8,7 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
-from skorch.callbacks import Callback, EarlyStopping  # noqa: E402
+from skorch.callbacks import EarlyStopping  # noqa: E402
+from _deep_faults import AtBatch, poison  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
@@ -169,28 +170,6 @@ def _deep_estimators():
 DEEP = pytest.mark.parametrize("estimator", _deep_estimators(), ids=lambda e: type(e).__name__)
 
 
-class _AtBatch(Callback):
-    """Run ``action(net)`` at the start of batch number ``at`` (counted over the whole fit)."""
-
-    def __init__(self, at, action):
-        self.at, self.action = at, action
-
-    def initialize(self):
-        self.seen_ = 0
-        return self
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        self.seen_ += training
-        if training and self.seen_ == self.at:
-            self.action(net)
-
-
-def _poison(net):
-    with torch.no_grad():
-        for parameter in net.module_.parameters():
-            parameter.fill_(float("nan"))
-
-
 def _interrupt(net):
     raise KeyboardInterrupt
 
@@ -201,7 +180,7 @@ def _out_of_memory(net):
 
 @DEEP
 def test_nan_guard_covers_every_deep_method(estimator, data):
-    model = clone(estimator).set_params(callbacks=[_AtBatch(3, _poison)])
+    model = clone(estimator).set_params(callbacks=[AtBatch(3, poison)])
     with pytest.raises(FloatingPointError, match="epoch"):
         model.fit(*data)
     with pytest.raises(NotFittedError):  # no NaN model is left behind
@@ -211,7 +190,7 @@ def test_nan_guard_covers_every_deep_method(estimator, data):
 @DEEP
 def test_keyboard_interrupt_leaves_a_usable_model(estimator, data):
     X_img, X_txt, y = data
-    model = clone(estimator).set_params(callbacks=[_AtBatch(12, _interrupt)])  # 240 pairs / 30 = 8 batches per epoch
+    model = clone(estimator).set_params(callbacks=[AtBatch(12, _interrupt)])  # 240 pairs / 30 = 8 batches per epoch
     if "stage_params" in model.get_params():  # UNCSM's metric stage: 200 pairs / 30 = 7 batches per epoch
         model.set_params(stage_params={"metric": {"batch_size": 30}})
     model.fit(X_img, X_txt, y)  # as in skorch: training stops, the weights reached so far are kept
@@ -225,7 +204,7 @@ def test_keyboard_interrupt_leaves_a_usable_model(estimator, data):
 
 @DEEP
 def test_out_of_memory_says_which_batch_size_to_lower(estimator, data):
-    model = clone(estimator).set_params(callbacks=[_AtBatch(2, _out_of_memory)])
+    model = clone(estimator).set_params(callbacks=[AtBatch(2, _out_of_memory)])
     with pytest.raises(MemoryError, match="lower batch_size .e.g. batch_size=15"):
         model.fit(*data)
     with pytest.raises(NotFittedError):
