@@ -13,7 +13,7 @@ estimator's, the way imbalanced-learn's ``Pipeline`` subclass adds resampling.
 from sklearn import pipeline as _sklearn_pipeline
 from sklearn.utils.metaestimators import available_if
 
-from .utils.validation import _is_passthrough
+from .utils._modality_steps import modality_steps, through_steps
 
 __all__ = ["Pipeline", "make_pipeline"]
 
@@ -76,18 +76,7 @@ class Pipeline(_sklearn_pipeline.Pipeline):
     """
 
     def _through_steps(self, X, modality):
-        for name, step in self.steps[:-1]:
-            if _is_passthrough(step):
-                continue
-            method = getattr(step, f"transform_{modality}", None)
-            if method is None:
-                raise TypeError(
-                    f"step {name!r} ({type(step).__name__}) cannot transform the {modality} modality alone "
-                    f"(no transform_{modality}); wrap per-modality transformers in "
-                    "skcross.preprocessing.ModalityTransformer."
-                )
-            X = method(X)
-        return X
+        return through_steps(modality_steps(self.steps), X, modality)
 
     @available_if(_final_has("transform_image"))
     def transform_image(self, X_img):

@@ -362,3 +362,20 @@ def test_score_is_the_pure_two_way_metric_on_embeddings():
         map_both_ways(np.ones(3), np.ones((3, 2)))
     with pytest.raises(TypeError, match="similarity must be a callable or None"):
         map_both_ways(np.ones((3, 2)), np.ones((3, 2)), similarity="cosine")
+
+
+def test_a_pipeline_is_peeled_in_one_place_with_one_message():
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline as SklearnPipeline
+
+    from skcross.metrics import as_ranker
+    from skcross.pipeline import Pipeline
+
+    X_img, X_txt, y = make_cross_modal(60, random_state=0)
+    message = r"Pipeline step 'pca' \(PCA\) cannot transform one modality at a time.*ModalityTransformer"
+    for pipeline in (Pipeline, SklearnPipeline):
+        pipe = pipeline([("pca", PCA(3)), ("cca", CCA(2))])
+        with pytest.raises(TypeError, match=message):
+            as_ranker(pipe)
+    with pytest.raises(TypeError, match=message):
+        Pipeline([("pca", PCA(3)), ("cca", CCA(2))]).transform_image(X_img)

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._paired import PairedData
 from ..utils._device import resolve_device
-from ..utils.validation import _is_passthrough
+from ..utils._modality_steps import modality_steps, through_steps
 from ._ranking import (
     _check_k,
     _count_found,
@@ -97,34 +97,19 @@ def as_ranker(estimator):
     final, transformers = estimator, []
     steps = getattr(estimator, "steps", None)
     if steps is not None:
-        for name, step in steps[:-1]:
-            if _is_passthrough(step):
-                continue
-            if not (hasattr(step, "transform_image") and hasattr(step, "transform_text")):
-                raise TypeError(
-                    f"Pipeline step {name!r} ({type(step).__name__}) cannot transform one modality at a time "
-                    "(it has no transform_image/transform_text); wrap per-modality transformers in "
-                    "skcross.preprocessing.ModalityTransformer."
-                )
-            transformers.append(step)
-        final = steps[-1][1]
+        transformers, final = modality_steps(steps), steps[-1][1]
     if not all(hasattr(final, method) for method in ("transform_image", "transform_text", "similarity")):
         raise TypeError(
             f"{type(final).__name__} is not a cross-modal estimator: it needs transform_image, "
             "transform_text and similarity methods (see 'Writing your own estimator' in the user guide)."
         )
 
-    def through(X, method):
-        for step in transformers:
-            X = getattr(step, method)(X)
-        return X
-
     if hasattr(final, "_similarity"):  # a skcross estimator: rank embeddings with its similarity hook
-        return Ranker(final, lambda X: final.transform_image(through(X, "transform_image")),
-                      lambda X: final.transform_text(through(X, "transform_text")), final._similarity,
+        return Ranker(final, lambda X: final.transform_image(through_steps(transformers, X, "image")),
+                      lambda X: final.transform_text(through_steps(transformers, X, "text")), final._similarity,
                       _ranks_by_cosine(final))
-    return Ranker(final, lambda X: _as_rows(through(X, "transform_image")),
-                  lambda X: _as_rows(through(X, "transform_text")), final.similarity, False)
+    return Ranker(final, lambda X: _as_rows(through_steps(transformers, X, "image")),
+                  lambda X: _as_rows(through_steps(transformers, X, "text")), final.similarity, False)
 
 
 def _ranking_space(estimator, X_img, X_txt):
