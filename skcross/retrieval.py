@@ -367,6 +367,8 @@ class CrossModalIndex:
         ``len(Q) x batch_size`` similarities whatever the gallery size.
         """
         torch_device = self._torch_device()
+        if cosine:  # the gallery is normalised (and uploaded) once, not once per query batch
+            gallery = self._unit_gallery(torch_device)
         if cosine and torch_device is not None:
             import torch
 
@@ -374,12 +376,11 @@ class CrossModalIndex:
         best_scores = np.empty((len(Q), 0))
         best_positions = np.empty((len(Q), 0), dtype=np.int64)
         for start in range(0, len(self.embeddings_), self.batch_size):
-            G = self.embeddings_[start:start + self.batch_size]
             if cosine and torch_device is not None:
-                G_device = torch.as_tensor(np.ascontiguousarray(normalize(G), dtype=np.float32), device=torch_device)
-                scores, positions = self._block_top_torch(Q_device @ G_device.T, depth)
+                scores, positions = self._block_top_torch(Q_device @ gallery[start:start + self.batch_size].T, depth)
             else:
-                S = Q @ normalize(G).T if cosine else self._pair_similarity(Q, G)
+                G = gallery[start:start + self.batch_size] if cosine else self.embeddings_[start:start + self.batch_size]
+                S = Q @ G.T if cosine else self._pair_similarity(Q, G)
                 scores, positions = self._block_top_numpy(np.asarray(S), depth)
             scores = np.concatenate([best_scores, scores], axis=1)
             positions = np.concatenate([best_positions, positions + start], axis=1)
@@ -387,6 +388,20 @@ class CrossModalIndex:
             best_scores = np.take_along_axis(scores, order, axis=1)
             best_positions = np.take_along_axis(positions, order, axis=1)
         return best_scores, best_positions
+
+    def _unit_gallery(self, torch_device):
+        """The gallery's unit-normalised embeddings, kept between searches: a float32 tensor on
+        ``torch_device`` (a view of the array on the CPU), or an array when torch is not used."""
+        key = (torch_device, len(self.embeddings_))
+        cached = self.__dict__.get("_unit_gallery_cache")
+        if cached is None or cached[0] != key:
+            unit = normalize(self.embeddings_)
+            if torch_device is not None:
+                import torch
+
+                unit = torch.as_tensor(np.ascontiguousarray(unit, dtype=np.float32), device=torch_device)
+            self._unit_gallery_cache = (key, unit)
+        return self._unit_gallery_cache[1]
 
     def _torch_device(self):
         """The torch device of the exact search: ``device``, else the (deep) estimator's, else the CPU."""
@@ -431,6 +446,7 @@ class CrossModalIndex:
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_gpu_resources", None)
+        state.pop("_unit_gallery_cache", None)  # rebuilt at the first search
         state.pop("_embed", None)
         state.pop("_similarity", None)
         state.pop("_final", None)

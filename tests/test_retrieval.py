@@ -341,3 +341,20 @@ def test_parallel_blocks_equal_sequential(data):
 
     X_img, X_txt, y, model = data
     assert cross_modal_map(model, X_img, X_txt, y, n_jobs=2) == cross_modal_map(model, X_img, X_txt, y)
+
+
+def test_the_gallery_is_normalised_once_and_refreshed_by_add(data, monkeypatch):
+    import skcross.retrieval as retrieval
+
+    X_img, X_txt, _, model = data
+    calls = []
+    real = retrieval.normalize
+    monkeypatch.setattr(retrieval, "normalize", lambda X, *a, **k: calls.append(len(X)) or real(X, *a, **k))
+    index = CrossModalIndex(model, batch_size=16).add(X_txt[:200], modality="text")
+    for _ in range(3):
+        index.search(X_img[:40], k=5)  # 3 searches x 3 query batches x 13 gallery blocks
+    assert calls.count(200) == 1  # the gallery, once
+    index.add(X_txt[200:], modality="text")
+    _, ids = index.search(X_img[:40], k=5)
+    assert calls.count(len(X_txt)) == 1  # refreshed after add
+    np.testing.assert_array_equal(ids, brute_force(model.similarity(X_img[:40], X_txt), 5)[1])
