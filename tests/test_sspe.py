@@ -18,9 +18,9 @@ from skcross.deep._sspe import (  # noqa: E402
     FeatureGraph,
     SemanticGraph,
     SSPELoss,
-    StepDecayPerBatches,
     sample_round,
 )
+from skcross.deep._engine import StepDecayPerBatches  # noqa: E402
 from skcross.linear import CCA, MLCCA  # noqa: E402
 from skcross.metrics import cross_modal_map  # noqa: E402
 

@@ -8,18 +8,9 @@ from torch import nn
 
 from ..linear import CCA
 from ..utils._sklearn_compat import Interval
-from ._engine import DeepCrossModalMixin
+from ._engine import DeepCrossModalMixin, mlp
 
 __all__ = ["DCCA"]
-
-
-def _tower(n_features, layer_sizes, n_outputs):
-    layers, width = [], n_features
-    for size in layer_sizes:
-        layers += [nn.Linear(width, size), nn.Sigmoid()]
-        width = size
-    layers.append(nn.Linear(width, n_outputs))
-    return nn.Sequential(*layers)
 
 
 class DCCAModule(nn.Module):
@@ -27,8 +18,8 @@ class DCCAModule(nn.Module):
 
     def __init__(self, n_features_image, n_features_text, layer_sizes, n_outputs):
         super().__init__()
-        self.image_tower = _tower(n_features_image, layer_sizes, n_outputs)
-        self.text_tower = _tower(n_features_text, layer_sizes, n_outputs)
+        self.image_tower = mlp([n_features_image, *layer_sizes, n_outputs], nn.Sigmoid, last_activation=False)
+        self.text_tower = mlp([n_features_text, *layer_sizes, n_outputs], nn.Sigmoid, last_activation=False)
 
     def embed_image(self, image):
         return self.image_tower(image)

@@ -12,6 +12,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from torch import nn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, metadata_routing
 from sklearn.utils.metaestimators import available_if
@@ -23,7 +24,16 @@ from ..base import CrossModalMixin, unpack_paired
 from ..utils._device import resolve_device
 from ..utils._sklearn_compat import Interval, StrOptions
 
-__all__ = ["ClassMatchedDataset", "CrossModalNet", "DeepCrossModalMixin", "EpochProgressBar", "resolve_device"]
+__all__ = [
+    "ClassMatchedDataset",
+    "CrossModalNet",
+    "DeepCrossModalMixin",
+    "EpochProgressBar",
+    "PairIndexDataset",
+    "StepDecayPerBatches",
+    "mlp",
+    "resolve_device",
+]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
 _INFERENCE_BATCH = 4096
@@ -541,6 +551,59 @@ class DeepCrossModalMixin(CrossModalMixin):
 
     def _transform_text(self, X_txt):
         return self._embed(X_txt, "embed_text")
+
+
+def mlp(sizes, activation, last_activation=True):
+    """A multilayer perceptron: ``Linear`` layers of ``sizes`` (input width first), each followed by
+    ``activation()`` (the last one only when ``last_activation``); the deep methods' one MLP builder."""
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2 or last_activation:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class PairIndexDataset(torch.utils.data.Dataset):
+    """Image-text pairs ``(Z_img[i], Z_txt[j])`` given by index, with a 0/1 similarity target."""
+
+    def __init__(self, Z_img, Z_txt, image_index, text_index, targets):
+        self.Z_img, self.Z_txt = Z_img, Z_txt
+        self.image_index, self.text_index, self.targets = image_index, text_index, targets
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, k):
+        return {"image": self.Z_img[self.image_index[k]], "text": self.Z_txt[self.text_index[k]]}, self.targets[k]
+
+
+class StepDecayPerBatches(Callback):
+    """Multiply the learning rate by ``gamma`` every ``every`` training batches, across rounds.
+
+    SSPE's schedule (lr x 0.95 every 2,000 batches). Unlike a scheduler
+    restarted by each ``partial_fit``, the count of batches runs on over all
+    of a fit's sampling rounds.
+    """
+
+    def __init__(self, every=2000, gamma=0.95):
+        self.every, self.gamma = every, gamma
+
+    def initialize(self):
+        self.batches_ = 0
+        self.base_lrs_ = None
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if not training:
+            return
+        optimizer = net.optimizer_
+        if self.base_lrs_ is None:
+            self.base_lrs_ = [group["lr"] for group in optimizer.param_groups]
+        self.batches_ += 1
+        factor = self.gamma ** (self.batches_ // self.every)
+        for group, base in zip(optimizer.param_groups, self.base_lrs_):
+            group["lr"] = base * factor
 
 
 def _is_out_of_memory(exc):

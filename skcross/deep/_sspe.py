@@ -21,13 +21,12 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, clone
 from sklearn.neighbors import NearestNeighbors
-from skorch.callbacks import Callback
 from torch import nn
 
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
-from ._engine import DeepCrossModalMixin, _as_float32
+from ._engine import DeepCrossModalMixin, StepDecayPerBatches, _as_float32, mlp
 
-__all__ = ["FeatureGraph", "SSPE", "SSPELoss", "SSPEModule", "SemanticGraph", "StepDecayPerBatches"]
+__all__ = ["FeatureGraph", "SSPE", "SSPELoss", "SSPEModule", "SemanticGraph"]
 
 # Rows of distinct label sets whose weights are computed at once (x number of distinct sets).
 _SET_BLOCK = 256
@@ -382,21 +381,13 @@ def sample_round(semantic, features, anchors, sizes, rng):
     return tuple(own), tuple(other), tuple(masks)
 
 
-def _branch(n_in, hidden_sizes, n_out):
-    layers, width = [], n_in
-    for size in (*hidden_sizes, n_out):
-        layers += [nn.Linear(width, size), nn.Tanh()]
-        width = size
-    return nn.Sequential(*layers)
-
-
 class SSPEModule(nn.Module):
     """One fully-connected tanh branch per modality, and the label reconstruction ``g`` both share."""
 
     def __init__(self, n_features_image, n_features_text, hidden_sizes, n_components, n_labels):
         super().__init__()
-        self.image_branch = _branch(n_features_image, hidden_sizes, n_components)
-        self.text_branch = _branch(n_features_text, hidden_sizes, n_components)
+        self.image_branch = mlp([n_features_image, *hidden_sizes, n_components], nn.Tanh)
+        self.text_branch = mlp([n_features_text, *hidden_sizes, n_components], nn.Tanh)
         self.reconstruct = nn.Linear(n_components, n_labels)
 
     def embed_image(self, image):
@@ -445,34 +436,6 @@ class SSPELoss(nn.Module):
             l_labels = (reconstruction - targets[:, g]).pow(2).sum(1)
             total = total + (l_semantic + self.alpha1 * l_labels + self.alpha2 * l_feature).mean()
         return total / 2
-
-
-class StepDecayPerBatches(Callback):
-    """Multiply the learning rate by ``gamma`` every ``every`` training batches, across rounds.
-
-    SSPE's schedule (lr x 0.95 every 2,000 batches). Unlike a scheduler
-    restarted by each ``partial_fit``, the count of batches runs on over all
-    of a fit's sampling rounds.
-    """
-
-    def __init__(self, every=2000, gamma=0.95):
-        self.every, self.gamma = every, gamma
-
-    def initialize(self):
-        self.batches_ = 0
-        self.base_lrs_ = None
-        return self
-
-    def on_batch_end(self, net, training=False, **kwargs):
-        if not training:
-            return
-        optimizer = net.optimizer_
-        if self.base_lrs_ is None:
-            self.base_lrs_ = [group["lr"] for group in optimizer.param_groups]
-        self.batches_ += 1
-        factor = self.gamma ** (self.batches_ // self.every)
-        for group, base in zip(optimizer.param_groups, self.base_lrs_):
-            group["lr"] = base * factor
 
 
 class SSPE(DeepCrossModalMixin, BaseEstimator):

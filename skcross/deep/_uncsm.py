@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from ..base import cosine_similarity
 from ..utils._sklearn_compat import Interval, StrOptions
-from ._engine import DeepCrossModalMixin, _as_float32
+from ._engine import DeepCrossModalMixin, PairIndexDataset, _as_float32, mlp
 
 __all__ = ["UNCSM"]
 
@@ -19,15 +19,6 @@ STAGES = ("features", "pretrain", "finetune", "metric")
 # Per-stage settings over the common max_epochs / lr / batch_size (see the UNCSM docstring).
 DEFAULT_STAGE_PARAMS = {"metric": {"max_epochs": 3, "batch_size": 1000}}
 _METRIC_BLOCK_PAIRS = 1 << 16  # image-text pairs through the metric network at once (~130 MiB of activations)
-
-
-def _mlp(sizes, last_activation):
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2 or last_activation:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
 
 
 class FeatureNetworks(nn.Module):
@@ -39,8 +30,8 @@ class FeatureNetworks(nn.Module):
 
     def __init__(self, n_features_image, n_features_text, width, n_classes):
         super().__init__()
-        self.image = _mlp([n_features_image, width, width], last_activation=True)
-        self.text = _mlp([n_features_text, width, width], last_activation=True)
+        self.image = mlp([n_features_image, width, width], nn.ReLU, last_activation=True)
+        self.text = mlp([n_features_text, width, width], nn.ReLU, last_activation=True)
         self.image_head = nn.Linear(width, n_classes)
         self.text_head = nn.Linear(width, n_classes)
 
@@ -80,8 +71,8 @@ class Pathways(nn.Module):
         self.feature_image, self.feature_text = feature_image, feature_text
         for parameter in [*feature_image.parameters(), *feature_text.parameters()]:
             parameter.requires_grad_(False)
-        self.image = _mlp([n_inputs_image, *sizes], last_activation=False)
-        self.text = _mlp([n_inputs_text, *sizes], last_activation=False)
+        self.image = mlp([n_inputs_image, *sizes], nn.ReLU, last_activation=False)
+        self.text = mlp([n_inputs_text, *sizes], nn.ReLU, last_activation=False)
         self.branch_image = nn.Sequential(nn.Linear(sizes[-1], sizes[-1]), nn.Sigmoid())
         self.branch_text = nn.Sequential(nn.Linear(sizes[-1], sizes[-1]), nn.Sigmoid())
 
@@ -169,7 +160,7 @@ class MetricNetwork(nn.Module):
         super().__init__()
         self.first_image = nn.Linear(n_components, width)
         self.first_text = nn.Linear(n_components, width, bias=False)
-        self.rest = nn.Sequential(nn.ReLU(), _mlp([width, width, width], last_activation=True), nn.Linear(width, 2))
+        self.rest = nn.Sequential(nn.ReLU(), mlp([width, width, width], nn.ReLU, last_activation=True), nn.Linear(width, 2))
 
     def forward(self, image, text):
         # Linear on the concatenation [f_i; f_t] = W_i f_i + W_t f_t + b
@@ -192,20 +183,6 @@ class MetricNetwork(nn.Module):
             logits = self.rest(A[start : start + rows, None, :] + B[None, :, :])
             out.append(logits[..., 1] - logits[..., 0])
         return torch.cat(out)
-
-
-class PairIndexDataset(torch.utils.data.Dataset):
-    """Image-text pairs ``(Z_img[i], Z_txt[j])`` given by index, with a 0/1 similarity target."""
-
-    def __init__(self, Z_img, Z_txt, image_index, text_index, targets):
-        self.Z_img, self.Z_txt = Z_img, Z_txt
-        self.image_index, self.text_index, self.targets = image_index, text_index, targets
-
-    def __len__(self):
-        return len(self.targets)
-
-    def __getitem__(self, k):
-        return {"image": self.Z_img[self.image_index[k]], "text": self.Z_txt[self.text_index[k]]}, self.targets[k]
 
 
 def sample_metric_pairs(codes, n_pairs, rng):
