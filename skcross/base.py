@@ -105,6 +105,11 @@ def unpack_paired(X_img, X_txt=None, y=None, *, method="fit"):
         )
     if isinstance(X_txt, PairedData):
         raise TypeError(f"{method}() got a PairedData as X_txt; pass it as the first argument.")
+    return X_img, X_txt, y
+
+
+def _refuse_labels_as_texts(X_txt, y, method):
+    """``method(X, y)`` in scikit-learn's habit puts ``y`` in ``X_txt``: say so (after ``X_img`` is validated)."""
     if y is None and _looks_like_labels(X_txt):
         raise ValueError(
             f"{method}() got a 1-D second argument of shape {np.shape(X_txt)} and no y: this looks like "
@@ -113,7 +118,6 @@ def unpack_paired(X_img, X_txt=None, y=None, *, method="fit"):
             "searches pass). For one matrix of stacked columns, split it: "
             "paired(X[:, :n_image_features], X[:, n_image_features:])."
         )
-    return X_img, X_txt, y
 
 
 def _looks_like_labels(X):
@@ -429,6 +433,7 @@ class CrossModalMixin:
             self.image_shape_in_ = X_img.shape[1:]
         else:
             X_img = check_modality(X_img, "X_img", accept_sparse=self._accepts_sparse)
+        _refuse_labels_as_texts(X_txt, y, "fit")
         X_txt = check_modality(X_txt, "X_txt", accept_sparse=self._accepts_sparse)
         y = self._check_training_labels(X_img, X_txt, y)
         self.n_features_image_in_ = int(np.prod(X_img.shape[1:]))
@@ -705,6 +710,7 @@ class CrossModalMixin:
             Mean mAP in [0, 1]; higher is better.
         """
         X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="score")
+        _refuse_labels_as_texts(X_txt, y, "score")
         Z_img, Z_txt = self.transform_image(X_img), self.transform_text(X_txt)
         similarity = None if self._ranks_by_cosine() else self._similarity
         return map_both_ways(Z_img, Z_txt, y, similarity=similarity)["mean"]
