@@ -8,7 +8,7 @@ import numpy as np
 
 from ..metrics import PrecisionRecallCurve, PrecisionScopeCurve
 from ._methods import METHODS
-from ._run import COSTS, DIRECTIONS, MAP_AT, PRECISION_AT, SCORES, summarize
+from ._run import DIRECTIONS, MAP_AT, PRECISION_AT, SCORES, summarize
 
 __all__ = ["load_results", "save_results", "summarize", "to_markdown", "to_rst"]
 

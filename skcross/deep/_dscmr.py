@@ -3,7 +3,6 @@
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from torch import nn
 from torch.nn import functional as F

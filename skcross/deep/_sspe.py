@@ -156,7 +156,6 @@ class SemanticGraph:
             if not len(todo[0]):
                 break
             a = todo[0]
-            s = anchor_sets[a]
             # a label of the anchor's set, then a set carrying that label, then a member of the set
             entry = np.searchsorted(label_cumulative, base[a] + rng.random(len(a)) * total[a], side="right")
             label = self._set_labels[1][np.clip(entry, first[a], last[a] - 1)]

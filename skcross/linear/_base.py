@@ -3,8 +3,6 @@
 import warnings
 from numbers import Integral
 
-import warnings
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
