@@ -66,6 +66,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' shared helpers (also when imported)
+from _utils import print_table  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DEEP_METHODS = ("DCCA", "DSCMR", "DSE", "UNCSM", "SSPE")
 FULL = {"quick": False, "map_n": 100_000, "uncsm_n": 5_000, "uncsm_cpu_n": 1_000, "index_items": 1_000_000,
@@ -345,13 +348,6 @@ def scale(device, sizes):
 
 
 # --------------------------------------------------------------------------- output
-def print_table(rows, columns, title=None):
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _utils import print_table as _print
-
-    _print(rows, columns, title=title)
-
-
 def markdown_table(rows):
     columns = list(dict.fromkeys(key for row in rows for key in row))
     cell = lambda v: f"{v:.4f}" if isinstance(v, float) and abs(v) < 100 else (  # noqa: E731
@@ -416,7 +412,7 @@ def main(argv=None):
               "## 2. Deep methods, defaults, seed 0", "", f"CPU reference: {protocol['cpu reference fits']}.", "",
               markdown_table(fits), "", "## 3. Evaluation at scale", "", markdown_table(scale_rows), ""]
     (output / "results.md").write_text("\n".join(report))
-    print(f"\nsteps: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
+    print("\nsteps: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
           + f"; wrote {output}/results.md, fits.csv, scale.csv, tests.txt, protocol.json")
     failed = tests["failed"] or any("error" in row for row in fits)
     return 1 if failed else 0

@@ -381,7 +381,7 @@ class CrossModalIndex:
             else:
                 G = gallery[start:start + self.batch_size] if cosine else self.embeddings_[start:start + self.batch_size]
                 S = Q @ G.T if cosine else self._pair_similarity(Q, G)
-                scores, positions = self._block_top_numpy(np.asarray(S), depth)
+                scores, positions = top_k(np.asarray(S), depth)
             scores = np.concatenate([best_scores, scores], axis=1)
             positions = np.concatenate([best_positions, positions + start], axis=1)
             order = np.lexsort((positions, -scores), axis=1)[:, :depth]
@@ -412,10 +412,6 @@ class CrossModalIndex:
         except ImportError:
             return None
         return getattr(self._final, "device_", "cpu")
-
-    @staticmethod
-    def _block_top_numpy(S, depth):
-        return top_k(S, depth)
 
     @staticmethod
     def _block_top_torch(S, depth):

@@ -253,7 +253,7 @@ def run_benchmark(
         "device": device_name,
         "quick": shortened,
         "chance_map": chance_map(y_test),
-        "relevant_share": relevant_share(y_test),
+        "relevant_share": random_precision(y_test, y_test),
         "class_prior_map": None,
         **_environment(),
     }
@@ -376,11 +376,6 @@ def _paired(X_img, X_txt):
     from .. import paired
 
     return paired(X_img, X_txt)
-
-
-def relevant_share(y_test):
-    """The random level of the test split's curves: :func:`~skcross.metrics.random_precision` of the split."""
-    return random_precision(y_test, y_test)
 
 
 def chance_map(y_test, seed=0):
