@@ -330,10 +330,10 @@ def test_torch_ranking_equals_numpy(labels, k):
     S, relevance = _ranking._prepare(Z, y_q, y_db)
     rows = np.arange(S.shape[0])
     kk = _ranking._check_k(k, S.shape[1])
-    by_sorting = _ranking._sum_average_precision_by_sorting(rows, S, relevance, kk)
+    by_sorting = _ranking._average_precision_by_sorting(rows, S, relevance, kk).sum()
     by_argsort = _ranking._sum_average_precision(relevance.sorted(rows, _ranking._rank_block(S, kk)))
     assert by_sorting == pytest.approx(by_argsort, abs=1e-12)
-    assert _ranking._sum_average_precision_torch(rows, S, relevance, kk, "cpu") == pytest.approx(by_argsort, abs=1e-12)
+    assert _ranking._average_precision_torch(rows, S, relevance, kk, "cpu").sum() == pytest.approx(by_argsort, abs=1e-12)
 
 
 def test_parallel_blocks_equal_sequential(data):

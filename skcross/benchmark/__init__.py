@@ -3,14 +3,16 @@
 :func:`run_benchmark` fits each method of :data:`METHODS` on a dataset's
 training split and measures it on the test split (mAP@all, mAP@50 and
 precision@10 in both directions, fit and inference time, peak memory);
-:func:`save_results` writes the CSV, markdown table and curve plots. The
-command line is :func:`main`; ``python -m skcross.benchmark --help`` lists
-its options.
+:func:`save_results` writes the CSV, markdown, reStructuredText, LaTeX
+(:func:`to_latex`) and JSON (:func:`to_json`) tables, with class-balanced mAP
+and significance marks, and the curve plots; :func:`load_results` reads them
+back to render again without refitting. The command line is :func:`main`;
+``python -m skcross.benchmark --help`` lists its options.
 """
 
 from ._cli import main
 from ._methods import METHODS, Method, available_methods
-from ._report import load_results, save_results, to_markdown, to_rst
+from ._report import load_results, save_results, to_json, to_latex, to_markdown, to_rst
 from ._run import BenchmarkResult, run_benchmark, summarize
 
 __all__ = [
@@ -23,6 +25,8 @@ __all__ = [
     "run_benchmark",
     "save_results",
     "summarize",
+    "to_json",
+    "to_latex",
     "to_markdown",
     "to_rst",
 ]

@@ -12,9 +12,11 @@ from ._methods import METHODS, available_methods
 
 DESCRIPTION = """Fit every skcross method on a dataset's training split and score it on its test split.
 
-Prints a table (mAP@all, mAP@50, precision@10 in both directions; fit and inference
-time; peak memory) and writes runs.csv, summary.csv, results.md, protocol.json and
-precision-recall / precision-scope plots (PNG, needs matplotlib) to --output."""
+Prints a table (mAP@all, class-balanced mAP, mAP@50, precision@10 in both directions,
+with significance marks; fit and inference time; peak memory) and writes runs.csv,
+summary.csv, results.md/.rst/.tex/.json, protocol.json, per-query AP and
+precision-recall / precision-scope plots (PNG, needs matplotlib) to --output.
+--render DIR writes the tables and plots of a saved run again, fitting nothing."""
 
 
 def _parser():
@@ -40,6 +42,9 @@ def _parser():
     parser.add_argument("--output", default=None,
                         help="folder of the outputs (default: ./skcross-benchmark/<dataset>)")
     parser.add_argument("--no-plots", action="store_true", help="write the tables only")
+    parser.add_argument("--render", default=None, metavar="DIR",
+                        help="fit nothing: read the results saved in DIR and write its tables (markdown, rst, LaTeX, "
+                             "JSON) and plots again, e.g. after an update of the report")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -71,8 +76,18 @@ def main(argv=None):
     >>> main(["--methods", "CCA,PLS", "--quiet", "--no-plots", "--output", tmp_path_str])  # doctest: +SKIP
     """
     args = _parser().parse_args(argv)
-    from ._report import save_results, to_markdown
+    from ._report import load_results, save_results, to_markdown
     from ._run import run_benchmark
+
+    if args.render is not None:
+        if not (Path(args.render) / "protocol.json").exists():
+            _parser().error(f"--render {args.render!r}: no saved benchmark there (protocol.json is missing); give "
+                            "the --output folder of an earlier run")
+        result = load_results(args.render)
+        written = save_results(result, args.render, plots=not args.no_plots)
+        print(to_markdown(result))
+        print("re-rendered, nothing fitted; wrote " + ", ".join(str(path) for path in written))
+        return 0
 
     if args.methods is None:
         methods = available_methods()

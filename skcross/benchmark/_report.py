@@ -1,4 +1,4 @@
-"""The benchmark's outputs: summary rows, CSV, markdown table and curve plots."""
+"""The benchmark's outputs: summary rows, CSV, markdown, reStructuredText, LaTeX and JSON tables, curve plots."""
 
 import csv
 import json
@@ -7,14 +7,18 @@ from pathlib import Path
 import numpy as np
 
 from ..metrics import PrecisionRecallCurve, PrecisionScopeCurve
+from ._analysis import ALPHA, ranking_changes, significance
 from ._methods import METHODS
-from ._run import DIRECTIONS, MAP_AT, PRECISION_AT, SCORES, summarize
+from ._run import BALANCED, DIRECTIONS, MAP_AT, PRECISION_AT, SCORES, summarize
 
-__all__ = ["load_results", "save_results", "summarize", "to_markdown", "to_rst"]
+__all__ = ["load_results", "save_results", "summarize", "to_json", "to_latex", "to_markdown", "to_rst"]
+
+BEST, TIED = "▲", "†"  # marks of the mAP cells: the best method; not significantly below it
 
 PRIOR = "class prior"  # the name of the query-independent ranking's curves
 HEADERS = {
     "map_i2t": "mAP i2t", "map_t2i": "mAP t2i", "map_mean": "mAP mean",
+    "balanced_map_i2t": "bal. mAP i2t", "balanced_map_t2i": "bal. mAP t2i",
     f"map@{MAP_AT}_i2t": f"mAP@{MAP_AT} i2t", f"map@{MAP_AT}_t2i": f"mAP@{MAP_AT} t2i",
     f"p@{PRECISION_AT}_i2t": f"P@{PRECISION_AT} i2t", f"p@{PRECISION_AT}_t2i": f"P@{PRECISION_AT} t2i",
     "fit_s": "fit s", "inference_s": "inference s", "peak_mib": "peak MiB", "peak_gpu_mib": "peak GPU MiB",
@@ -59,8 +63,14 @@ def protocol_lines(protocol):
         lines.append(
             "Class prior: every query gets the same ranking, the database sorted by the training frequency of "
             f"its items' classes (mAP i2t {prior['i2t']['map']:.4f}, t2i {prior['t2i']['map']:.4f}); a method's mAP marked "
-            "'≤ prior' does not beat it in that direction, i.e. its ranking there owes nothing to the query."
+            "'≤ prior' does not beat it in that direction (by that measure), i.e. its ranking there owes nothing to the query."
         )
+    lines.append(
+        f"bal. mAP = class-balanced mAP@all, the mean over query classes of each class's mAP (every class counts "
+        f"once, however many queries it has). {BEST} = highest mAP in the direction; {TIED} = not significantly "
+        "below it (paired randomisation test on the test queries' AP, averaged over seeds, Holm-corrected over "
+        f"the comparisons with the best, α = {ALPHA}); unmarked = significantly below."
+    )
     if protocol.get("note"):  # written into protocol.json by hand, e.g. what else ran on the machine
         lines.append(f"Note: {protocol['note']}")
     if protocol.get("quick"):
@@ -77,8 +87,8 @@ def table(result):
     """``(headers, rows of cells)`` of the summary table, the chance level first."""
     rows = summarize(result)
     gpu = any("peak_gpu_mib" in row for row in rows)
-    headers = ["method", "supervision", "similarity", "mAP i2t", "mAP t2i", "mAP mean",
-               f"mAP@{MAP_AT} i2t", f"mAP@{MAP_AT} t2i", f"P@{PRECISION_AT} i2t", f"P@{PRECISION_AT} t2i",
+    headers = ["method", "supervision", "similarity", "mAP i2t", "mAP t2i", "mAP mean", "bal. mAP i2t",
+               "bal. mAP t2i", f"mAP@{MAP_AT} i2t", f"mAP@{MAP_AT} t2i", f"P@{PRECISION_AT} i2t", f"P@{PRECISION_AT} t2i",
                "fit s", "inference s", "peak MiB"] + (["peak GPU MiB"] if gpu else [])
     if any("selected" in row for row in rows):
         headers.append("selected")
@@ -92,8 +102,9 @@ def table(result):
         i2t, t2i = prior["i2t"], prior["t2i"]
         cells = ["class prior (query-independent)", "training labels", "-", f"{i2t['map']:.4f}", f"{t2i['map']:.4f}",
                  f"{(i2t['map'] + t2i['map']) / 2:.4f}"]
-        cells += [f"{prior[d][key]:.4f}" for key, d in _split(SCORES[2:])]
+        cells += [f"{prior[d][key]:.4f}" if key in prior[d] else "-" for key, d in _split([*BALANCED, *SCORES[2:]])]
         body.append(cells + ["-"] * (len(headers) - len(cells)))
+    marks = _marks(result)
     for row in rows:
         if "error" in row:
             cells = [row["method"], row["supervision"], row["similarity"], f"failed: {row['error']}"]
@@ -101,8 +112,11 @@ def table(result):
             continue
         name = row["method"] + (" (collapsed fit, see below)" if "warnings" in row else "")
         cells = [name, row["supervision"], row["similarity"]]
-        cells += [_cell(row, key) + _below_prior(row, key, prior) for key in ("map_i2t", "map_t2i")]
-        cells += [_cell(row, key) for key in ("map_mean", *SCORES[2:])]
+        cells += [_cell(row, key) + marks.get((row["method"], key), "") + _below_prior(row, key, prior)
+                  for key in ("map_i2t", "map_t2i")]
+        cells.append(_cell(row, "map_mean"))
+        cells += [_cell(row, key) + _below_prior(row, key, prior) for key in BALANCED]
+        cells += [_cell(row, key) for key in SCORES[2:]]
         cells += [_time_cell(row, "fit_s"), _time_cell(row, "inference_s"), _cell(row, "peak_mib", 0)]
         if gpu:
             cells.append(_cell(row, "peak_gpu_mib", 0))
@@ -112,6 +126,43 @@ def table(result):
     return headers, body
 
 
+def _marks(result):
+    """``{(method, "map_<direction>"): " ▲" or " †"}`` from the significance tests."""
+    marks = {}
+    for direction, rows in significance(result).items():
+        for name, comparison in rows.items():
+            if comparison.tied_with_best:
+                marks[(name, f"map_{direction}")] = f" {BEST if comparison.best else TIED}"
+    return marks
+
+
+def significance_tables(result):
+    """Per direction, ``(title, headers, rows)``: each method's mAP, bootstrap interval and test against the best."""
+    tables = []
+    for direction, rows in significance(result).items():
+        title = (f"Significance, {_DIRECTION_TITLES[direction]}: mAP@all, 95 % bootstrap interval over queries, "
+                 "paired randomisation test against the best (p, Holm-adjusted p).")
+        body = []
+        for row in sorted(rows.values(), key=lambda r: -r.mean):
+            p = "-" if row.best else f"{row.p_value:.4f} ({row.p_adjusted:.4f})"
+            verdict = "best" if row.best else ("not significantly below" if row.tied_with_best else "below")
+            body.append([row.method, f"{row.mean:.4f}", f"{row.ci_low:.4f} – {row.ci_high:.4f}", p, verdict])
+        tables.append((title, ["method", "mAP", "95 % interval", "p (adjusted)", "against the best"], body))
+    return tables
+
+
+def ranking_change_lines(result):
+    """One line per direction: the methods whose place changes under class-balanced mAP."""
+    lines = []
+    rows = summarize(result)
+    for direction, moved in ranking_changes(result).items():
+        if any(f"balanced_map_{direction}" in row for row in rows):
+            text = "; ".join(f"{name} {before} → {after}" for name, before, after in moved) or "none"
+            lines.append(f"Places that change under class-balanced mAP, {direction} (place by mAP → by bal. mAP): "
+                         f"{text}.")
+    return lines
+
+
 def _split(keys):
     """``(measure, direction)`` of score keys such as ``"map@50_i2t"``."""
     return [tuple(key.rsplit("_", 1)) for key in keys]
@@ -119,8 +170,8 @@ def _split(keys):
 
 def _below_prior(row, key, prior):
     """" ≤ prior" when the method's mean mAP in this direction does not beat the class-prior ranking."""
-    direction = key.rsplit("_", 1)[1]
-    if not prior or row[key] > prior[direction]["map"]:
+    measure, direction = key.rsplit("_", 1)
+    if not prior or key not in row or measure not in prior[direction] or row[key] > prior[direction][measure]:
         return ""
     return " ≤ prior"
 
@@ -131,7 +182,10 @@ def to_markdown(result):
     lines = [*("> " + line for line in protocol_lines(result.protocol)), "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
-    lines += [f"\n{line}" for line in _warning_lines(result)]
+    for title, headers, rows in significance_tables(result):
+        lines += ["", title, "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    lines += [f"\n{line}" for line in ranking_change_lines(result) + _warning_lines(result)]
     return "\n".join(lines) + "\n"
 
 
@@ -144,12 +198,158 @@ def to_rst(result):
     """The summary as a reStructuredText list-table (for the documentation), preceded by the protocol."""
     headers, body = table(result)
     lines = [f"| {line}" for line in protocol_lines(result.protocol)]
-    lines += ["", ".. list-table::", "   :header-rows: 1", ""]
+    lines += _rst_list_table(headers, body)
+    for title, headers, rows in significance_tables(result):
+        lines += ["", title]
+        lines += _rst_list_table(headers, rows)
+    lines += [f"\n{line.replace('*', chr(92) + '*')}" for line in ranking_change_lines(result) + _warning_lines(result)]
+    return "\n".join(lines) + "\n"
+
+
+def _rst_list_table(headers, body):
+    lines = ["", ".. list-table::", "   :header-rows: 1", ""]
     for cells in [headers, *body]:
         lines.append("   * - " + (cells[0] or "\\"))
         lines += ["     - " + (cell.replace("*", "\\*") or "\\") for cell in cells[1:]]
-    lines += [f"\n{line.replace('*', chr(92) + '*')}" for line in _warning_lines(result)]
+    return lines
+
+
+_LATEX_COLUMNS = [("map_i2t", "i2t"), ("map_t2i", "t2i"), ("map_mean", "mean"),
+                  ("balanced_map_i2t", "i2t"), ("balanced_map_t2i", "t2i")]
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _latex_escape(text):
+    return "".join(_LATEX_SPECIALS.get(char, char) for char in str(text))
+
+
+def to_latex(result, *, caption=None, label=None):
+    """The mAP table as a LaTeX ``table`` with booktabs rules, ready for a paper.
+
+    Columns: mAP@all in both directions and their mean, then class-balanced
+    mAP in both directions. Each column's best method is bold and the second
+    underlined (the reference rows, random and class prior, are set apart and
+    never marked); ``\\pm`` gives the standard deviation over seeds; a
+    :math:`\\dagger` marks a method not significantly below the best of its
+    direction (the tests of the markdown table). Needs ``\\usepackage{booktabs}``.
+
+    Parameters
+    ----------
+    result : BenchmarkResult
+        A fresh or loaded (:func:`load_results`) result.
+    caption : str, default=None
+        The caption; None writes one from the protocol (dataset, split,
+        seeds, what the marks mean).
+    label : str, default=None
+        ``\\label`` of the table; None uses ``tab:<dataset>``.
+
+    Returns
+    -------
+    latex : str
+
+    Examples
+    --------
+    >>> from skcross.benchmark import load_results, to_latex
+    >>> print(to_latex(load_results("benchmarks/results/wikipedia")))  # doctest: +SKIP
+    """
+    protocol = result.protocol
+    rows = [row for row in summarize(result) if "error" not in row]
+    marks = _marks(result)
+    n_seeds = len(protocol.get("seeds", [0]))
+    ranked = {}
+    for key, _ in _LATEX_COLUMNS:
+        values = sorted({round(row[key], 4) for row in rows if key in row}, reverse=True)
+        ranked[key] = values[:2]
+
+    def cell(row, key):
+        if key not in row:
+            return "--"
+        text = f"{row[key]:.4f}"
+        place = ranked[key].index(round(row[key], 4)) if round(row[key], 4) in ranked[key] else None
+        text = r"\textbf{" + text + "}" if place == 0 else (r"\underline{" + text + "}" if place == 1 else text)
+        if row["seeds"] > 1 and f"{key}_std" in row:
+            text += rf" $\pm$ {row[f'{key}_std']:.4f}"
+        if marks.get((row["method"], key)) == f" {TIED}":
+            text += r"$^\dagger$"
+        return text
+
+    dataset = _latex_escape(protocol.get("dataset", "dataset"))
+    if caption is None:
+        caption = (
+            f"{dataset}: mAP@all on the test split ({protocol.get('test', '?')} pairs), "
+            + (f"mean $\\pm$ std over {n_seeds} seeds" if n_seeds > 1 else "one seed")
+            + ". i2t: image query, text database; t2i: the reverse. Class-balanced mAP averages over query classes. "
+            "Best in bold, second underlined; $^\\dagger$: not significantly below the best of its direction "
+            f"(paired randomisation test over queries, Holm-corrected, $\\alpha={ALPHA}$)."
+        )
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{caption}}}",
+             rf"\label{{{label or 'tab:' + _latex_escape(protocol.get('dataset', 'dataset')).replace(chr(92), '')}}}",
+             r"\begin{tabular}{l" + "c" * len(_LATEX_COLUMNS) + "}", r"\toprule",
+             r" & \multicolumn{3}{c}{mAP@all} & \multicolumn{2}{c}{class-balanced mAP} \\",
+             r"\cmidrule(lr){2-4} \cmidrule(lr){5-6}",
+             "Method & " + " & ".join(title for _, title in _LATEX_COLUMNS) + r" \\", r"\midrule"]
+    chance = protocol.get("chance_map")
+    prior = protocol.get("class_prior_map")
+    if chance is not None:
+        lines.append(r"\textit{Random ranking} & " + " & ".join([f"{chance:.4f}"] * 3) + r" & -- & -- \\")
+    if prior:
+        values = [prior["i2t"]["map"], prior["t2i"]["map"], (prior["i2t"]["map"] + prior["t2i"]["map"]) / 2]
+        values += [prior[d].get("balanced_map") for d in DIRECTIONS]
+        lines.append(r"\textit{Class prior} & " + " & ".join("--" if v is None else f"{v:.4f}" for v in values)
+                     + r" \\")
+    if chance is not None or prior:
+        lines.append(r"\midrule")
+    for row in rows:
+        lines.append(_latex_escape(row["method"]) + " & " + " & ".join(cell(row, key) for key, _ in _LATEX_COLUMNS)
+                     + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    return value
+
+
+def to_json(result):
+    """Everything the tables show, as one JSON document (protocol, references, summary, significance).
+
+    Parameters
+    ----------
+    result : BenchmarkResult
+        A fresh or loaded (:func:`load_results`) result.
+
+    Returns
+    -------
+    text : str
+        ``{"protocol", "summary": [one object per method], "significance":
+        {direction: [one object per method]}, "class_balanced_place_changes":
+        {direction: [[method, place by mAP, place by bal. mAP], ...]}}``; NaN
+        is written as null.
+
+    Examples
+    --------
+    >>> import json
+    >>> from skcross.benchmark import load_results, to_json
+    >>> json.loads(to_json(load_results("benchmarks/results/wikipedia")))["summary"][0]["method"]  # doctest: +SKIP
+    'CCA'
+    """
+    document = {
+        "protocol": result.protocol,
+        "summary": summarize(result),
+        "significance": {direction: [row._asdict() for row in rows.values()]
+                         for direction, rows in significance(result).items()},
+        "class_balanced_place_changes": ranking_changes(result),
+    }
+    return json.dumps(_jsonable(document), indent=2, ensure_ascii=False) + "\n"
 
 
 def _write_csv(path, rows):
@@ -270,27 +470,44 @@ def load_results(directory):
             for key in saved.files:
                 name, seed, direction = key.rsplit("|", 2)
                 per_query_ap[(name, int(seed), direction)] = saved[key]
-    return BenchmarkResult(runs=runs, curves=curves, protocol=protocol, per_query_ap=per_query_ap)
+    test_labels = None
+    if (directory / "test_labels.npz").exists():
+        with np.load(directory / "test_labels.npz") as saved:
+            test_labels = saved["y_test"]
+    return BenchmarkResult(runs=runs, curves=curves, protocol=protocol, per_query_ap=per_query_ap,
+                           test_labels=test_labels)
 
 
 def save_results(result, directory, plots=True):
-    """Write ``runs.csv`` (one row per fit), ``summary.csv``, ``results.md``, ``results.rst``,
-    ``protocol.json``, ``curves.json``, ``per_query_ap.npz`` (each run's average precision per test
-    query, keys ``"method|seed|direction"``) and the curve PNGs into ``directory``; return the paths."""
+    """Write the results into ``directory``; return the paths written.
+
+    ``runs.csv`` (one row per fit), ``summary.csv``, ``results.md``,
+    ``results.rst``, ``results.tex`` (:func:`to_latex`), ``results.json``
+    (:func:`to_json`), ``protocol.json``, ``curves.json``,
+    ``per_query_ap.npz`` (each run's average precision per test query, keys
+    ``"method|seed|direction"``), ``test_labels.npz`` (``y_test``, the
+    queries' labels) and the curve PNGs. :func:`load_results` reads them
+    back, so every table can be rendered again without refitting.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     _write_csv(directory / "runs.csv", result.runs)
     _write_csv(directory / "summary.csv", summarize(result))
     (directory / "results.md").write_text(to_markdown(result))
     (directory / "results.rst").write_text(to_rst(result))
+    (directory / "results.tex").write_text(to_latex(result))
+    (directory / "results.json").write_text(to_json(result))
     (directory / "protocol.json").write_text(json.dumps(result.protocol, indent=2) + "\n")
     curves = [{"method": name, "direction": direction, "kind": kind,
                "x": [np.asarray(c[1] if kind == "pr" else c[0]).tolist() for c in values],
                "precision": [np.asarray(c.precision).tolist() for c in values]}
               for (name, direction, kind), values in result.curves.items()]
     (directory / "curves.json").write_text(json.dumps(curves) + "\n")
-    written = [directory / name for name in
-               ("runs.csv", "summary.csv", "results.md", "results.rst", "protocol.json", "curves.json")]
+    written = [directory / name for name in ("runs.csv", "summary.csv", "results.md", "results.rst", "results.tex",
+                                             "results.json", "protocol.json", "curves.json")]
+    if result.test_labels is not None:
+        np.savez_compressed(directory / "test_labels.npz", y_test=np.asarray(result.test_labels))
+        written.append(directory / "test_labels.npz")
     if result.per_query_ap:
         np.savez_compressed(directory / "per_query_ap.npz", **{
             f"{name}|{seed}|{direction}": ap for (name, seed, direction), ap in result.per_query_ap.items()})

@@ -32,6 +32,7 @@ MAP_AT = 50
 PRECISION_AT = 10
 QUICK_TRAIN, QUICK_TEST = 600, 300
 SCORES = [f"{measure}_{d}" for measure in ("map", f"map@{MAP_AT}", f"p@{PRECISION_AT}") for d in DIRECTIONS]
+BALANCED = [f"balanced_map_{d}" for d in DIRECTIONS]  # mAP@all averaged over query classes
 COSTS = ["fit_s", "inference_s", "peak_mib", "peak_gpu_mib"]
 
 
@@ -112,7 +113,11 @@ class BenchmarkResult:
         ``"class prior"``.
     per_query_ap : dict
         ``(method, seed, direction)`` -> average precision of each test
-        query (mAP@all is their mean), for analyses without refitting.
+        query (mAP@all is their mean), for analyses without refitting
+        (significance tests, class-balanced mAP).
+    test_labels : ndarray or None
+        Labels of the test pairs (the queries of both directions), in the
+        order of ``per_query_ap``'s arrays.
     protocol : dict
         Dataset, split sizes, selection, device, seeds, what ``quick`` changed,
         the machine and package versions.
@@ -122,6 +127,8 @@ class BenchmarkResult:
     curves: dict = field(default_factory=dict)
     protocol: dict = field(default_factory=dict)
     per_query_ap: dict = field(default_factory=dict)
+    test_labels: np.ndarray = None
+    analysis: dict = field(default_factory=dict, repr=False)  # computed once from the above (significance)
 
     def summary(self):
         """One row per method: mean and standard deviation over seeds of every measure."""
@@ -257,7 +264,7 @@ def run_benchmark(
         "class_prior_map": None,
         **_environment(),
     }
-    result = BenchmarkResult(protocol=protocol)
+    result = BenchmarkResult(protocol=protocol, test_labels=np.asarray(y_test))
     prior = class_prior_similarity(y, y_test, len(y_test))
     protocol["class_prior_map"] = {
         direction: _score_ranking(prior, y_test, y_test, direction, "class prior", result) for direction in DIRECTIONS
@@ -362,6 +369,7 @@ def _score_ranking(S, y_query, y_db, direction, name, result):
     result.curves.setdefault((name, direction, "scope"), []).append(precision_scope_curve(S, y_query, y_db, scopes=scopes))
     return {
         "map": mean_average_precision(S, y_query, y_db),
+        "balanced_map": mean_average_precision(S, y_query, y_db, average="classes"),
         f"map@{MAP_AT}": mean_average_precision(S, y_query, y_db, k=MAP_AT),
         f"p@{PRECISION_AT}": precision_at_k(S, y_query, y_db, k=PRECISION_AT),
     }
@@ -397,7 +405,7 @@ def summarize(result):
             row["error"] = failed[0]["error"]
             rows.append(row)
             continue
-        for key in ["map_mean", *SCORES, *COSTS]:
+        for key in ["map_mean", *SCORES, *BALANCED, *COSTS]:
             values = [run[key] for run in runs if key in run]
             if values:
                 row[key], row[f"{key}_std"] = float(np.mean(values)), float(np.std(values))

@@ -9,6 +9,7 @@ scikit-learn's model-selection tools.
 from ._ranking import (
     PrecisionRecallCurve,
     PrecisionScopeCurve,
+    average_over_classes,
     average_precision_per_query,
     mean_average_precision,
     precision_at_k,
@@ -18,6 +19,7 @@ from ._ranking import (
     top_k,
 )
 from ._reference import class_prior_similarity, random_precision
+from ._significance import MethodComparison, bootstrap_interval, compare_to_best, holm_adjust, paired_test
 from ._scorer import (
     Ranker,
     as_ranker,
@@ -31,19 +33,25 @@ from ._scorer import (
 )
 
 __all__ = [
+    "MethodComparison",
     "PrecisionRecallCurve",
     "PrecisionScopeCurve",
     "Ranker",
     "as_ranker",
+    "average_over_classes",
     "average_precision_per_query",
+    "bootstrap_interval",
     "class_prior_similarity",
+    "compare_to_best",
     "cross_modal_map",
     "cross_modal_recall",
     "get_scorer",
     "get_scorer_names",
     "get_scorers",
+    "holm_adjust",
     "map_both_ways",
     "mean_average_precision",
+    "paired_test",
     "precision_at_k",
     "precision_recall_curve",
     "precision_scope_curve",

@@ -18,6 +18,7 @@ from ..utils.validation import check_labels
 __all__ = [
     "PrecisionRecallCurve",
     "PrecisionScopeCurve",
+    "average_over_classes",
     "average_precision_per_query",
     "mean_average_precision",
     "precision_at_k",
@@ -230,8 +231,8 @@ def _row_blocks(n_query, n_db, get_block):
         yield np.arange(start, stop), get_block(slice(start, stop))
 
 
-def _sum_average_precision_by_sorting(rows, S_block, relevance, k):
-    """Sum of the rows' AP@k (k None: all) from one sort of each row's *values*.
+def _average_precision_by_sorting(rows, S_block, relevance, k):
+    """Each row's AP@k (k None: all) from one sort of the row's *values*.
 
     The rank of a relevant item is one plus the number of items with a larger
     similarity (a binary search in the row's sorted values) plus, for the
@@ -242,7 +243,7 @@ def _sum_average_precision_by_sorting(rows, S_block, relevance, k):
     """
     mask = relevance.mask(rows, S_block.shape[1])
     n = S_block.shape[1]
-    total = 0.0
+    ap = np.zeros(len(rows))
     for i in range(len(rows)):
         scores = S_block[i]
         items = np.flatnonzero(mask[i])  # database order
@@ -262,12 +263,12 @@ def _sum_average_precision_by_sorting(rows, S_block, relevance, k):
             if not inside.any():
                 continue
             rank, hit = rank[inside], hit[inside]
-        total += float(np.mean(hit / rank))
-    return total
+        ap[i] = np.mean(hit / rank)
+    return ap
 
 
-def _sum_average_precision_torch(rows, S_block, relevance, k, device):
-    """:func:`_sum_average_precision_by_sorting` for a whole block at once with torch (on ``device``).
+def _average_precision_torch(rows, S_block, relevance, k, device):
+    """:func:`_average_precision_by_sorting` for a whole block at once with torch (on ``device``).
 
     Every item's rank is one plus the number of larger similarities (a
     batched ``searchsorted`` in the sorted rows); the relevant items' ranks,
@@ -290,14 +291,14 @@ def _sum_average_precision_torch(rows, S_block, relevance, k, device):
     counted = torch.isfinite(rank) if k is None else rank <= k
     per_row = counted.sum(dim=1)
     precision = torch.where(counted, hit / rank, torch.zeros_like(rank)).sum(dim=1)
-    total = float(torch.where(per_row > 0, precision / per_row.clamp(min=1), torch.zeros_like(precision)).sum())
+    ap = torch.where(per_row > 0, precision / per_row.clamp(min=1), torch.zeros_like(precision)).cpu().numpy()
     tied = tied.cpu().numpy()
     if tied.any():
-        total += _sum_average_precision_by_sorting(rows[tied], S_block[tied], relevance, k)
-    return total
+        ap[tied] = _average_precision_by_sorting(rows[tied], S_block[tied], relevance, k)
+    return ap
 
 
-def _sum_over_ranked_blocks(S_blocks, relevance, k, reduce, n_jobs=None, device=None):
+def _sum_over_ranked_blocks(S_blocks, relevance, k, reduce, n_jobs=None, device=None, per_query=False):
     """Sum ``reduce(sorted_relevance)`` over the ``(rows, S_block)`` of ``S_blocks``.
 
     Blocks are ranked in ``n_jobs`` threads (NumPy's sorts release the GIL);
@@ -306,18 +307,29 @@ def _sum_over_ranked_blocks(S_blocks, relevance, k, reduce, n_jobs=None, device=
     precision over most of the ranking (mAP@all, or a ``k`` of at least a
     quarter of the database) takes the faster value-sorting path; with a
     torch ``device``, average precision is ranked there.
+
+    With ``per_query=True`` the value of every query is returned instead of
+    the sum (``reduce`` must then be one of :data:`_PER_QUERY`'s keys).
     """
+    row_values = _PER_QUERY.get(reduce)
+    if per_query and row_values is None:
+        raise ValueError(f"{reduce!r} has no per-query form.")
 
     def task(rows, S_block):
         if reduce is _sum_average_precision and device is not None:
-            return _sum_average_precision_torch(rows, S_block, relevance, k, device)
-        if reduce is _sum_average_precision and (k is None or 4 * k >= S_block.shape[1]):
-            return _sum_average_precision_by_sorting(rows, S_block, relevance, k)
-        return reduce(relevance.sorted(rows, _rank_block(S_block, k)))
+            values = _average_precision_torch(rows, S_block, relevance, k, device)
+        elif reduce is _sum_average_precision and (k is None or 4 * k >= S_block.shape[1]):
+            values = _average_precision_by_sorting(rows, S_block, relevance, k)
+        else:
+            ranked = relevance.sorted(rows, _rank_block(S_block, k))
+            return row_values(ranked) if per_query else reduce(ranked)
+        return values if per_query else float(values.sum())
 
     results = Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
         delayed(task)(rows, S_block) for rows, S_block in S_blocks
     )
+    if per_query:  # joblib's generator keeps the blocks' order
+        return np.concatenate(list(results)).astype(np.float64)
     total = 0
     for result in results:
         total = total + result
@@ -353,15 +365,97 @@ def _count_found(rel):
     return np.count_nonzero(rel.any(axis=1))
 
 
+def _count_hits(rel):
+    return np.count_nonzero(rel)
+
+
+# the per-query form of each summed reducer that has one (for averages over query classes)
+_PER_QUERY = {
+    _sum_average_precision: _average_precision_rows,
+    _count_found: lambda rel: rel.any(axis=1),
+    _count_hits: lambda rel: np.count_nonzero(rel, axis=1),
+}
+
+
 def _prepare(S, y_query, y_db):
     S = _check_similarity(S)
     return S, _Relevance(y_query, y_db, *S.shape)
 
 
+_AVERAGES = ("queries", "classes")
+
+
+def _check_average(average, y_query):
+    """Whether ``average`` asks for per-query values (``"classes"``); checked before any ranking."""
+    if average not in _AVERAGES:
+        raise ValueError(
+            f"average must be 'queries' (every query weighs the same, the field's habit) or 'classes' "
+            f"(every query class weighs the same), got {average!r}."
+        )
+    if average == "classes" and y_query is None:
+        raise ValueError(
+            "average='classes' needs labels: without y_query and y_db every query is its own pair, "
+            "so there are no classes to average over."
+        )
+    return average == "classes"
+
+
+def average_over_classes(values, y_query):
+    """Macro average of per-query scores: the mean over query classes of each class's mean score.
+
+    mAP averaged over queries lets a frequent class weigh in proportion to
+    its size, so a ranking that always puts the frequent classes first scores
+    well without looking at the query (the class-prior ranking). Averaged
+    over classes, each class of queries counts once. With a multi-label
+    indicator ``y_query``, each label averages the queries that carry it, and
+    the labels no query carries are left out.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_queries,)
+        A score per query, e.g. from :func:`average_precision_per_query`.
+    y_query : array-like of shape (n_queries,) or (n_queries, n_labels)
+        The queries' class labels or 0/1 label indicators.
+
+    Returns
+    -------
+    score : float
+        The mean over the classes present among the queries.
+
+    Examples
+    --------
+    >>> from skcross.metrics import average_over_classes
+    >>> # three queries of class 0 score 1.0, one of class 1 scores 0.0
+    >>> average_over_classes([1.0, 1.0, 1.0, 0.0], [0, 0, 0, 1])
+    0.5
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError(f"values must be 1-D (one score per query), got shape {values.shape}.")
+    y_query = check_labels(y_query, len(values), "y_query")
+    if y_query.ndim == 1:
+        _, codes = np.unique(y_query, return_inverse=True)
+        sums, counts = np.bincount(codes, weights=values), np.bincount(codes)
+        return float(np.mean(sums / counts))
+    indicator = y_query.astype(np.float64)
+    counts = indicator.sum(axis=0)
+    present = counts > 0
+    if not present.any():
+        raise ValueError("y_query carries no label: no class to average over.")
+    return float(np.mean((values @ indicator)[present] / counts[present]))
+
+
+def _averaged(per_query, y_query, average, n_query):
+    """The query mean of ``per_query`` values (a sum when ``average="queries"``), or their class average."""
+    if average == "queries":
+        return float(per_query / n_query)
+    return average_over_classes(per_query, y_query)
+
+
 # --------------------------------------------------------------------------
 # public metrics
 # --------------------------------------------------------------------------
-def mean_average_precision(S, y_query=None, y_db=None, k=None, *, n_jobs=None):
+def mean_average_precision(S, y_query=None, y_db=None, k=None, *, average="queries", n_jobs=None):
     """Mean average precision (mAP@all, or mAP@k) of a ranking.
 
     Each query ranks all database items by similarity, descending; items with
@@ -385,6 +479,11 @@ def mean_average_precision(S, y_query=None, y_db=None, k=None, *, n_jobs=None):
     k : int, default=None
         Cut-off rank; None ranks the whole database. A ``k`` larger than the
         database is clipped to its size, so mAP@k is then mAP@all.
+    average : {"queries", "classes"}, default="queries"
+        "queries": the mean over queries (the field's mAP). "classes": the
+        class-balanced mAP, the mean over query classes of each class's mAP
+        (:func:`average_over_classes`), which a ranking by class frequency
+        cannot inflate.
     n_jobs : int, default=None
         Number of threads ranking blocks of queries in parallel; None means 1,
         -1 all cores.
@@ -414,8 +513,9 @@ def mean_average_precision(S, y_query=None, y_db=None, k=None, *, n_jobs=None):
     """
     S, relevance = _prepare(S, y_query, y_db)
     k = _check_k(k, S.shape[1])
-    total = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, _sum_average_precision, n_jobs)
-    return float(total / S.shape[0])
+    per_query = _check_average(average, y_query)
+    total = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, _sum_average_precision, n_jobs, per_query=per_query)
+    return _averaged(total, y_query, average, S.shape[0])
 
 
 def average_precision_per_query(S, y_query=None, y_db=None, k=None):
@@ -462,7 +562,7 @@ def average_precision_per_query(S, y_query=None, y_db=None, k=None):
     return ap
 
 
-def precision_at_k(S, y_query=None, y_db=None, k=10, *, n_jobs=None):
+def precision_at_k(S, y_query=None, y_db=None, k=10, *, average="queries", n_jobs=None):
     """Mean precision of the top ``k`` items of each query's ranking.
 
     Parameters
@@ -475,6 +575,9 @@ def precision_at_k(S, y_query=None, y_db=None, k=10, *, n_jobs=None):
         Number of top-ranked items looked at; a ``k`` larger than the
         database is clipped to its size (then the score is the fraction of
         relevant items in the database).
+    average : {"queries", "classes"}, default="queries"
+        "queries": the mean over queries; "classes": the mean over query
+        classes of each class's mean (:func:`average_over_classes`).
     n_jobs : int, default=None
         Number of threads ranking blocks of queries in parallel; None means 1,
         -1 all cores.
@@ -494,8 +597,9 @@ def precision_at_k(S, y_query=None, y_db=None, k=10, *, n_jobs=None):
     """
     S, relevance = _prepare(S, y_query, y_db)
     k = _check_k(k, S.shape[1], allow_none=False)
-    hits = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, np.count_nonzero, n_jobs)
-    return float(hits / (k * S.shape[0]))
+    per_query = _check_average(average, y_query)
+    hits = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, _count_hits, n_jobs, per_query=per_query)
+    return _averaged(hits / k, y_query, average, S.shape[0])
 
 
 def precision_scope_curve(S, y_query=None, y_db=None, scopes=None, *, n_jobs=None):

@@ -12,8 +12,11 @@ from .._paired import PairedData
 from ..utils._device import resolve_device
 from ..utils._modality_steps import modality_steps, through_steps
 from ._ranking import (
+    _averaged,
+    _check_average,
     _check_k,
     _count_found,
+    _count_hits,
     _Relevance,
     _row_blocks,
     _sum_average_precision,
@@ -181,15 +184,19 @@ def _cosine_on_device(Z_img, Z_txt, device):
     return unit(Z_img), unit(Z_txt), lambda A, B: (A @ B.T).cpu().numpy()
 
 
-def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device=None):
+def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device=None, average="queries"):
     """An estimator's two-way scores: its ranker's embeddings, then :func:`_two_way_scores`."""
+    _check_average(average, y)
     ranker, E_img, E_txt = _ranking_space(estimator, X_img, X_txt)
     return _two_way_scores(E_img, E_txt, y, None if ranker.cosine else ranker.similarity, reduce=reduce, k=k,
-                           n_jobs=n_jobs, device=device, name=type(ranker.estimator).__name__)
+                           n_jobs=n_jobs, device=device, name=type(ranker.estimator).__name__, average=average)
 
 
-def _two_way_scores(E_img, E_txt, y, similarity, *, reduce, k, n_jobs, device=None, name="the estimator"):
-    """Sum a per-block reducer over both directions; similarities made block by block (None: cosine)."""
+def _two_way_scores(E_img, E_txt, y, similarity, *, reduce, k, n_jobs, device=None, name="the estimator",
+                    average="queries"):
+    """Average a per-block reducer over both directions' queries (or their classes); similarities made
+    block by block (None: cosine)."""
+    per_query = _check_average(average, y)
     if device is not None:
         device = resolve_device(device)
     if similarity is None:
@@ -222,13 +229,16 @@ def _two_way_scores(E_img, E_txt, y, similarity, *, reduce, k, n_jobs, device=No
     ]:
         blocks = _row_blocks(n_q, n_db, checked(block_similarity))
         relevance = _Relevance(y_q, y_db, n_q, n_db)
-        total = _sum_over_ranked_blocks(blocks, relevance, _check_k(k, n_db), reduce, n_jobs, device)
-        scores[direction] = float(total / n_q)
+        k_d = _check_k(k, n_db)
+        total = _sum_over_ranked_blocks(blocks, relevance, k_d, reduce, n_jobs, device, per_query=per_query)
+        if reduce is _count_hits:  # precision@k: hits over k
+            total = total / k_d
+        scores[direction] = _averaged(total, y_q, average, n_q)
     scores["mean"] = (scores["i2t"] + scores["t2i"]) / 2
     return scores
 
 
-def map_both_ways(E_img, E_txt, y=None, *, similarity=None, k=None, n_jobs=None, device=None):
+def map_both_ways(E_img, E_txt, y=None, *, similarity=None, k=None, average="queries", n_jobs=None, device=None):
     """Image-to-text and text-to-image mAP of embeddings: the pure metric behind ``score``.
 
     What :func:`cross_modal_map` computes once an estimator has embedded both
@@ -248,6 +258,9 @@ def map_both_ways(E_img, E_txt, y=None, *, similarity=None, k=None, n_jobs=None,
         cosine of the embeddings (normalised once).
     k : int, default=None
         Cut-off rank (None: mAP@all).
+    average : {"queries", "classes"}, default="queries"
+        Mean over queries, or over query classes (class-balanced mAP, see
+        :func:`~skcross.metrics.average_over_classes`).
     n_jobs : int, default=None
         Threads ranking blocks of queries in parallel.
     device : str, default=None
@@ -273,7 +286,7 @@ def map_both_ways(E_img, E_txt, y=None, *, similarity=None, k=None, n_jobs=None,
     if similarity is not None and not callable(similarity):
         raise TypeError(f"similarity must be a callable or None (cosine), got {type(similarity).__name__}.")
     return _two_way_scores(E_img, E_txt, y, similarity, reduce=_sum_average_precision, k=k, n_jobs=n_jobs,
-                           device=device)
+                           device=device, average=average)
 
 
 def _ranks_by_cosine(final):
@@ -286,7 +299,7 @@ def _ranks_by_cosine(final):
     return bool(declared()) if callable(declared) else False
 
 
-def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, n_jobs=None, device=None):
+def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, average="queries", n_jobs=None, device=None):
     """Image-to-text and text-to-image mAP of a fitted estimator.
 
     Every image queries all texts (``"i2t"``) and every text queries all
@@ -308,6 +321,11 @@ def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, n_jobs=None, dev
     k : int, default=None
         Cut-off rank for mAP@k; None ranks the whole database (mAP@all). A
         ``k`` larger than a direction's database is clipped to its size.
+    average : {"queries", "classes"}, default="queries"
+        "queries": the mean over queries (the field's mAP). "classes": the
+        class-balanced mAP, the mean over each direction's query classes of
+        the class's mAP (:func:`~skcross.metrics.average_over_classes`);
+        needs ``y``.
     n_jobs : int, default=None
         Number of threads ranking blocks of queries in parallel; None means 1,
         -1 all cores. Memory stays bounded: each block holds at most about
@@ -339,7 +357,7 @@ def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, n_jobs=None, dev
     ['i2t', 'mean', 't2i']
     """
     return _cross_modal_scores(
-        estimator, X_img, X_txt, y, reduce=_sum_average_precision, k=k, n_jobs=n_jobs, device=device
+        estimator, X_img, X_txt, y, reduce=_sum_average_precision, k=k, n_jobs=n_jobs, device=device, average=average
     )
 
 
@@ -388,14 +406,16 @@ def cross_modal_recall(estimator, X_img, X_txt, y=None, k=1, *, n_jobs=None):
 class _CrossModalScorer:
     """Picklable ``scorer(estimator, X, y)`` for a cross-modal metric."""
 
-    def __init__(self, metric, k, direction):
+    def __init__(self, metric, k, direction, average="queries"):
         self.metric = metric
         self.k = k
         self.direction = direction
+        self.average = average
 
     @property
     def name(self):
-        name = self.metric + (f"@{self.k}" if self.k is not None else "")
+        name = ("balanced_" if self.average == "classes" else "") + self.metric
+        name += f"@{self.k}" if self.k is not None else ""
         return name if self.direction == "mean" else f"{name}_{self.direction}"
 
     def __call__(self, estimator, X, y=None):
@@ -408,8 +428,14 @@ class _CrossModalScorer:
                 f"The {self.name!r} scorer needs X as a PairedData (skcross.paired(X_img, X_txt)) "
                 f"or, for sets of different sizes, a tuple (X_img, X_txt); got {type(X).__name__}."
             )
-        function = cross_modal_map if self.metric == "map" else cross_modal_recall
-        return function(estimator, X_img, X_txt, y, k=self.k)[self.direction]
+        if self.metric == "map":
+            scores = cross_modal_map(estimator, X_img, X_txt, y, k=self.k, average=self.average)
+        elif self.metric == "precision":
+            scores = _cross_modal_scores(estimator, X_img, X_txt, y, reduce=_count_hits, k=self.k, n_jobs=None,
+                                         average=self.average)
+        else:
+            scores = cross_modal_recall(estimator, X_img, X_txt, y, k=self.k)
+        return scores[self.direction]
 
     # scikit-learn's metadata routing: the metrics take no metadata besides y
     def get_metadata_routing(self):
@@ -447,7 +473,9 @@ class _CrossModalScorer:
         return f"get_scorer({self.name!r})"
 
 
-_NAME_PATTERN = re.compile(r"^(?P<metric>map|recall)(?:@(?P<k>[1-9][0-9]*))?(?:_(?P<direction>i2t|t2i))?$")
+_NAME_PATTERN = re.compile(
+    r"^(?P<balanced>balanced_)?(?P<metric>map|precision|recall)(?:@(?P<k>[1-9][0-9]*))?(?:_(?P<direction>i2t|t2i))?$"
+)
 
 
 def get_scorer_names():
@@ -466,7 +494,9 @@ def get_scorer_names():
     """
     names = []
     for direction in ("", "_i2t", "_t2i"):
-        names += [f"map{direction}"] + [f"map@{k}{direction}" for k in (10, 50, 100)]
+        for prefix in ("", "balanced_"):
+            names += [f"{prefix}map{direction}"] + [f"{prefix}map@{k}{direction}" for k in (10, 50, 100)]
+            names += [f"{prefix}precision@{k}{direction}" for k in (10, 50)]
         names += [f"recall@{k}{direction}" for k in (1, 5, 10)]
     return sorted(names)
 
@@ -478,9 +508,14 @@ def get_scorer(scoring):
     ----------
     scoring : str or callable
         ``"map"`` (mean of both directions), ``"map_i2t"``, ``"map_t2i"``,
-        ``"map@K"`` (mAP@K, optionally ``_i2t``/``_t2i``) or ``"recall@K"``
-        (Recall@K, optionally ``_i2t``/``_t2i``), for any positive integer K;
-        a K larger than a fold's database is clipped to its size. A callable is returned unchanged.
+        ``"map@K"`` (mAP@K, optionally ``_i2t``/``_t2i``), ``"precision@K"``
+        or ``"recall@K"`` (Recall@K: a relevant item in the top K), for any
+        positive integer K; a K larger than a fold's database is clipped to
+        its size. The prefix ``"balanced_"`` (``"balanced_map"``,
+        ``"balanced_precision@10_t2i"``) averages over query classes instead
+        of queries (class-balanced, see
+        :func:`~skcross.metrics.average_over_classes`). A callable is
+        returned unchanged.
 
     Returns
     -------
@@ -499,13 +534,15 @@ def get_scorer(scoring):
     if callable(scoring):
         return scoring
     match = _NAME_PATTERN.match(scoring) if isinstance(scoring, str) else None
-    if match is None or (match["metric"] == "recall" and match["k"] is None):
+    if (match is None or (match["metric"] != "map" and match["k"] is None)
+            or (match["metric"] == "recall" and match["balanced"])):
         raise ValueError(
             f"{scoring!r} is not a valid scoring value; use one of {get_scorer_names()} "
-            "(any positive K in '@K'; 'recall' needs '@K')."
+            "(any positive K in '@K'; 'precision' and 'recall' need '@K'; 'balanced_' goes with map and precision)."
         )
     k = int(match["k"]) if match["k"] else None
-    return _CrossModalScorer(match["metric"], k, match["direction"] or "mean")
+    return _CrossModalScorer(match["metric"], k, match["direction"] or "mean",
+                             "classes" if match["balanced"] else "queries")
 
 
 def get_scorers(scoring):
