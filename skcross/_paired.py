@@ -102,6 +102,14 @@ class PairedData:
         modality may also be a 1-D sequence of strings (raw text), for a
         pipeline whose first step embeds it, e.g.
         ``ModalityTransformer(text=SIFEmbedding(vectors))``.
+    groups : array-like of shape (n_samples,), default=None
+        The image each pair shows, when an image has several texts (COCO's
+        five captions): pairs with equal ``groups`` share their image. Rows
+        selected from a ``PairedData`` keep their groups, so the
+        instance-level scorers (``get_scorer("instance_recall@5")``) see them
+        in every fold; split with a group-aware splitter
+        (``GroupKFold``, ``groups=X.groups``) to keep an image's texts in one
+        fold.
 
     Attributes
     ----------
@@ -110,6 +118,8 @@ class PairedData:
         with its column names; raw text as a 1-D object array).
     text : ndarray, scipy.sparse.csr_matrix or DataFrame
         Text features, stored as ``image``.
+    groups : ndarray of shape (n_samples,) or None
+        The image of each pair, or None.
 
     See Also
     --------
@@ -135,7 +145,7 @@ class PairedData:
     ((2, 3), (3, 2))
     """
 
-    def __init__(self, image, text):
+    def __init__(self, image, text, groups=None):
         image = _as_modality_matrix(image, "image")
         text = _as_modality_matrix(text, "text")
         if image.shape[0] != text.shape[0]:
@@ -145,6 +155,7 @@ class PairedData:
             )
         self.image = image
         self.text = text
+        self.groups = None if groups is None else _check_groups(groups, image.shape[0])
 
     @property
     def shape(self):
@@ -159,7 +170,8 @@ class PairedData:
 
     def __getitem__(self, key):
         rows = _row_key(key, len(self))
-        return PairedData(_take_rows(self.image, rows), _take_rows(self.text, rows))
+        groups = None if self.groups is None else self.groups[rows]
+        return PairedData(_take_rows(self.image, rows), _take_rows(self.text, rows), groups)
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
@@ -175,13 +187,29 @@ class PairedData:
             kind = "sparse" if sp.issparse(M) else "DataFrame" if hasattr(M, "iloc") else "dense"
             return f"{kind} {M.shape[1]} features"
 
+        groups = "" if self.groups is None else f", {len(np.unique(self.groups))} groups"
         return (
             f"PairedData(n_pairs={len(self)}, image: {describe(self.image)}, "
-            f"text: {describe(self.text)})"
+            f"text: {describe(self.text)}{groups})"
         )
 
 
-def paired(X_img, X_txt):
+def _check_groups(groups, n_rows):
+    """``groups`` as a 1-D array of one hashable, non-float value per row."""
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or len(groups) != n_rows:
+        raise ValueError(
+            f"groups must hold one value per pair ({n_rows}), the image the pair shows; got shape {groups.shape}."
+        )
+    if groups.dtype.kind == "f":
+        raise ValueError(
+            f"groups must be integer or string image ids, got dtype {groups.dtype}: float ids are not exact keys "
+            "(pass groups.astype(int))."
+        )
+    return groups
+
+
+def paired(X_img, X_txt, groups=None):
     """Bind an image matrix and a text matrix into one :class:`PairedData`.
 
     Parameters
@@ -190,6 +218,9 @@ def paired(X_img, X_txt):
         Image features.
     X_txt : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features_text) or sequence of str
         Text features, or raw sentences; row ``i`` is the partner of ``X_img[i]``.
+    groups : array-like of shape (n_samples,), default=None
+        The image of each pair when an image has several texts (see
+        :class:`PairedData`).
 
     Returns
     -------
@@ -206,4 +237,4 @@ def paired(X_img, X_txt):
     >>> X[test].text.ravel()
     array([0., 1.])
     """
-    return PairedData(X_img, X_txt)
+    return PairedData(X_img, X_txt, groups)

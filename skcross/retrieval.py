@@ -103,6 +103,9 @@ class CrossModalIndex:
     embeddings_ : ndarray of shape (n_items, n_components)
         Gallery embeddings (kept by the exact backend, and by faiss when
         re-ranking).
+    groups_ : ndarray of shape (n_items,) or None
+        The image each item shows or describes (given to :meth:`add` for a
+        gallery of captions, several per image); None when not given.
 
     Examples
     --------
@@ -144,6 +147,7 @@ class CrossModalIndex:
             _import_faiss()
         self.modality_ = None
         self.ids_ = np.empty(0, dtype=np.int64)
+        self.groups_ = None
         self.embeddings_ = None
         self._faiss_index = None
 
@@ -203,7 +207,7 @@ class CrossModalIndex:
         parts = [np.asarray(embed(X[start:start + self.batch_size])) for start in range(0, n, self.batch_size)]
         return np.concatenate(parts)
 
-    def add(self, X, *, modality, ids=None):
+    def add(self, X, *, modality, ids=None, groups=None):
         """Embed items of one modality and add them to the index.
 
         Parameters
@@ -220,6 +224,11 @@ class CrossModalIndex:
             a pandas Index). None numbers the rows on from the largest
             integer id so far (0, 1, 2, ...); an index holding ids of another
             kind needs ``ids`` on every ``add``. Unique across the index.
+        groups : array-like of shape (n_items,), default=None
+            The image each item belongs to, for instance-level evaluation
+            (:meth:`recall_at_k`) of a gallery of captions, several per
+            image. Give it on every ``add`` of the index or on none; without
+            it an item's group is its id (a gallery of images).
 
         Returns
         -------
@@ -236,13 +245,83 @@ class CrossModalIndex:
         if not np.isfinite(E).all():
             raise ValueError(f"{type(self._final).__name__} produced NaN or infinite embeddings for X.")
         all_ids = _joined_ids(self.ids_, ids, len(E))
+        all_groups = self._joined_groups(groups, len(E))
         if self.backend == "faiss":
             self._faiss_add(E)
         if self.backend == "exact" or self.reranks:
             self.embeddings_ = E if self.embeddings_ is None else np.concatenate([self.embeddings_, E])
         self.modality_ = modality
         self.ids_ = all_ids
+        self.groups_ = all_groups
         return self
+
+    def _joined_groups(self, groups, n):
+        if (groups is None) != (self.groups_ is None) and len(self.ids_):
+            raise ValueError(
+                "groups must be given on every add() of an index or on none: "
+                + ("this index's items have groups; pass groups= for these rows too." if groups is None
+                   else "this index's earlier items have none (their group is their id).")
+            )
+        if groups is None:
+            return None
+        groups = np.asarray(groups)
+        if groups.shape != (n,):
+            raise ValueError(f"groups must hold one group per row of X ({n}), got shape {groups.shape}.")
+        return groups if self.groups_ is None else np.concatenate([self.groups_, groups])
+
+    def recall_at_k(self, queries, query_groups, ks=(1, 5, 10)):
+        """Instance-level Recall@k of queries against the index, as image-caption retrieval reports it.
+
+        A query succeeds at ``k`` when one of its top ``k`` results belongs
+        to its group (an image query: one of its captions; a caption query:
+        its image). The exact backend gives the values of
+        :func:`~skcross.metrics.cross_modal_instance_scores`; an approximate
+        faiss index shows what its approximation costs.
+
+        Parameters
+        ----------
+        queries : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Items of the modality not indexed.
+        query_groups : array-like of shape (n_queries,)
+            The group (image) of each query, compared with the items'
+            ``groups_`` (or their ids when the index has no groups).
+        ks : tuple of int, default=(1, 5, 10)
+            Cut-offs.
+
+        Returns
+        -------
+        recall : dict
+            ``{"R@1": float, ...}``, shares of queries in [0, 1].
+
+        Examples
+        --------
+        >>> from skcross.datasets import make_cross_modal
+        >>> from skcross.linear import CCA
+        >>> from skcross.retrieval import CrossModalIndex
+        >>> X_img, X_txt, y, groups = make_cross_modal(100, n_texts_per_image=5, return_groups=True, random_state=0)
+        >>> index = CrossModalIndex(CCA(8).fit(X_img, X_txt)).add(X_txt, modality="text", groups=groups)
+        >>> sorted(index.recall_at_k(X_img[::5], groups[::5]))
+        ['R@1', 'R@10', 'R@5']
+        """
+        ks = (ks,) if isinstance(ks, Integral) else tuple(ks)
+        if not ks or any(not isinstance(k, Integral) or isinstance(k, bool) or k < 1 for k in ks):
+            raise ValueError(f"ks must be positive integers, e.g. (1, 5, 10); got {ks!r}.")
+        query_groups = np.asarray(query_groups)
+        n = queries.shape[0] if hasattr(queries, "shape") else len(queries)
+        if query_groups.shape != (n,):
+            raise ValueError(f"query_groups must hold one group per query ({n}), got shape {query_groups.shape}.")
+        item_groups = self.ids_ if self.groups_ is None else self.groups_
+        position = {group: i for i, group in enumerate(dict.fromkeys(item_groups.tolist()))}
+        unknown = [group for group in query_groups.tolist() if group not in position]
+        if unknown:
+            raise ValueError(f"query_groups names groups with no item in the index, e.g. {unknown[0]!r}.")
+        _, ids = self.search(queries, k=max(ks))
+        codes = np.array([position[group] for group in item_groups.tolist()])
+        id_position = {item: i for i, item in enumerate(self.ids_.tolist())}
+        found = codes[np.vectorize(id_position.__getitem__, otypes=[np.int64])(ids)]
+        hit = found == np.array([position[group] for group in query_groups.tolist()])[:, None]
+        first_hit = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, np.inf)
+        return {f"R@{k}": float(np.mean(first_hit <= k)) for k in ks}
 
     def _faiss_add(self, E):
         faiss = _import_faiss()

@@ -25,8 +25,11 @@ def _parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dataset", default="wikipedia",
-                        help="'wikipedia' (bundled, the default), another dataset name known to "
-                             "skcross.datasets.load_dataset (looked up in --data-home), or the path of an .npz file")
+                        help="'wikipedia' (bundled, the default), 'synthetic_captions' (synthetic, five captions per "
+                             "image: instance-level retrieval, R@1/5/10 and ranks), another dataset name known to "
+                             "skcross.datasets.load_dataset (looked up in --data-home), or the path of an .npz file "
+                             "(with groups_train / groups_test arrays, the image of each pair, for instance-level "
+                             "retrieval)")
     parser.add_argument("--data-home", default=None, help="folder of named datasets (default: $SKCROSS_DATA)")
     parser.add_argument("--methods", default=None,
                         help=f"comma-separated subset of: {', '.join(METHODS)} (default: all installed)")
@@ -49,11 +52,35 @@ def _parser():
     return parser
 
 
+def synthetic_captions(n_images=400, n_test_images=100, n_texts_per_image=5, random_state=0):
+    """A synthetic instance-retrieval benchmark: ``make_cross_modal`` images with five captions each, split by image.
+
+    Returns
+    -------
+    data : Bunch
+        The arrays of :func:`~skcross.datasets.load_dataset` plus
+        ``groups_train`` and ``groups_test`` (the image of each pair); the
+        last ``n_test_images`` images and all their captions are the test split.
+    """
+    from sklearn.utils import Bunch
+
+    from ..datasets import make_cross_modal
+
+    X_img, X_txt, y, groups = make_cross_modal(n_images, n_classes=10, n_texts_per_image=n_texts_per_image,
+                                               return_groups=True, random_state=random_state)
+    test = groups >= n_images - n_test_images
+    return Bunch(X_img_train=X_img[~test], X_txt_train=X_txt[~test], y_train=y[~test], groups_train=groups[~test],
+                 X_img_test=X_img[test], X_txt_test=X_txt[test], y_test=y[test], groups_test=groups[test],
+                 name="synthetic_captions")
+
+
 def _load(dataset, data_home):
     from ..datasets import load_dataset, load_wikipedia
 
     if dataset == "wikipedia":
         return load_wikipedia()
+    if dataset == "synthetic_captions":
+        return synthetic_captions()
     return load_dataset(dataset, data_home=data_home)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from ..metrics import PrecisionRecallCurve, PrecisionScopeCurve
 from ._analysis import ALPHA, ranking_changes, significance
 from ._methods import METHODS
-from ._run import BALANCED, DIRECTIONS, MAP_AT, PRECISION_AT, SCORES, summarize
+from ._run import BALANCED, DIRECTIONS, MAP_AT, PRECISION_AT, RECALL_AT, SCORES, summarize
 
 __all__ = ["load_results", "save_results", "summarize", "to_json", "to_latex", "to_markdown", "to_rst"]
 
@@ -44,11 +44,20 @@ def _time_cell(row, key):
 def protocol_lines(protocol):
     """The protocol, one line each, as printed above the table."""
     seeds = protocol["seeds"]
+    scores = (
+        f"Scores: mAP@all, mAP@{MAP_AT} and precision@{PRECISION_AT} on the test split, i2t = image query -> "
+        "text database, t2i = the reverse; relevant = same class."
+        if not _is_instance(protocol) else
+        f"Scores (instance retrieval, {protocol['relevance']}): R@k = share of queries with a relevant item in "
+        "their top k (an image query: any of its texts), medr / meanr = median (rounded down) / mean rank of the "
+        "first relevant item, from 1; rsum = the sum of the six R@k (fractions; ×100 for papers' percentages); "
+        "mAP = mAP@all with every text of the image relevant. i2t = each image once, querying all texts; t2i = "
+        "each text querying all images."
+    )
     lines = [
         f"Dataset: {protocol['dataset']} ({protocol['train']} training / {protocol['test']} test pairs, "
         f"{protocol['features']}, {protocol['labels']}); test split = query set and database.",
-        f"Scores: mAP@all, mAP@{MAP_AT} and precision@{PRECISION_AT} on the test split, i2t = image query -> "
-        "text database, t2i = the reverse; relevant = same class. Ranking by cosine similarity of the "
+        scores + " Ranking by cosine similarity of the "
         "embeddings unless the 'similarity' column says otherwise (a learned or method-defined similarity).",
         f"Selection: {protocol['selection']}.",
         f"Seeds: {', '.join(map(str, seeds))} ({'mean ± std over seeds; methods without randomness fitted once' if len(seeds) > 1 else 'one seed'}); "
@@ -66,8 +75,10 @@ def protocol_lines(protocol):
             "'≤ prior' does not beat it in that direction (by that measure), i.e. its ranking there owes nothing to the query."
         )
     lines.append(
-        f"bal. mAP = class-balanced mAP@all, the mean over query classes of each class's mAP (every class counts "
-        f"once, however many queries it has). {BEST} = highest mAP in the direction; {TIED} = not significantly "
+        ("" if _is_instance(protocol) else
+         "bal. mAP = class-balanced mAP@all, the mean over query classes of each class's mAP (every class counts "
+         "once, however many queries it has). ")
+        + f"{BEST} = highest mAP in the direction; {TIED} = not significantly "
         "below it (paired randomisation test on the test queries' AP, averaged over seeds, Holm-corrected over "
         f"the comparisons with the best, α = {ALPHA}); unmarked = significantly below."
     )
@@ -83,8 +94,44 @@ def protocol_lines(protocol):
     return lines
 
 
+def _is_instance(protocol):
+    return str(protocol.get("relevance", "")).startswith("instance")
+
+
+def _instance_table(result):
+    """``(headers, rows of cells)`` of an instance-level run: Recall@k, ranks, rsum and instance mAP."""
+    rows = summarize(result)
+    keys = ([f"r@{k}_{d}" for d in DIRECTIONS for k in RECALL_AT] + [f"medr_{d}" for d in DIRECTIONS]
+            + [f"meanr_{d}" for d in DIRECTIONS] + ["rsum", "map_i2t", "map_t2i"])
+    titles = ([f"R@{k} {d}" for d in DIRECTIONS for k in RECALL_AT] + [f"medr {d}" for d in DIRECTIONS]
+              + [f"meanr {d}" for d in DIRECTIONS] + ["rsum", "mAP i2t", "mAP t2i"])
+    headers = ["method", "supervision", "similarity", *titles, "fit s", "inference s", "peak MiB"]
+    body = []
+    chance = result.protocol.get("chance_instance")
+    if chance:
+        cells = ["random ranking", "-", "-"] + [
+            (f"{chance[key]:.1f}" if key.startswith(("medr", "meanr")) else f"{chance[key]:.4f}") if key in chance
+            else "-" for key in keys]
+        body.append(cells + ["-"] * (len(headers) - len(cells)))
+    marks = _marks(result)
+    for row in rows:
+        if "error" in row:
+            cells = [row["method"], row["supervision"], row["similarity"], f"failed: {row['error']}"]
+            body.append(cells + [""] * (len(headers) - len(cells)))
+            continue
+        name = row["method"] + (" (collapsed fit, see below)" if "warnings" in row else "")
+        cells = [name, row["supervision"], row["similarity"]]
+        cells += [_cell(row, key, 1 if key.startswith(("medr", "meanr")) else 4) + marks.get((row["method"], key), "")
+                  for key in keys]
+        cells += [_time_cell(row, "fit_s"), _time_cell(row, "inference_s"), _cell(row, "peak_mib", 0)]
+        body.append(cells)
+    return headers, body
+
+
 def table(result):
     """``(headers, rows of cells)`` of the summary table, the chance level first."""
+    if _is_instance(result.protocol):
+        return _instance_table(result)
     rows = summarize(result)
     gpu = any("peak_gpu_mib" in row for row in rows)
     headers = ["method", "supervision", "similarity", "mAP i2t", "mAP t2i", "mAP mean", "bal. mAP i2t",
@@ -214,8 +261,14 @@ def _rst_list_table(headers, body):
     return lines
 
 
-_LATEX_COLUMNS = [("map_i2t", "i2t"), ("map_t2i", "t2i"), ("map_mean", "mean"),
-                  ("balanced_map_i2t", "i2t"), ("balanced_map_t2i", "t2i")]
+_LATEX_GROUPS = [("mAP@all", [("map_i2t", "i2t"), ("map_t2i", "t2i"), ("map_mean", "mean")]),
+                 ("class-balanced mAP", [("balanced_map_i2t", "i2t"), ("balanced_map_t2i", "t2i")])]
+_LATEX_INSTANCE_GROUPS = [
+    (r"image $\rightarrow$ text", [(f"r@{k}_i2t", f"R@{k}") for k in RECALL_AT]),
+    (r"text $\rightarrow$ image", [(f"r@{k}_t2i", f"R@{k}") for k in RECALL_AT]),
+    ("", [("rsum", "rsum")]),
+    ("instance mAP", [("map_i2t", "i2t"), ("map_t2i", "t2i")]),
+]
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
@@ -254,13 +307,15 @@ def to_latex(result, *, caption=None, label=None):
     >>> print(to_latex(load_results("benchmarks/results/wikipedia")))  # doctest: +SKIP
     """
     protocol = result.protocol
+    instance = _is_instance(protocol)
+    groups = _LATEX_INSTANCE_GROUPS if instance else _LATEX_GROUPS
+    columns = [column for _, group in groups for column in group]
     rows = [row for row in summarize(result) if "error" not in row]
     marks = _marks(result)
     n_seeds = len(protocol.get("seeds", [0]))
     ranked = {}
-    for key, _ in _LATEX_COLUMNS:
-        values = sorted({round(row[key], 4) for row in rows if key in row}, reverse=True)
-        ranked[key] = values[:2]
+    for key, _ in columns:
+        ranked[key] = sorted({round(row[key], 4) for row in rows if key in row}, reverse=True)[:2]
 
     def cell(row, key):
         if key not in row:
@@ -276,32 +331,46 @@ def to_latex(result, *, caption=None, label=None):
 
     dataset = _latex_escape(protocol.get("dataset", "dataset"))
     if caption is None:
+        what = ("instance retrieval (relevant = the same image): Recall@k as fractions, rsum their sum, instance "
+                "mAP@all" if instance else "mAP@all")
         caption = (
-            f"{dataset}: mAP@all on the test split ({protocol.get('test', '?')} pairs), "
+            f"{dataset}: {what} on the test split ({protocol.get('test', '?')} pairs), "
             + (f"mean $\\pm$ std over {n_seeds} seeds" if n_seeds > 1 else "one seed")
-            + ". i2t: image query, text database; t2i: the reverse. Class-balanced mAP averages over query classes. "
-            "Best in bold, second underlined; $^\\dagger$: not significantly below the best of its direction "
+            + ". i2t: image query, text database; t2i: the reverse. "
+            + ("" if instance else "Class-balanced mAP averages over query classes. ")
+            + "Best in bold, second underlined; $^\\dagger$: mAP not significantly below the best of its direction "
             f"(paired randomisation test over queries, Holm-corrected, $\\alpha={ALPHA}$)."
         )
+    header, rules, position = [""], [], 2
+    for title, group in groups:
+        header.append(rf"\multicolumn{{{len(group)}}}{{c}}{{{title}}}" if title else "")
+        if title:
+            rules.append(rf"\cmidrule(lr){{{position}-{position + len(group) - 1}}}")
+        position += len(group)
     lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{caption}}}",
              rf"\label{{{label or 'tab:' + _latex_escape(protocol.get('dataset', 'dataset')).replace(chr(92), '')}}}",
-             r"\begin{tabular}{l" + "c" * len(_LATEX_COLUMNS) + "}", r"\toprule",
-             r" & \multicolumn{3}{c}{mAP@all} & \multicolumn{2}{c}{class-balanced mAP} \\",
-             r"\cmidrule(lr){2-4} \cmidrule(lr){5-6}",
-             "Method & " + " & ".join(title for _, title in _LATEX_COLUMNS) + r" \\", r"\midrule"]
-    chance = protocol.get("chance_map")
-    prior = protocol.get("class_prior_map")
+             r"\begin{tabular}{l" + "c" * len(columns) + "}", r"\toprule",
+             " & ".join(header) + r" \\", " ".join(rules),
+             "Method & " + " & ".join(title for _, title in columns) + r" \\", r"\midrule"]
+    references = []
+    chance = protocol.get("chance_instance") if instance else protocol.get("chance_map")
     if chance is not None:
-        lines.append(r"\textit{Random ranking} & " + " & ".join([f"{chance:.4f}"] * 3) + r" & -- & -- \\")
-    if prior:
-        values = [prior["i2t"]["map"], prior["t2i"]["map"], (prior["i2t"]["map"] + prior["t2i"]["map"]) / 2]
-        values += [prior[d].get("balanced_map") for d in DIRECTIONS]
-        lines.append(r"\textit{Class prior} & " + " & ".join("--" if v is None else f"{v:.4f}" for v in values)
-                     + r" \\")
-    if chance is not None or prior:
+        values = {key: chance.get(key) for key, _ in columns} if instance else {
+            "map_i2t": chance, "map_t2i": chance, "map_mean": chance}
+        references.append(("Random ranking", values))
+    prior = protocol.get("class_prior_map")
+    if prior and not instance:
+        references.append(("Class prior", {
+            "map_i2t": prior["i2t"]["map"], "map_t2i": prior["t2i"]["map"],
+            "map_mean": (prior["i2t"]["map"] + prior["t2i"]["map"]) / 2,
+            **{f"balanced_map_{d}": prior[d].get("balanced_map") for d in DIRECTIONS}}))
+    for name, values in references:
+        lines.append(rf"\textit{{{name}}} & " + " & ".join(
+            "--" if values.get(key) is None else f"{values[key]:.4f}" for key, _ in columns) + r" \\")
+    if references:
         lines.append(r"\midrule")
     for row in rows:
-        lines.append(_latex_escape(row["method"]) + " & " + " & ".join(cell(row, key) for key, _ in _LATEX_COLUMNS)
+        lines.append(_latex_escape(row["method"]) + " & " + " & ".join(cell(row, key) for key, _ in columns)
                      + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"

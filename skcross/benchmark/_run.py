@@ -15,6 +15,8 @@ from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from ..metrics import (
     average_precision_per_query,
     class_prior_similarity,
+    cross_modal_instance_scores,
+    instance_retrieval_scores,
     get_scorer,
     mean_average_precision,
     precision_at_k,
@@ -33,6 +35,10 @@ PRECISION_AT = 10
 QUICK_TRAIN, QUICK_TEST = 600, 300
 SCORES = [f"{measure}_{d}" for measure in ("map", f"map@{MAP_AT}", f"p@{PRECISION_AT}") for d in DIRECTIONS]
 BALANCED = [f"balanced_map_{d}" for d in DIRECTIONS]  # mAP@all averaged over query classes
+RECALL_AT = (1, 5, 10)
+# instance retrieval (several texts per image; relevant = the same image): map_* is then the instance mAP
+INSTANCE_SCORES = ([f"r@{k}_{d}" for d in DIRECTIONS for k in RECALL_AT] + [f"{m}_{d}" for m in ("medr", "meanr")
+                   for d in DIRECTIONS] + ["rsum", "map_i2t", "map_t2i"])
 COSTS = ["fit_s", "inference_s", "peak_mib", "peak_gpu_mib"]
 
 
@@ -89,7 +95,22 @@ def _subsample(rng, y, size):
     return np.sort(rng.choice(n, size=size, replace=False))  # multi-label: uniform
 
 
-def _cv_splitter(y, n_splits, seed):
+def _subsample_images(rng, groups, size):
+    """Row indices of all the pairs of randomly chosen images, at most ``size`` pairs (all rows when fewer)."""
+    groups = np.asarray(groups)
+    if size >= len(groups):
+        return np.arange(len(groups))
+    images, counts = np.unique(groups, return_counts=True)
+    order = rng.permutation(len(images))
+    kept = images[order][np.cumsum(counts[order]) <= size]
+    return np.flatnonzero(np.isin(groups, kept))
+
+
+def _cv_splitter(y, n_splits, seed, groups=None):
+    if groups is not None:  # an image's texts stay in one fold
+        from sklearn.model_selection import GroupKFold
+
+        return GroupKFold(n_splits, shuffle=True, random_state=seed)
     if np.ndim(y) == 1:
         return StratifiedKFold(n_splits, shuffle=True, random_state=seed)
     return KFold(n_splits, shuffle=True, random_state=seed)
@@ -182,7 +203,15 @@ def run_benchmark(
     dataset : Bunch
         ``X_img_train``, ``X_txt_train``, ``y_train``, ``X_img_test``,
         ``X_txt_test``, ``y_test`` (what :func:`~skcross.datasets.load_dataset`
-        returns).
+        returns). With ``groups_test`` (the image of each test pair, each
+        image repeated once per text, as
+        ``make_cross_modal(n_texts_per_image=5, return_groups=True)`` gives
+        it), the evaluation is instance-level: relevant means "the same
+        image", and the scores are Recall@1/5/10, median and mean rank, rsum
+        and instance mAP in both directions
+        (:func:`~skcross.metrics.cross_modal_instance_scores`). Training is
+        unchanged: one row per (image, text) pair; ``groups_train`` keeps an
+        image's texts in one fold of ``select="cv"``.
     methods : list of str, default=None
         Names in :data:`~skcross.benchmark.METHODS`; None runs every method
         whose dependencies are installed.
@@ -229,16 +258,26 @@ def run_benchmark(
         raise ValueError("seeds must name at least one seed.")
     arrays = [dataset[key] for key in ("X_img_train", "X_txt_train", "y_train", "X_img_test", "X_txt_test", "y_test")]
     X_img, X_txt, y, X_img_test, X_txt_test, y_test = arrays
+    groups_test = dataset.get("groups_test")
+    groups_train = dataset.get("groups_train")
     shortened = {}
     if quick:
         rng = np.random.RandomState(0)
-        train, test = _subsample(rng, y, QUICK_TRAIN), _subsample(rng, y_test, QUICK_TEST)
+        if groups_test is None:
+            train, test = _subsample(rng, y, QUICK_TRAIN), _subsample(rng, y_test, QUICK_TEST)
+        else:  # whole images: an image's texts stay together
+            train = (_subsample(rng, y, QUICK_TRAIN) if groups_train is None
+                     else _subsample_images(rng, groups_train, QUICK_TRAIN))
+            test = _subsample_images(rng, groups_test, QUICK_TEST)
+            groups_test = np.asarray(groups_test)[test]
+            groups_train = None if groups_train is None else np.asarray(groups_train)[train]
         X_img, X_txt, y = X_img[train], X_txt[train], y[train]
         X_img_test, X_txt_test, y_test = X_img_test[test], X_txt_test[test], y_test[test]
         cv = 2
         shortened = {
-            "training pairs": f"{len(train)} of {len(dataset['y_train'])} (class-stratified)",
-            "test pairs": f"{len(test)} of {len(dataset['y_test'])}",
+            "training pairs": f"{len(train)} of {len(dataset['y_train'])} "
+                              + ("(class-stratified)" if groups_train is None else "(whole images)"),
+            "test pairs": f"{len(test)} of {len(dataset['y_test'])}" + ("" if groups_test is None else " (whole images)"),
             "deep methods": "about 50 optimizer steps per training stage (UNCSM: 5,000 metric pairs)",
             "KCCA": "200 Nystroem components",
             "search folds": "2",
@@ -251,6 +290,9 @@ def run_benchmark(
         "test": len(y_test),
         "features": f"image {X_img.shape[1]}-d, text {X_txt.shape[1]}-d",
         "labels": "single-label" if np.ndim(y) == 1 else "multi-label (relevant = share a label)",
+        "relevance": "class (relevant = same class)" if groups_test is None else (
+            f"instance (relevant = the same image; {len(np.unique(groups_test))} test images, "
+            f"{len(groups_test)} texts)"),
         "selection": (
             "papers' default settings (nothing tuned)"
             if select == "paper"
@@ -264,11 +306,18 @@ def run_benchmark(
         "class_prior_map": None,
         **_environment(),
     }
-    result = BenchmarkResult(protocol=protocol, test_labels=np.asarray(y_test))
-    prior = class_prior_similarity(y, y_test, len(y_test))
-    protocol["class_prior_map"] = {
-        direction: _score_ranking(prior, y_test, y_test, direction, "class prior", result) for direction in DIRECTIONS
-    }
+    result = BenchmarkResult(protocol=protocol, test_labels=np.asarray(y_test) if groups_test is None else None)
+    if groups_test is None:
+        prior = class_prior_similarity(y, y_test, len(y_test))
+        protocol["class_prior_map"] = {
+            direction: _score_ranking(prior, y_test, y_test, direction, "class prior", result)
+            for direction in DIRECTIONS
+        }
+    else:
+        groups_test = np.asarray(groups_test)
+        protocol["chance_map"] = None
+        protocol["relevant_share"] = None
+        protocol["chance_instance"] = _flat_instance(_random_instance_scores(groups_test))
     # a method without randomness (no random_state) gives the same model for every seed: fitted once
     jobs = [(name, seed) for name in names for seed in (seeds if METHODS[name].randomized else seeds[:1])]
     bar = _progress_bar(len(jobs), progress)
@@ -279,8 +328,8 @@ def run_benchmark(
         row = {"method": name, "seed": seed}
         try:
             with _convergence_warnings() as collapsed:
-                row.update(_run_one(method, seed, device, select, cv, quick, progress, (X_img, X_txt, y),
-                                    (X_img_test, X_txt_test, y_test), result))
+                row.update(_run_one(method, seed, device, select, cv, quick, progress, (X_img, X_txt, y, groups_train),
+                                    (X_img_test, X_txt_test, y_test, groups_test), result))
             if collapsed:
                 row["warnings"] = " | ".join(collapsed)
         except Exception as error:  # one failing method must not lose the others' results
@@ -324,15 +373,34 @@ def _progress_bar(total, enabled):
     return tqdm(total=total, unit="fit", dynamic_ncols=True)
 
 
+def _random_instance_scores(groups, seed=0):
+    """Instance scores of a random ranking of the test set (the chance level)."""
+    from ..metrics import unique_images
+
+    _, image_ids = unique_images(groups)
+    S = np.random.default_rng(seed).random((len(image_ids), len(groups)))
+    return instance_retrieval_scores(S, groups, image_ids, ks=RECALL_AT)
+
+
+def _flat_instance(scores):
+    """``{"r@1_i2t": ..., "medr_t2i": ..., "rsum": ..., "map_i2t": ...}`` from the nested instance scores."""
+    row = {"rsum": scores["rsum"]}
+    for direction in DIRECTIONS:
+        for key, value in scores[direction].items():
+            row[f"{key.lower()}_{direction}"] = value
+    return row
+
+
 def _run_one(method, seed, device, select, cv, quick, progress, train, test, result):
-    X_img, X_txt, y = train
-    X_img_test, X_txt_test, y_test = test
+    X_img, X_txt, y, groups_train = train
+    X_img_test, X_txt_test, y_test, groups_test = test
     # a search's many fits show no bars of their own: the outer bar tracks the method
     verbose = int(progress and select == "paper")
     estimator = method.build(random_state=seed, device=device, verbose=verbose, quick=quick, n_train=len(y))
     if select == "cv":
-        estimator = GridSearchCV(estimator, method.grid, scoring=get_scorer("map"), cv=_cv_splitter(y, cv, seed),
-                                 error_score="raise")
+        scoring = get_scorer("map" if groups_test is None else "instance_rsum")
+        estimator = GridSearchCV(estimator, method.grid, scoring=scoring,
+                                 cv=_cv_splitter(y, cv, seed, groups_train), error_score="raise")
     row = {}
     # unsupervised methods never see the labels
     labels = y if estimator_requires_labels(method) else None
@@ -340,19 +408,29 @@ def _run_one(method, seed, device, select, cv, quick, progress, train, test, res
     with peak_memory() as memory:
         start = time.perf_counter()
         if select == "cv":
-            estimator.fit(_paired(X_img, X_txt), y)
+            estimator.fit(_paired(X_img, X_txt, groups_train), y, groups=groups_train)
             row["selected"] = estimator.best_params_
             model = estimator.best_estimator_
         else:
             model = estimator.fit(X_img, X_txt, labels)
         row["fit_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        S = np.asarray(model.similarity(X_img_test, X_txt_test))
+        if groups_test is None:
+            S = np.asarray(model.similarity(X_img_test, X_txt_test))
+        else:  # embedding, similarities and instance scores, block by block
+            scores, per_query = cross_modal_instance_scores(model, X_img_test, X_txt_test, groups_test, ks=RECALL_AT,
+                                                            return_per_query=True)
         row["inference_s"] = time.perf_counter() - start
     row["peak_mib"] = memory["MiB"]
     if gpu is not None:
         row["peak_gpu_mib"] = gpu.cuda.max_memory_allocated() / 2**20
     row["epochs"] = getattr(model, "n_epochs_", None)
+    if groups_test is not None:
+        row.update(_flat_instance(scores))
+        for direction in DIRECTIONS:
+            result.per_query_ap[(method.name, seed, direction)] = per_query[direction]["ap"]
+        row["map_mean"] = (row["map_i2t"] + row["map_t2i"]) / 2
+        return row
     for direction, S_d in zip(DIRECTIONS, (S, S.T)):
         scores = _score_ranking(S_d, y_test, y_test, direction, method.name, result)
         row.update({f"{measure}_{direction}": value for measure, value in scores.items()})
@@ -380,10 +458,10 @@ def estimator_requires_labels(method):
     return method.estimator_class()().__sklearn_tags__().target_tags.required
 
 
-def _paired(X_img, X_txt):
+def _paired(X_img, X_txt, groups=None):
     from .. import paired
 
-    return paired(X_img, X_txt)
+    return paired(X_img, X_txt, groups)
 
 
 def chance_map(y_test, seed=0):
@@ -405,7 +483,7 @@ def summarize(result):
             row["error"] = failed[0]["error"]
             rows.append(row)
             continue
-        for key in ["map_mean", *SCORES, *BALANCED, *COSTS]:
+        for key in dict.fromkeys(["map_mean", *SCORES, *BALANCED, *INSTANCE_SCORES, *COSTS]):
             values = [run[key] for run in runs if key in run]
             if values:
                 row[key], row[f"{key}_std"] = float(np.mean(values)), float(np.std(values))

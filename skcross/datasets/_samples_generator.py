@@ -22,6 +22,8 @@ __all__ = ["make_cross_modal"]
         "noise": [Interval(numbers.Real, 0, None, closed="left")],
         "multilabel": ["boolean"],
         "n_labels": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_texts_per_image": [Interval(numbers.Integral, 1, None, closed="left")],
+        "return_groups": ["boolean"],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -38,6 +40,8 @@ def make_cross_modal(
     noise=0.3,
     multilabel=False,
     n_labels=2,
+    n_texts_per_image=1,
+    return_groups=False,
     random_state=None,
 ):
     """Generate paired image-text features sharing a class structure.
@@ -80,17 +84,34 @@ def make_cross_modal(
         label's group with probability 0.6 (otherwise by frequency).
     n_labels : int, default=2
         Maximum number of labels per pair when ``multilabel=True``.
+    n_texts_per_image : int, default=1
+        Captions per image, as in COCO and Flickr30k (five). Each caption of
+        an image has the image's latent code plus a variation of its own
+        (standard deviation 0.5, half the variation between images), so an
+        image's captions resemble each other more than the other images' of
+        its class. The data come as pairs, one row per caption with its image
+        repeated (``n_samples * n_texts_per_image`` rows), and need
+        ``return_groups=True`` to tell which rows share an image.
+    return_groups : bool, default=False
+        Also return ``groups``, the image of each pair (what instance-level
+        metrics and group-aware splitters such as scikit-learn's
+        ``GroupKFold`` need).
     random_state : int, RandomState instance or None, default=None
         Seed for reproducible output.
 
     Returns
     -------
-    X_img : ndarray of shape (n_samples, n_features_image)
-        Image features.
-    X_txt : ndarray of shape (n_samples, n_features_text)
+    X_img : ndarray of shape (n_pairs, n_features_image)
+        Image features; ``n_pairs = n_samples * n_texts_per_image``, each
+        image repeated once per caption.
+    X_txt : ndarray of shape (n_pairs, n_features_text)
         Text features; row ``i`` is paired with ``X_img[i]``.
-    y : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        Class labels in ``range(n_classes)``, or the indicator matrix.
+    y : ndarray of shape (n_pairs,) or (n_pairs, n_classes)
+        Class labels in ``range(n_classes)``, or the indicator matrix (an
+        image's captions share its labels).
+    groups : ndarray of shape (n_pairs,)
+        Only with ``return_groups=True``: the image (in ``range(n_samples)``)
+        each pair's text describes.
 
     Examples
     --------
@@ -101,9 +122,21 @@ def make_cross_modal(
     >>> _, _, Y = make_cross_modal(50, multilabel=True, random_state=0)
     >>> Y.shape, bool(Y.sum(axis=1).min() >= 1)
     ((50, 5), True)
+
+    Five captions per image, for instance-level retrieval:
+
+    >>> X_img, X_txt, y, groups = make_cross_modal(100, n_texts_per_image=5, return_groups=True, random_state=0)
+    >>> X_img.shape, X_txt.shape, groups[:7].tolist()
+    ((500, 64), (500, 32), [0, 0, 0, 0, 0, 1, 1])
     """
     if multilabel and n_labels > n_classes:
         raise ValueError(f"n_labels={n_labels} cannot exceed n_classes={n_classes}.")
+    if n_texts_per_image > 1 and not return_groups:
+        raise ValueError(
+            f"n_texts_per_image={n_texts_per_image} repeats each image once per caption; without the groups "
+            "nothing tells which rows show the same image. Pass return_groups=True and take "
+            "X_img, X_txt, y, groups = make_cross_modal(...)."
+        )
     rng = check_random_state(random_state)
     centres = rng.normal(scale=class_sep, size=(n_classes, n_latent))
     if multilabel:
@@ -115,15 +148,19 @@ def make_cross_modal(
         z = centres[y]
     z = z + rng.normal(size=(n_samples, n_latent))
 
-    def modality(activation, n_features):
-        h = np.hstack([z, rng.normal(size=(n_samples, n_private))])
+    def modality(activation, n_features, codes):
+        h = np.hstack([codes, rng.normal(size=(len(codes), n_private))])
         W1 = rng.normal(size=(h.shape[1], 2 * n_latent)) / np.sqrt(h.shape[1])
         W2 = rng.normal(size=(2 * n_latent, n_features)) / np.sqrt(2 * n_latent)
-        return activation(h @ W1) @ W2 + rng.normal(scale=noise, size=(n_samples, n_features))
+        return activation(h @ W1) @ W2 + rng.normal(scale=noise, size=(len(codes), n_features))
 
-    X_img = modality(np.tanh, n_features_image)
-    X_txt = modality(lambda a: np.maximum(a, 0.0), n_features_text)
-    return X_img, X_txt, y
+    X_img = modality(np.tanh, n_features_image, z)
+    groups = np.repeat(np.arange(n_samples), n_texts_per_image)
+    if n_texts_per_image > 1:  # each caption: its image's code plus a variation of its own
+        z = z[groups] + rng.normal(scale=0.5, size=(len(groups), n_latent))
+        X_img, y = X_img[groups], y[groups]
+    X_txt = modality(lambda a: np.maximum(a, 0.0), n_features_text, z)
+    return (X_img, X_txt, y, groups) if return_groups else (X_img, X_txt, y)
 
 
 def _multilabel_indicator(n_samples, n_classes, n_labels, rng):

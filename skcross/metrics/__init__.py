@@ -6,6 +6,7 @@ fitted estimator in both directions, and :func:`get_scorer` gives scorers for
 scikit-learn's model-selection tools.
 """
 
+from ._instance import first_relevant_rank, instance_retrieval_scores, unique_images
 from ._ranking import (
     PrecisionRecallCurve,
     PrecisionScopeCurve,
@@ -23,6 +24,7 @@ from ._significance import MethodComparison, bootstrap_interval, compare_to_best
 from ._scorer import (
     Ranker,
     as_ranker,
+    cross_modal_instance_scores,
     cross_modal_map,
     cross_modal_recall,
     get_scorer,
@@ -43,12 +45,15 @@ __all__ = [
     "bootstrap_interval",
     "class_prior_similarity",
     "compare_to_best",
+    "cross_modal_instance_scores",
     "cross_modal_map",
     "cross_modal_recall",
+    "first_relevant_rank",
     "get_scorer",
     "get_scorer_names",
     "get_scorers",
     "holm_adjust",
+    "instance_retrieval_scores",
     "map_both_ways",
     "mean_average_precision",
     "paired_test",
@@ -59,4 +64,5 @@ __all__ = [
     "recall_at_k",
     "split_labels",
     "top_k",
+    "unique_images",
 ]

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._paired import PairedData
 from ..utils._device import resolve_device
 from ..utils._modality_steps import modality_steps, through_steps
+from ._instance import DEFAULT_KS, _instance_two_way, unique_images
 from ._ranking import (
     _averaged,
     _check_average,
@@ -23,7 +24,7 @@ from ._ranking import (
     _sum_over_ranked_blocks,
 )
 
-__all__ = ["cross_modal_map", "cross_modal_recall", "get_scorer", "get_scorer_names"]
+__all__ = ["cross_modal_instance_scores", "cross_modal_map", "cross_modal_recall", "get_scorer", "get_scorer_names"]
 
 _DIRECTIONS = ("i2t", "t2i")
 # Up to this many similarities (32 MiB of float64) are computed once and shared by both directions;
@@ -192,18 +193,18 @@ def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device
                            n_jobs=n_jobs, device=device, name=type(ranker.estimator).__name__, average=average)
 
 
-def _two_way_scores(E_img, E_txt, y, similarity, *, reduce, k, n_jobs, device=None, name="the estimator",
-                    average="queries"):
-    """Average a per-block reducer over both directions' queries (or their classes); similarities made
-    block by block (None: cosine)."""
-    per_query = _check_average(average, y)
+def _block_similarities(E_img, E_txt, similarity, device=None, name="the estimator"):
+    """``(i2t, t2i)``: functions of query rows giving that block's similarities to the whole other set.
+
+    ``similarity`` None is the cosine: every embedding is normalised once
+    (on ``device`` when given), then each block is one matrix product. Every
+    block is checked to be finite. Up to :data:`_ONE_MATRIX_ELEMENTS` the
+    matrix is computed once and shared by both directions.
+    """
     if device is not None:
         device = resolve_device(device)
     if similarity is None:
-        # cosine: normalise every embedding once, then each block is one matrix product
         E_img, E_txt, similarity = _cosine_on_device(E_img, E_txt, device)
-    n_img, n_txt = E_img.shape[0], E_txt.shape[0]
-    y_img, y_txt = split_labels(y, n_img, n_txt)
 
     def checked(block_similarity):
         def block(rows):
@@ -214,20 +215,31 @@ def _two_way_scores(E_img, E_txt, y, similarity, *, reduce, k, n_jobs, device=No
 
         return block
 
-    if n_img * n_txt <= _ONE_MATRIX_ELEMENTS:
+    if E_img.shape[0] * E_txt.shape[0] <= _ONE_MATRIX_ELEMENTS:
         # small enough to hold: compute the similarities once and rank both directions from them
         # (halves the cost of a learned metric such as UNCSM's metric network)
         S = np.asarray(similarity(E_img, E_txt))
-        i2t, t2i = (lambda rows: S[rows]), (lambda rows: S[:, rows].T)
-    else:
-        i2t = lambda rows: np.asarray(similarity(E_img[rows], E_txt))  # noqa: E731
-        t2i = lambda rows: np.asarray(similarity(E_img, E_txt[rows])).T  # noqa: E731
+        return checked(lambda rows: S[rows]), checked(lambda rows: S[:, rows].T)
+    return (checked(lambda rows: np.asarray(similarity(E_img[rows], E_txt))),
+            checked(lambda rows: np.asarray(similarity(E_img, E_txt[rows])).T))
+
+
+def _two_way_scores(E_img, E_txt, y, similarity, *, reduce, k, n_jobs, device=None, name="the estimator",
+                    average="queries"):
+    """Average a per-block reducer over both directions' queries (or their classes); similarities made
+    block by block (None: cosine)."""
+    per_query = _check_average(average, y)
+    n_img, n_txt = E_img.shape[0], E_txt.shape[0]
+    y_img, y_txt = split_labels(y, n_img, n_txt)
+    i2t, t2i = _block_similarities(E_img, E_txt, similarity, device, name)
+    if device is not None:
+        device = resolve_device(device)
     scores = {}
     for direction, n_q, n_db, y_q, y_db, block_similarity in [
         ("i2t", n_img, n_txt, y_img, y_txt, i2t),
         ("t2i", n_txt, n_img, y_txt, y_img, t2i),
     ]:
-        blocks = _row_blocks(n_q, n_db, checked(block_similarity))
+        blocks = _row_blocks(n_q, n_db, block_similarity)
         relevance = _Relevance(y_q, y_db, n_q, n_db)
         k_d = _check_k(k, n_db)
         total = _sum_over_ranked_blocks(blocks, relevance, k_d, reduce, n_jobs, device, per_query=per_query)
@@ -400,6 +412,85 @@ def cross_modal_recall(estimator, X_img, X_txt, y=None, k=1, *, n_jobs=None):
     return _cross_modal_scores(estimator, X_img, X_txt, y, reduce=_count_found, k=k, n_jobs=n_jobs)
 
 
+def cross_modal_instance_scores(estimator, X_img, X_txt, groups, *, image_ids=None, ks=DEFAULT_KS, n_jobs=None,
+                                return_per_query=False):
+    """Instance-level retrieval of a fitted estimator: Recall@k, median and mean rank, mAP, both directions.
+
+    For data where an image has several texts (COCO's five captions):
+    relevant means "describes this image". Each image is embedded once and
+    queries every text (``"i2t"``: it succeeds when any of its texts ranks
+    high); each text queries every image (``"t2i"``). See
+    :func:`~skcross.metrics.instance_retrieval_scores` for the definitions.
+    Similarities are made one block of queries at a time, so memory stays
+    bounded (5,000 images x 25,000 captions included).
+
+    Parameters
+    ----------
+    estimator : fitted skcross estimator or Pipeline ending in one
+        The model.
+    X_img : {array-like, sparse matrix}
+        Image features: either one row per pair (the image repeated for each
+        of its texts, as :func:`~skcross.datasets.make_cross_modal` and the
+        training data have it; the first row of each image is used), or,
+        with ``image_ids``, one row per image.
+    X_txt : {array-like, sparse matrix} of shape (n_texts, n_features_text)
+        Text features.
+    groups : array-like of shape (n_texts,)
+        The image each text describes.
+    image_ids : array-like of shape (n_images,), default=None
+        The id of each row of ``X_img`` when it holds one row per image.
+    ks : tuple of int, default=(1, 5, 10)
+        Cut-offs of Recall@k.
+    n_jobs : int, default=None
+        Threads ranking blocks of queries in parallel.
+    return_per_query : bool, default=False
+        Also return ``{direction: {"rank": ..., "ap": ...}}``, each query's
+        first relevant rank and average precision (for paired tests).
+
+    Returns
+    -------
+    scores : dict
+        ``{"i2t": {"R@1", "R@5", "R@10", "medr", "meanr", "map"}, "t2i":
+        {...}, "rsum": float}`` (recalls as fractions).
+    per_query : dict
+        Only with ``return_per_query=True``.
+
+    Examples
+    --------
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import CCA
+    >>> from skcross.metrics import cross_modal_instance_scores
+    >>> X_img, X_txt, y, groups = make_cross_modal(200, n_texts_per_image=5, return_groups=True, random_state=0)
+    >>> est = CCA(8).fit(X_img[:500], X_txt[:500])
+    >>> scores = cross_modal_instance_scores(est, X_img[500:], X_txt[500:], groups[500:])
+    >>> sorted(scores["i2t"])
+    ['R@1', 'R@10', 'R@5', 'map', 'meanr', 'medr']
+    """
+    X_img, X_txt = _as_rows(X_img), _as_rows(X_txt)
+    n_texts = X_txt.shape[0]
+    groups = np.asarray(groups)
+    if groups.shape != (n_texts,):
+        raise ValueError(f"groups must hold one image id per text ({n_texts} rows of X_txt), got shape "
+                         f"{groups.shape}.")
+    if image_ids is None:
+        if X_img.shape[0] != n_texts:
+            raise ValueError(
+                f"X_img has {X_img.shape[0]} rows and X_txt {n_texts}: give X_img one row per pair (each image "
+                "repeated for its texts), or one row per image with image_ids= naming them."
+            )
+        rows, image_ids = unique_images(groups)
+        X_img = X_img[rows]
+    else:
+        image_ids = np.asarray(image_ids)
+        if image_ids.shape != (X_img.shape[0],):
+            raise ValueError(f"image_ids must hold one id per row of X_img ({X_img.shape[0]}), got shape "
+                             f"{image_ids.shape}.")
+    ranker, E_img, E_txt = _ranking_space(estimator, X_img, X_txt)
+    i2t, t2i = _block_similarities(E_img, E_txt, None if ranker.cosine else ranker.similarity,
+                                   name=type(ranker.estimator).__name__)
+    return _instance_two_way(len(image_ids), n_texts, image_ids, groups, i2t, t2i, ks, n_jobs, return_per_query)
+
+
 # ----------------------------------------------------------------------------
 # scorers
 # ----------------------------------------------------------------------------
@@ -473,6 +564,39 @@ class _CrossModalScorer:
         return f"get_scorer({self.name!r})"
 
 
+class _InstanceScorer(_CrossModalScorer):
+    """Picklable ``scorer(estimator, X, y)`` of instance retrieval; the images come from ``X.groups``."""
+
+    @property
+    def name(self):
+        if self.metric == "rsum":
+            return "instance_rsum"
+        sign = "neg_" if self.metric in ("medr", "meanr") else ""
+        name = f"{sign}instance_{self.metric}" + (f"@{self.k}" if self.k is not None else "")
+        return name if self.direction == "mean" else f"{name}_{self.direction}"
+
+    def __call__(self, estimator, X, y=None):
+        groups = getattr(X, "groups", None)
+        if not isinstance(X, PairedData) or groups is None:
+            raise TypeError(
+                f"The {self.name!r} scorer needs to know which pairs show the same image: pass X as "
+                "skcross.paired(X_img, X_txt, groups=groups) (groups: the image of each pair); "
+                f"got {type(X).__name__} without groups."
+            )
+        ks = (self.k,) if self.metric == "recall" else DEFAULT_KS
+        scores = cross_modal_instance_scores(estimator, X.image, X.text, groups, ks=ks)
+        if self.metric == "rsum":
+            return scores["rsum"]
+        key = f"R@{self.k}" if self.metric == "recall" else self.metric
+        directions = ("i2t", "t2i") if self.direction == "mean" else (self.direction,)
+        value = float(np.mean([scores[d][key] for d in directions]))
+        return -value if self.metric in ("medr", "meanr") else value  # greater is better, as scikit-learn's neg_*
+
+
+_INSTANCE_PATTERN = re.compile(
+    r"^(?:instance_(?P<metric>map|recall)(?:@(?P<k>[1-9][0-9]*))?|neg_instance_(?P<rank>medr|meanr)|"
+    r"(?P<rsum>instance_rsum))(?:_(?P<direction>i2t|t2i))?$"
+)
 _NAME_PATTERN = re.compile(
     r"^(?P<balanced>balanced_)?(?P<metric>map|precision|recall)(?:@(?P<k>[1-9][0-9]*))?(?:_(?P<direction>i2t|t2i))?$"
 )
@@ -498,7 +622,9 @@ def get_scorer_names():
             names += [f"{prefix}map{direction}"] + [f"{prefix}map@{k}{direction}" for k in (10, 50, 100)]
             names += [f"{prefix}precision@{k}{direction}" for k in (10, 50)]
         names += [f"recall@{k}{direction}" for k in (1, 5, 10)]
-    return sorted(names)
+        names += [f"instance_map{direction}", f"neg_instance_medr{direction}", f"neg_instance_meanr{direction}"]
+        names += [f"instance_recall@{k}{direction}" for k in (1, 5, 10)]
+    return sorted(names + ["instance_rsum"])
 
 
 def get_scorer(scoring):
@@ -511,7 +637,12 @@ def get_scorer(scoring):
         ``"map@K"`` (mAP@K, optionally ``_i2t``/``_t2i``), ``"precision@K"``
         or ``"recall@K"`` (Recall@K: a relevant item in the top K), for any
         positive integer K; a K larger than a fold's database is clipped to
-        its size. The prefix ``"balanced_"`` (``"balanced_map"``,
+        its size. Instance retrieval (relevant = the same image; ``X``
+        must carry ``groups``, see :class:`~skcross.PairedData`):
+        ``"instance_recall@K"``, ``"instance_map"``, ``"instance_rsum"``
+        (the sum of R@1, R@5 and R@10 both ways), ``"neg_instance_medr"``
+        and ``"neg_instance_meanr"`` (ranks negated so that greater is
+        better, as scikit-learn's ``neg_*`` scorers). The prefix ``"balanced_"`` (``"balanced_map"``,
         ``"balanced_precision@10_t2i"``) averages over query classes instead
         of queries (class-balanced, see
         :func:`~skcross.metrics.average_over_classes`). A callable is
@@ -533,6 +664,12 @@ def get_scorer(scoring):
     """
     if callable(scoring):
         return scoring
+    instance = _INSTANCE_PATTERN.match(scoring) if isinstance(scoring, str) else None
+    if instance is not None and not (instance["rsum"] and instance["direction"]) and not (
+            instance["metric"] == "recall" and instance["k"] is None) and not (
+            instance["metric"] == "map" and instance["k"] is not None):
+        metric = instance["metric"] or instance["rank"] or "rsum"
+        return _InstanceScorer(metric, int(instance["k"]) if instance["k"] else None, instance["direction"] or "mean")
     match = _NAME_PATTERN.match(scoring) if isinstance(scoring, str) else None
     if (match is None or (match["metric"] != "map" and match["k"] is None)
             or (match["metric"] == "recall" and match["balanced"])):
