@@ -198,8 +198,11 @@ def load_dataset(
     data : :class:`~sklearn.utils.Bunch`
         Every array of the file (``X_img_train``, ``X_txt_train``, ``y_train``,
         ``X_img_test``, ``X_txt_test``, ``y_test`` and extras such as
-        ``class_names``), plus ``metadata`` (the JSON as a dict, empty if
-        absent), ``DESCR`` (its description) and ``name``.
+        ``class_names``, or ``groups_train`` / ``groups_test``, the image of
+        each pair of a dataset with several texts per image, which make the
+        benchmark evaluate instance-level retrieval), plus ``metadata`` (the
+        JSON as a dict, empty if absent), ``DESCR`` (its description) and
+        ``name``.
 
     Examples
     --------

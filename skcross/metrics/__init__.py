@@ -30,6 +30,7 @@ from ._scorer import (
     get_scorer,
     get_scorer_names,
     get_scorers,
+    instance_scores_both_ways,
     map_both_ways,
     split_labels,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "get_scorers",
     "holm_adjust",
     "instance_retrieval_scores",
+    "instance_scores_both_ways",
     "map_both_ways",
     "mean_average_precision",
     "paired_test",

@@ -24,7 +24,7 @@ from ._ranking import (
     _sum_over_ranked_blocks,
 )
 
-__all__ = ["cross_modal_instance_scores", "cross_modal_map", "cross_modal_recall", "get_scorer", "get_scorer_names"]
+__all__ = ["instance_scores_both_ways", "cross_modal_instance_scores", "cross_modal_map", "cross_modal_recall", "get_scorer", "get_scorer_names"]
 
 _DIRECTIONS = ("i2t", "t2i")
 # Up to this many similarities (32 MiB of float64) are computed once and shared by both directions;
@@ -486,9 +486,61 @@ def cross_modal_instance_scores(estimator, X_img, X_txt, groups, *, image_ids=No
             raise ValueError(f"image_ids must hold one id per row of X_img ({X_img.shape[0]}), got shape "
                              f"{image_ids.shape}.")
     ranker, E_img, E_txt = _ranking_space(estimator, X_img, X_txt)
-    i2t, t2i = _block_similarities(E_img, E_txt, None if ranker.cosine else ranker.similarity,
-                                   name=type(ranker.estimator).__name__)
-    return _instance_two_way(len(image_ids), n_texts, image_ids, groups, i2t, t2i, ks, n_jobs, return_per_query)
+    return _instance_from_embeddings(E_img, E_txt, groups, image_ids, None if ranker.cosine else ranker.similarity,
+                                     ks, n_jobs, return_per_query, type(ranker.estimator).__name__)
+
+
+def _instance_from_embeddings(E_img, E_txt, groups, image_ids, similarity, ks, n_jobs, per_query, name):
+    i2t, t2i = _block_similarities(E_img, E_txt, similarity, name=name)
+    return _instance_two_way(E_img.shape[0], E_txt.shape[0], image_ids, groups, i2t, t2i, ks, n_jobs, per_query)
+
+
+def instance_scores_both_ways(E_img, E_txt, groups, image_ids=None, *, similarity=None, ks=DEFAULT_KS, n_jobs=None):
+    """Instance retrieval scores of embeddings, both directions: the pure metric behind
+    :func:`cross_modal_instance_scores` (one row per image, similarities made block by block).
+
+    Parameters
+    ----------
+    E_img : array-like of shape (n_images, n_components)
+        Image embeddings, one row per image.
+    E_txt : array-like of shape (n_texts, n_components)
+        Text embeddings.
+    groups : array-like of shape (n_texts,)
+        The image each text describes, a value of ``image_ids``.
+    image_ids : array-like of shape (n_images,), default=None
+        Ids of the image rows; None is ``range(n_images)``.
+    similarity : callable, default=None
+        ``similarity(E_img_rows, E_txt_rows)``; None is the cosine.
+    ks : tuple of int, default=(1, 5, 10)
+        Cut-offs of Recall@k.
+    n_jobs : int, default=None
+        Threads ranking blocks of queries in parallel.
+
+    Returns
+    -------
+    scores : dict
+        As :func:`~skcross.metrics.instance_retrieval_scores`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import instance_scores_both_ways
+    >>> E_img = np.eye(2)
+    >>> E_txt = np.array([[1.0, 0.1], [0.9, 0.0], [0.0, 1.0]])
+    >>> instance_scores_both_ways(E_img, E_txt, groups=[0, 0, 1])["i2t"]["R@1"]
+    1.0
+    """
+    E_img, E_txt = _as_rows(E_img), _as_rows(E_txt)
+    for E, name in ((E_img, "E_img"), (E_txt, "E_txt")):
+        if getattr(E, "ndim", None) != 2:
+            raise ValueError(f"{name} must be a 2-D array of embeddings, got shape {getattr(E, 'shape', None)}.")
+    groups = np.asarray(groups)
+    if groups.shape != (E_txt.shape[0],):
+        raise ValueError(f"groups must hold one image id per text ({E_txt.shape[0]}), got shape {groups.shape}.")
+    image_ids = np.arange(E_img.shape[0]) if image_ids is None else np.asarray(image_ids)
+    if image_ids.shape != (E_img.shape[0],):
+        raise ValueError(f"image_ids must hold one id per image row ({E_img.shape[0]}), got shape {image_ids.shape}.")
+    return _instance_from_embeddings(E_img, E_txt, groups, image_ids, similarity, ks, n_jobs, False, "the embeddings")
 
 
 # ----------------------------------------------------------------------------
