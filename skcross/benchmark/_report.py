@@ -94,6 +94,15 @@ def protocol_lines(protocol):
     return lines
 
 
+def _method_cells(row, n_columns):
+    """A method's first cells (name, supervision, similarity); a failed fit's whole row, its error said."""
+    if "error" in row:
+        cells = [row["method"], row["supervision"], row["similarity"], f"failed: {row['error']}"]
+        return cells + [""] * (n_columns - len(cells))
+    return [row["method"] + (" (collapsed fit, see below)" if "warnings" in row else ""), row["supervision"],
+            row["similarity"]]
+
+
 def _is_instance(protocol):
     return str(protocol.get("relevance", "")).startswith("instance")
 
@@ -115,12 +124,10 @@ def _instance_table(result):
         body.append(cells + ["-"] * (len(headers) - len(cells)))
     marks = _marks(result)
     for row in rows:
+        cells = _method_cells(row, len(headers))
         if "error" in row:
-            cells = [row["method"], row["supervision"], row["similarity"], f"failed: {row['error']}"]
-            body.append(cells + [""] * (len(headers) - len(cells)))
+            body.append(cells)
             continue
-        name = row["method"] + (" (collapsed fit, see below)" if "warnings" in row else "")
-        cells = [name, row["supervision"], row["similarity"]]
         cells += [_cell(row, key, 1 if key.startswith(("medr", "meanr")) else 4) + marks.get((row["method"], key), "")
                   for key in keys]
         cells += [_time_cell(row, "fit_s"), _time_cell(row, "inference_s"), _cell(row, "peak_mib", 0)]
@@ -153,12 +160,10 @@ def table(result):
         body.append(cells + ["-"] * (len(headers) - len(cells)))
     marks = _marks(result)
     for row in rows:
+        cells = _method_cells(row, len(headers))
         if "error" in row:
-            cells = [row["method"], row["supervision"], row["similarity"], f"failed: {row['error']}"]
-            body.append(cells + [""] * (len(headers) - len(cells)))
+            body.append(cells)
             continue
-        name = row["method"] + (" (collapsed fit, see below)" if "warnings" in row else "")
-        cells = [name, row["supervision"], row["similarity"]]
         cells += [_cell(row, key) + marks.get((row["method"], key), "") + _below_prior(row, key, prior)
                   for key in ("map_i2t", "map_t2i")]
         cells.append(_cell(row, "map_mean"))
