@@ -5,7 +5,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from ._paired import PairedData, _width
-from .base import _feature_names, _set_feature_names
+from .utils.validation import _feature_names, _set_feature_names
 from .utils.validation import _is_passthrough
 
 __all__ = ["ModalityTransformer", "SIFEmbedding"]

@@ -191,6 +191,14 @@ def test_partial_fit_continues_training(data):
     with pytest.raises(ValueError, match="labels seen in fit"):
         model.partial_fit(X_img[y < 2], X_txt[y < 2], y[y < 2])
     assert model.n_epochs_ == 4  # the failed call changed nothing
+    # partial_fit validates as fit does (one validation): the fit(X, y) habit, widths, labels
+    with pytest.raises(ValueError, match="partial_fit\\(\\) got a 1-D second argument"):
+        model.partial_fit(X_img, y)
+    with pytest.raises(ValueError, match="X_txt has 3 features, but the estimator was fitted with"):
+        model.partial_fit(X_img, X_txt[:, :3], y)
+    with pytest.raises(ValueError, match="y is required: DSCMR is supervised"):
+        model.partial_fit(X_img, X_txt)
+    assert model.n_epochs_ == 4
     fresh = deep.DSCMR(max_epochs=2, verbose=0, random_state=0).partial_fit(X_img, X_txt, y)
     assert fresh.n_epochs_ == 2
     assert not hasattr(deep.UNCSM(), "partial_fit")  # four stages: no single network to continue

@@ -127,8 +127,8 @@ def test_estimator_scores_equal_the_matrix_scores_and_scale_blockwise(captions, 
     # similarities made block by block (tiny blocks) give the same numbers
     from skcross.metrics import _ranking, _scorer
 
-    monkeypatch.setattr(_scorer, "_ONE_MATRIX_ELEMENTS", 10)
-    monkeypatch.setattr(_ranking, "_BLOCK_ELEMENTS", 300)
+    monkeypatch.setattr(_scorer, "fits_in_one_block", lambda n: False)
+    monkeypatch.setattr(_ranking, "rows_per_block", lambda bytes_per_row: 2)
     _assert_scores_equal(cross_modal_instance_scores(model, X_img, X_txt, groups, n_jobs=2), expected)
     # the instance mAP is the label mAP with image ids as labels
     assert expected["t2i"]["map"] == pytest.approx(mean_average_precision(S.T, groups, ids))

@@ -104,7 +104,7 @@ CASES = [
 @pytest.mark.parametrize("small_blocks", [False, True])
 def test_metrics_match_per_query_reference(seed, kind, ties, small_blocks, monkeypatch):
     if small_blocks:  # force several blocks, including a ragged last one, ranked in 2 threads
-        monkeypatch.setattr(_ranking, "_BLOCK_ELEMENTS", 3 * 17)
+        monkeypatch.setattr(_ranking, "rows_per_block", lambda bytes_per_row: max(1, 8 * 3 * 17 // bytes_per_row))
         for name in ("mean_average_precision", "precision_at_k", "recall_at_k",
                      "precision_scope_curve", "precision_recall_curve"):
             monkeypatch.setitem(globals(), name, functools.partial(getattr(_ranking, name), n_jobs=2))
@@ -224,10 +224,10 @@ def test_cross_modal_map_equals_metric_on_similarity(fitted, monkeypatch):
         "i2t": mean_average_precision(S, y, y),
         "t2i": mean_average_precision(S.T, y, y),
     }
-    monkeypatch.setattr(_ranking, "_BLOCK_ELEMENTS", 7 * 60)  # several similarity blocks
+    monkeypatch.setattr(_ranking, "rows_per_block", lambda bytes_per_row: max(1, 8 * 7 * 60 // bytes_per_row))
     cases = [(k, n_jobs, one_matrix) for k, n_jobs in ((None, None), (10, None), (None, 2)) for one_matrix in (0, 1 << 22)]
     for k, n_jobs, one_matrix in cases:  # similarities per block, or computed once for both directions
-        monkeypatch.setattr(_scorer, "_ONE_MATRIX_ELEMENTS", one_matrix)
+        monkeypatch.setattr(_scorer, "fits_in_one_block", lambda n, one_matrix=one_matrix: n <= one_matrix)
         got = cross_modal_map(est, X_img, X_txt, y, k=k, n_jobs=n_jobs)
         assert got["i2t"] == pytest.approx(mean_average_precision(S, y, y, k=k))
         assert got["t2i"] == pytest.approx(mean_average_precision(S.T, y, y, k=k))

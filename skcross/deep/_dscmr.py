@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator
 from torch import nn
 from torch.nn import functional as F
 
-from ..base import label_indicator
+from ..utils.validation import label_indicator
 from ..utils._sklearn_compat import Interval
 from ._engine import DeepCrossModalMixin
 

@@ -20,7 +20,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
-from ..base import CrossModalMixin, unpack_paired
+from ..base import CrossModalMixin
 from ..utils._device import resolve_device
 from ..utils._sklearn_compat import Interval, StrOptions
 
@@ -398,9 +398,7 @@ class DeepCrossModalMixin(CrossModalMixin):
         """
         if not hasattr(self, "net_"):
             return self.fit(X_img, X_txt, y)
-        X_img, X_txt, y = unpack_paired(X_img, X_txt, y, method="partial_fit")
-        X_img, X_txt = self._check_input(X_img, "image"), self._check_input(X_txt, "text")
-        y = self._check_training_labels(X_img, X_txt, y)
+        X_img, X_txt, y = self._validate_training_data(X_img, X_txt, y, method="partial_fit", reset=False)
         with self._restored_on_failure(), self._own_torch_rng():
             seed = self._start_training()
             classes = getattr(self, "classes_", None)

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
+from ..utils._memory import rows_per_block
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from ._engine import DeepCrossModalMixin, StepDecayPerBatches, _as_float32, mlp
 
@@ -218,7 +219,7 @@ class SemanticGraph:
     def share_label(self, anchors, source, others, target):
         """Whether each anchor shares a label with each of its ``others`` (shape of ``others``)."""
         out = np.empty(others.shape, dtype=bool)
-        step = max(1, (1 << 22) // max(1, others.shape[1] * self.sets.shape[1]))  # bounded temporaries
+        step = rows_per_block(8 * others.shape[1] * self.sets.shape[1])  # bounded temporaries
         for start in range(0, len(anchors), step):
             rows = slice(start, start + step)
             a = self.sets[self.set_of[source][anchors[rows]]]

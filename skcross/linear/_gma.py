@@ -7,6 +7,7 @@ import scipy.linalg
 from sklearn.metrics.pairwise import euclidean_distances
 
 from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils.validation import label_indicator
 from ._base import N_COMPONENTS_CONSTRAINT, _component_signs, _dense, _Projection, _resolve_n_components
 
 __all__ = ["GMLDA", "GMMFA"]
@@ -20,8 +21,8 @@ def _class_weights(y):
     label-correlation refinement; an item without labels weighs nothing.
     """
     if y.ndim == 1:
-        classes, codes = np.unique(y, return_inverse=True)
-        return np.eye(len(classes))[codes], classes
+        classes, Y = label_indicator(y)
+        return Y, classes
     Y = y.astype(float)
     counts = Y.sum(axis=1, keepdims=True)
     return np.divide(Y, counts, out=np.zeros_like(Y), where=counts > 0), np.arange(y.shape[1])

@@ -4,7 +4,7 @@ from numbers import Real
 
 from sklearn.preprocessing import normalize
 
-from ..base import label_indicator
+from ..utils.validation import label_indicator
 from ..utils._sklearn_compat import Interval
 from ._base import N_COMPONENTS_CONSTRAINT, _CanonicalCorrelations, _cca_from_covariances, _dense, _Projection
 

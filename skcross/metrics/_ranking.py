@@ -13,7 +13,8 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils.validation import check_array
 
-from ..utils.validation import check_labels
+from ..utils._memory import rows_per_block
+from ..utils.validation import check_labels, encode_labels
 
 __all__ = [
     "PrecisionRecallCurve",
@@ -41,10 +42,6 @@ class PrecisionRecallCurve(NamedTuple):
     recall: np.ndarray
 
 
-# Elements of one query block (rows x database items): 256K float64 = 2 MiB, so
-# a block's sort, gathers and comparisons stay in cache (measured in
-# benchmarks/bench_metrics.py; 4x larger blocks were up to 20% slower).
-_BLOCK_ELEMENTS = 1 << 22  # similarities per block of queries (32 MiB of float64)
 
 
 # --------------------------------------------------------------------------
@@ -116,12 +113,11 @@ class _Relevance:
                     "non-numeric labels, which never match."
                 )
             try:
-                _, codes = np.unique(np.concatenate([y_query, y_db]), return_inverse=True)
-            except TypeError as exc:
+                _, (q, db) = encode_labels(y_query, y_db)
+            except ValueError as exc:
                 raise ValueError("y_query and y_db labels cannot be compared with each other.") from exc
             self.kind = "single"
-            self.q = codes[:n_query].astype(np.int32)
-            self.db = codes[n_query:].astype(np.int32)
+            self.q, self.db = q.astype(np.int32), db.astype(np.int32)
         else:
             if y_query.shape[1] != y_db.shape[1]:
                 raise ValueError(
@@ -225,7 +221,7 @@ def top_k(S, k=10):
 
 def _row_blocks(n_query, n_db, get_block):
     """Yield ``(rows, get_block(rows_slice))`` for consecutive blocks of query rows."""
-    block_size = max(1, _BLOCK_ELEMENTS // n_db)
+    block_size = rows_per_block(8 * n_db)  # a block of float64 similarities: the one working-memory constant
     for start in range(0, n_query, block_size):
         stop = min(start + block_size, n_query)
         yield np.arange(start, stop), get_block(slice(start, stop))
@@ -434,7 +430,7 @@ def average_over_classes(values, y_query):
         raise ValueError(f"values must be 1-D (one score per query), got shape {values.shape}.")
     y_query = check_labels(y_query, len(values), "y_query")
     if y_query.ndim == 1:
-        _, codes = np.unique(y_query, return_inverse=True)
+        _, (codes,) = encode_labels(y_query)
         sums, counts = np.bincount(codes, weights=values), np.bincount(codes)
         return float(np.mean(sums / counts))
     indicator = y_query.astype(np.float64)

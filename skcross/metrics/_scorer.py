@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._paired import PairedData
 from ..utils._device import resolve_device
+from ..utils._memory import fits_in_one_block
 from ..utils._modality_steps import modality_steps, through_steps
 from ._instance import DEFAULT_KS, _instance_two_way, unique_images
 from ._ranking import (
@@ -27,9 +28,6 @@ from ._ranking import (
 __all__ = ["instance_scores_both_ways", "cross_modal_instance_scores", "cross_modal_map", "cross_modal_recall", "get_scorer", "get_scorer_names"]
 
 _DIRECTIONS = ("i2t", "t2i")
-# Up to this many similarities (32 MiB of float64) are computed once and shared by both directions;
-# beyond it each direction computes its own blocks, so memory stays bounded.
-_ONE_MATRIX_ELEMENTS = 1 << 22
 
 
 def _as_rows(X):
@@ -198,8 +196,9 @@ def _block_similarities(E_img, E_txt, similarity, device=None, name="the estimat
 
     ``similarity`` None is the cosine: every embedding is normalised once
     (on ``device`` when given), then each block is one matrix product. Every
-    block is checked to be finite. Up to :data:`_ONE_MATRIX_ELEMENTS` the
-    matrix is computed once and shared by both directions.
+    block is checked to be finite. A matrix that fits in one block of the
+    working memory (``skcross.utils._memory``) is computed once and shared
+    by both directions; beyond it each direction computes its own blocks.
     """
     if device is not None:
         device = resolve_device(device)
@@ -215,7 +214,7 @@ def _block_similarities(E_img, E_txt, similarity, device=None, name="the estimat
 
         return block
 
-    if E_img.shape[0] * E_txt.shape[0] <= _ONE_MATRIX_ELEMENTS:
+    if fits_in_one_block(E_img.shape[0] * E_txt.shape[0]):
         # small enough to hold: compute the similarities once and rank both directions from them
         # (halves the cost of a learned metric such as UNCSM's metric network)
         S = np.asarray(similarity(E_img, E_txt))
