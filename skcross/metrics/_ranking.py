@@ -6,7 +6,9 @@ by similarity, descending, and items with equal similarity keep database order
 stays bounded by ``block_size x n_database`` whatever the number of queries.
 """
 
+import functools
 import numbers
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -157,8 +159,74 @@ def _has_adjacent_equal(sorted_values):
     return bool((sorted_values[1:] == sorted_values[:-1]).any())
 
 
+# Average precision over most of the ranking: a float64 row is ranked by sorting its values (faster than an
+# index sort); a float32 block by sorting integer keys up to this many items, and by sorting values beyond it,
+# where a float32 value sort (half the bytes of a key) wins (measured crossover, benchmarks/bench_metrics.py).
+_VALUE_SORT_FROM = 1 << 15
+_HIGH = 1 if sys.byteorder == "little" else 0  # the int32 half of an int64 that holds its high bits
+
+
+def _descending_keys(S_block):
+    """int64 keys of a float32 block whose ascending order is the stable descending order of each row.
+
+    The high 32 bits hold the similarity's bits mapped to an integer of the
+    reverse order (negatives' bits reversed, -0.0 made +0.0 first); the low
+    32 bits hold the item's index, so equal similarities fall in database
+    order and every key of a row is distinct. One value sort of these keys
+    (SIMD-accelerated in NumPy) ranks a row exactly, with no index sort and
+    no tie repair. Both halves are written in place (no 64-bit shifts).
+    """
+    n_rows, n = S_block.shape
+    ints = (S_block + np.float32(0)).view(np.int32)  # + 0 turns -0.0 into +0.0 (equal values, equal keys)
+    keys = np.empty((n_rows, n), dtype=np.int64)
+    halves = keys.view(np.int32).reshape(n_rows, n, 2)
+    high = halves[..., _HIGH]
+    np.right_shift(ints, 31, out=high)  # -1 for negative similarities, 0 otherwise
+    np.bitwise_and(high, 0x7FFFFFFF, out=high)
+    np.bitwise_xor(ints, high, out=high)  # the floats' order as signed integers
+    np.invert(high, out=high)  # reversed: best first
+    halves[..., 1 - _HIGH] = np.arange(n, dtype=np.int32)  # an index below 2**31 reads the same unsigned
+    return keys
+
+
+def _rank_block_by_keys(S_block, k=None):
+    """:func:`_rank_block` for a float32 block: sort :func:`_descending_keys`.
+
+    For a top ``k``, the rows' k-th largest values are found first (a
+    partition of the float values); where exactly ``k`` items reach it, only
+    those ``k`` candidates, in database order, are keyed and sorted. A row
+    with ties across the k-th place keys and partitions all its items.
+    """
+    n = S_block.shape[1]
+    if k is None or k >= n:
+        keys = _descending_keys(S_block)
+        keys.sort(axis=1)
+        np.bitwise_and(keys, 0xFFFFFFFF, out=keys)
+        return keys
+    kth = np.partition(S_block, n - k, axis=1)[:, n - k : n - k + 1]
+    reach = S_block >= kth
+    exact = np.count_nonzero(reach, axis=1) == k
+    order = np.empty((S_block.shape[0], k), dtype=np.int64)
+    if exact.any():
+        rows = exact if not exact.all() else slice(None)
+        candidates = reach[rows]
+        columns = (np.flatnonzero(candidates) % n).reshape(-1, k)  # database order
+        keys = _descending_keys(S_block[rows][candidates].reshape(-1, k))
+        keys.sort(axis=1)
+        np.bitwise_and(keys, 0xFFFFFFFF, out=keys)  # positions among the candidates
+        order[rows] = np.take_along_axis(columns, keys, axis=1)
+    if not exact.all():
+        keys = np.partition(_descending_keys(S_block[~exact]), k - 1, axis=1)[:, :k]
+        keys.sort(axis=1)
+        order[~exact] = np.bitwise_and(keys, 0xFFFFFFFF)
+    return order
+
+
 def _rank_block(S_block, k=None):
     """Indices of the top ``k`` (all if None) items per row, best first, ties by index.
+
+    A float32 block is ranked by sorting integer keys
+    (:func:`_rank_block_by_keys`); a float64 block as follows.
 
     The fast path uses the default (unstable) sort, after a partial selection
     when ``k`` is given; rows where equal similarities could make that order
@@ -166,6 +234,8 @@ def _rank_block(S_block, k=None):
     the k-th place) are recomputed with a stable sort, so the result is exact.
     """
     n = S_block.shape[1]
+    if S_block.dtype == np.float32 and n < 1 << 31:
+        return _rank_block_by_keys(S_block, k)
     if k is None or k >= n:
         order = np.argsort(S_block, axis=1)[:, ::-1]
         # Row-by-row 1-D gathers: measured 2-5x faster than one take_along_axis here.
@@ -219,12 +289,18 @@ def top_k(S, k=10):
     return np.take_along_axis(S, order, axis=1), order
 
 
-def _row_blocks(n_query, n_db, get_block):
-    """Yield ``(rows, get_block(rows_slice))`` for consecutive blocks of query rows."""
+def _row_blocks(n_query, n_db, get_block, lazy=False):
+    """Yield ``(rows, get_block(rows_slice))`` for consecutive blocks of query rows.
+
+    With ``lazy=True`` the block is yielded as a function that computes it,
+    so that the worker ranking it computes it too (similarities made in
+    parallel, not by the loop handing out the blocks).
+    """
     block_size = rows_per_block(8 * n_db)  # a block of float64 similarities: the one working-memory constant
     for start in range(0, n_query, block_size):
         stop = min(start + block_size, n_query)
-        yield np.arange(start, stop), get_block(slice(start, stop))
+        block = functools.partial(get_block, slice(start, stop))
+        yield np.arange(start, stop), (block if lazy else block())
 
 
 def _average_precision_by_sorting(rows, S_block, relevance, k):
@@ -312,15 +388,20 @@ def _sum_over_ranked_blocks(S_blocks, relevance, k, reduce, n_jobs=None, device=
         raise ValueError(f"{reduce!r} has no per-query form.")
 
     def task(rows, S_block):
+        if callable(S_block):  # a lazy block (see _row_blocks): made here, in the worker
+            S_block = S_block()
         if reduce is _sum_average_precision and device is not None:
             values = _average_precision_torch(rows, S_block, relevance, k, device)
-        elif reduce is _sum_average_precision and (k is None or 4 * k >= S_block.shape[1]):
+        elif (reduce is _sum_average_precision and (k is None or 4 * k >= S_block.shape[1])
+              and (S_block.dtype != np.float32 or S_block.shape[1] >= _VALUE_SORT_FROM)):
             values = _average_precision_by_sorting(rows, S_block, relevance, k)
         else:
             ranked = relevance.sorted(rows, _rank_block(S_block, k))
             return row_values(ranked) if per_query else reduce(ranked)
         return values if per_query else float(values.sum())
 
+    # BLAS keeps its own threads inside each worker: limiting them would change float32 products' rounding,
+    # and with it the scores, between n_jobs settings
     results = Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
         delayed(task)(rows, S_block) for rows, S_block in S_blocks
     )
