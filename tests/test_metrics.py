@@ -18,6 +18,7 @@ from skcross.metrics import (
     precision_recall_curve,
     precision_scope_curve,
     recall_at_k,
+    top_k,
 )
 from skcross.metrics import _ranking, _scorer
 
@@ -379,3 +380,43 @@ def test_a_pipeline_is_peeled_in_one_place_with_one_message():
             as_ranker(pipe)
     with pytest.raises(TypeError, match=message):
         Pipeline([("pca", PCA(3)), ("cca", CCA(2))]).transform_image(X_img)
+
+
+@pytest.mark.parametrize("value_sort_from", [1 << 15, 8])
+def test_float32_rankings_equal_float64_with_ties_and_signed_zeros(value_sort_from, monkeypatch):
+    """A float32 block is ranked by sorting integer keys (or, from _VALUE_SORT_FROM items, its values):
+    the same rankings as float64, ties in database order, -0.0 equal to +0.0."""
+    monkeypatch.setattr(_ranking, "_VALUE_SORT_FROM", value_sort_from)
+    rng = np.random.default_rng(0)
+    for trial in range(12):
+        S = (rng.integers(-3, 4, (30, 50)) * 0.25).astype(np.float32)
+        if trial % 2:
+            S = rng.standard_normal((30, 50)).astype(np.float32)
+        S[rng.random(S.shape) < 0.1] = -0.0
+        S[0, :4], S[1, :4] = np.float32(1e30), np.float32(-1e30)  # extreme exponents
+        y_q, y_db = rng.integers(0, 4, 30), rng.integers(0, 4, 50)
+        S64 = S.astype(np.float64)
+        for k in (None, 1, 7, 49, 50):
+            assert mean_average_precision(S, y_q, y_db, k=k) == pytest.approx(
+                mean_average_precision(S64, y_q, y_db, k=k), abs=1e-12)
+            if k is not None:
+                np.testing.assert_array_equal(top_k(S, k)[1], top_k(S64, k)[1])
+                assert precision_at_k(S, y_q, y_db, k=k) == precision_at_k(S64, y_q, y_db, k=k)
+        np.testing.assert_array_equal(top_k(S, 50)[1], np.argsort(-S64, axis=1, kind="stable"))
+
+
+def test_cosine_blocks_stay_on_the_device(fitted, monkeypatch):
+    """With device=, cosine similarities are made and ranked as torch tensors: no block comes back to NumPy."""
+    torch = pytest.importorskip("torch")
+    est, X_img, X_txt, y = fitted
+    kinds = []
+    original = _ranking._average_precision_torch
+
+    def spy(rows, S_block, relevance, k, device):
+        kinds.append(torch.is_tensor(S_block))
+        return original(rows, S_block, relevance, k, device)
+
+    monkeypatch.setattr(_ranking, "_average_precision_torch", spy)
+    on_device = cross_modal_map(est, X_img, X_txt, y, device="cpu")
+    assert kinds and all(kinds)
+    assert on_device == pytest.approx(cross_modal_map(est, X_img, X_txt, y), abs=1e-12)

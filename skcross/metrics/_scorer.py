@@ -180,7 +180,7 @@ def _cosine_on_device(Z_img, Z_txt, device):
         Z = torch.as_tensor(np.ascontiguousarray(Z), device=device)
         return torch.nn.functional.normalize(Z, dim=1)
 
-    return unit(Z_img), unit(Z_txt), lambda A, B: (A @ B.T).cpu().numpy()
+    return unit(Z_img), unit(Z_txt), lambda A, B: A @ B.T  # blocks stay on the device, ranked there
 
 
 def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device=None, average="queries"):
@@ -202,13 +202,23 @@ def _block_similarities(E_img, E_txt, similarity, device=None, name="the estimat
     """
     if device is not None:
         device = resolve_device(device)
+    on_device = similarity is None and device is not None  # cosine blocks made as torch tensors, kept there
     if similarity is None:
         E_img, E_txt, similarity = _cosine_on_device(E_img, E_txt, device)
+    if on_device:
+        import torch
+
+        as_block, finite = (lambda S: S), (lambda S: bool(torch.isfinite(S).all()))
+        transposed = lambda S: S.T.contiguous()  # noqa: E731
+    else:
+        as_block, finite = np.asarray, (lambda S: np.isfinite(S).all())
+        # rows in memory order: the ranking sorts along them (a transposed view sorts several times slower)
+        transposed = lambda S: np.ascontiguousarray(S.T)  # noqa: E731
 
     def checked(block_similarity):
         def block(rows):
             S_block = block_similarity(rows)
-            if not np.isfinite(S_block).all():
+            if not finite(S_block):
                 raise ValueError(f"{name} produced NaN or infinite similarities.")
             return S_block
 
@@ -217,11 +227,10 @@ def _block_similarities(E_img, E_txt, similarity, device=None, name="the estimat
     if fits_in_one_block(E_img.shape[0] * E_txt.shape[0]):
         # small enough to hold: compute the similarities once and rank both directions from them
         # (halves the cost of a learned metric such as UNCSM's metric network)
-        S = np.asarray(similarity(E_img, E_txt))
-        return checked(lambda rows: S[rows]), checked(lambda rows: np.ascontiguousarray(S[:, rows].T))
-    return (checked(lambda rows: np.asarray(similarity(E_img[rows], E_txt))),
-            # rows in memory order: the ranking sorts along them (a transposed view sorts several times slower)
-            checked(lambda rows: np.ascontiguousarray(np.asarray(similarity(E_img, E_txt[rows])).T)))
+        S = as_block(similarity(E_img, E_txt))
+        return checked(lambda rows: S[rows]), checked(lambda rows: transposed(S[:, rows]))
+    return (checked(lambda rows: as_block(similarity(E_img[rows], E_txt))),
+            checked(lambda rows: transposed(as_block(similarity(E_img, E_txt[rows])))))
 
 
 def _two_way_scores(E_img, E_txt, y, similarity, *, reduce, k, n_jobs, device=None, name="the estimator",
