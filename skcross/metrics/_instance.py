@@ -75,7 +75,7 @@ def first_relevant_rank(S, y_query=None, y_db=None, *, n_jobs=None):
     Examples
     --------
     >>> from skcross.metrics import first_relevant_rank
-    >>> first_relevant_rank([[0.1, 0.9, 0.5], [0.3, 0.3, 0.3]], [7, 8], [8, 7, 8]).tolist()
+    >>> first_relevant_rank([[0.1, 0.9, 0.5], [0.3, 0.3, 0.3]], [8, 8], [8, 7, 8]).tolist()
     [2.0, 1.0]
     """
     S = _check_similarity(S)
