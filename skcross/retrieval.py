@@ -315,10 +315,9 @@ class CrossModalIndex:
         unknown = [group for group in query_groups.tolist() if group not in position]
         if unknown:
             raise ValueError(f"query_groups names groups with no item in the index, e.g. {unknown[0]!r}.")
-        _, ids = self.search(queries, k=max(ks))
+        _, positions = self._search_positions(queries, k=max(ks))
         codes = np.array([position[group] for group in item_groups.tolist()])
-        id_position = {item: i for i, item in enumerate(self.ids_.tolist())}
-        found = codes[np.vectorize(id_position.__getitem__, otypes=[np.int64])(ids)]
+        found = codes[positions]
         hit = found == np.array([position[group] for group in query_groups.tolist()])[:, None]
         first_hit = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, np.inf)
         return {f"R@{k}": float(np.mean(first_hit <= k)) for k in ks}
@@ -370,6 +369,11 @@ class CrossModalIndex:
             Ids of the items, best first; equal scores keep insertion order
             (exact backend).
         """
+        scores, positions = self._search_positions(queries, k)
+        return scores, self.ids_[positions]
+
+    def _search_positions(self, queries, k):
+        """:meth:`search` with the items' positions in the index instead of their ids."""
         if self.modality_ is None:
             raise ValueError("the index is empty: call add() first.")
         if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
@@ -387,8 +391,7 @@ class CrossModalIndex:
             s, p = self._search_block(Q, k)
             scores.append(s)
             positions.append(p)
-        scores, positions = np.concatenate(scores), np.concatenate(positions)
-        return scores, self.ids_[positions]
+        return np.concatenate(scores), np.concatenate(positions)
 
     def _pair_similarity(self, Q, G):
         """The estimator's similarity of query embeddings ``Q`` to gallery embeddings ``G`` (queries x items)."""

@@ -195,13 +195,11 @@ def _block_similarities(E_img, E_txt, similarity, device=None, name="the estimat
     """``(i2t, t2i)``: functions of query rows giving that block's similarities to the whole other set.
 
     ``similarity`` None is the cosine: every embedding is normalised once
-    (on ``device`` when given), then each block is one matrix product. Every
-    block is checked to be finite. A matrix that fits in one block of the
+    (on ``device`` when given, already resolved by the caller), then each
+    block is one matrix product. Every block is checked to be finite. A matrix that fits in one block of the
     working memory (``skcross.utils._memory``) is computed once and shared
     by both directions; beyond it each direction computes its own blocks.
     """
-    if device is not None:
-        device = resolve_device(device)
     on_device = similarity is None and device is not None  # cosine blocks made as torch tensors, kept there
     if similarity is None:
         E_img, E_txt, similarity = _cosine_on_device(E_img, E_txt, device)
@@ -240,9 +238,9 @@ def _two_way_scores(E_img, E_txt, y, similarity, *, reduce, k, n_jobs, device=No
     per_query = _check_average(average, y)
     n_img, n_txt = E_img.shape[0], E_txt.shape[0]
     y_img, y_txt = split_labels(y, n_img, n_txt)
-    i2t, t2i = _block_similarities(E_img, E_txt, similarity, device, name)
     if device is not None:
         device = resolve_device(device)
+    i2t, t2i = _block_similarities(E_img, E_txt, similarity, device, name)
     scores = {}
     for direction, n_q, n_db, y_q, y_db, block_similarity in [
         ("i2t", n_img, n_txt, y_img, y_txt, i2t),
