@@ -20,3 +20,11 @@ def shared_datasets():
             "folder holding the .npz/.json files to run this test)"
         )
     return path
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    """120 image-text pairs of 4 classes (``make_cross_modal``, seed 0), for tests that need only some data."""
+    from skcross.datasets import make_cross_modal
+
+    return make_cross_modal(120, n_classes=4, random_state=0)

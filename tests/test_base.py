@@ -1,12 +1,20 @@
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
-from skcross import paired
-from skcross.base import check_modality, unpack_paired
+from skcross import PairedData, paired
+from skcross.base import CrossModalMixin, check_modality, unpack_paired
 from skcross.datasets import make_cross_modal
 from skcross.linear import CCA
+from skcross.metrics import cross_modal_map, get_scorer, mean_average_precision
+from skcross.pipeline import make_pipeline
+from skcross.preprocessing import ModalityTransformer
 
 
 @pytest.fixture
@@ -175,3 +183,95 @@ def test_each_estimator_declares_truly_whether_it_ranks_by_cosine(estimator):
     Z_img, Z_txt = model.transform_image(X_img[:30]), model.transform_text(X_txt[:30])
     cosine = np.allclose(model._similarity(Z_img, Z_txt), cosine_similarity(Z_img, Z_txt), atol=1e-5)
     assert model._ranks_by_cosine() == cosine
+
+
+# ------------------------------------------------ a failed fit, feature names, fit_transform, extensions
+def test_failed_fit_with_an_unknown_argument_leaves_the_estimator_unfitted(small_data):
+    X_img, X_txt, y = small_data
+    cca = CCA(2)
+    with pytest.raises(TypeError, match="sample_weight"):
+        cca.fit(X_img, X_txt, y, sample_weight=np.ones(len(y)))
+    with pytest.raises(NotFittedError):
+        check_is_fitted(cca)
+    with pytest.raises(NotFittedError):
+        cca.transform_image(X_img)
+
+
+def test_dataframe_feature_names_are_checked_per_modality(small_data):
+    pd = pytest.importorskip("pandas")
+    X_img, X_txt, y = small_data
+    D_img = pd.DataFrame(X_img, columns=[f"pixel{i}" for i in range(X_img.shape[1])])
+    cca = CCA(2).fit(D_img, X_txt, y)
+    assert cca.feature_names_image_in_.tolist() == D_img.columns.tolist()
+    assert not hasattr(cca, "feature_names_text_in_")
+    assert cca.n_features_in_ == X_img.shape[1] + X_txt.shape[1]
+    with pytest.raises(ValueError, match="feature names of X_img should match"):
+        cca.transform_image(D_img[D_img.columns[::-1]])  # was accepted silently
+    with pytest.warns(UserWarning, match="X_img does not have valid feature names"):
+        cca.transform_image(X_img)
+    with pytest.warns(UserWarning, match="X_txt has feature names, but CCA was fitted without"):
+        cca.transform_text(pd.DataFrame(X_txt, columns=[f"w{i}" for i in range(X_txt.shape[1])]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(cca.transform_image(D_img), CCA(2).fit(X_img, X_txt, y).transform_image(X_img))
+    refit = cca.fit(X_img, X_txt, y)
+    assert not hasattr(refit, "feature_names_image_in_")  # a refit without names forgets them
+
+
+def test_fit_transform(small_data):
+    X_img, X_txt, y = small_data
+    Z = CCA(2).fit_transform(paired(X_img, X_txt), y)
+    assert isinstance(Z, PairedData)
+    np.testing.assert_allclose(Z.image, CCA(2).fit(X_img, X_txt, y).transform_image(X_img))
+    assert make_pipeline(ModalityTransformer(image=PCA(4)), CCA(2)).fit_transform(paired(X_img, X_txt), y).shape == (
+        120,
+        4,
+    )
+    with pytest.raises(ValueError, match="needs paired rows"):
+        CCA(2).fit_transform(X_img[:10], X_txt, y)
+
+
+class FirstColumns(CrossModalMixin, BaseEstimator):
+    """Written as base.py's docstring says: three hooks, no _parameter_constraints."""
+
+    def __init__(self, n=3):
+        self.n = n
+
+    def _fit(self, X_img, X_txt, y):
+        self.width_ = min(self.n, X_img.shape[1], X_txt.shape[1])
+
+    def _transform_image(self, X_img):
+        return X_img[:, : self.width_]
+
+    def _transform_text(self, X_txt):
+        return X_txt[:, : self.width_]
+
+
+class PublicOnly(BaseEstimator):
+    """A cross-modal estimator from another library: public methods only, no skcross base."""
+
+    def fit(self, X, y=None):
+        self.fitted_ = True
+        return self
+
+    def transform_image(self, X_img):
+        return np.asarray(X_img)[:, :3]
+
+    def transform_text(self, X_txt):
+        return np.asarray(X_txt)[:, :3]
+
+    def similarity(self, X_img, X_txt):
+        return -((self.transform_image(X_img)[:, None] - self.transform_text(X_txt)[None]) ** 2).sum(-1)
+
+
+def test_extension_contract(small_data):
+    X_img, X_txt, y = small_data
+    model = FirstColumns().fit(X_img, X_txt, y)  # failed: no _parameter_constraints
+    assert model.transform_image(X_img).shape == (120, 3)
+    assert 0 <= cross_modal_map(model, X_img, X_txt, y)["mean"] <= 1
+    public = PublicOnly().fit(None)
+    S = public.similarity(X_img, X_txt)
+    expected = (mean_average_precision(S, y, y) + mean_average_precision(S.T, y, y)) / 2
+    assert get_scorer("map")(public, paired(X_img, X_txt), y) == pytest.approx(expected)  # was refused
+    with pytest.raises(NotFittedError):
+        get_scorer("map")(PublicOnly(), paired(X_img, X_txt), y)

@@ -16,7 +16,7 @@ from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 from skcross import paired  # noqa: E402
 from skcross.datasets import make_cross_modal  # noqa: E402
-from skcross.deep import DCCA, DSCMR, resolve_device  # noqa: E402
+from skcross.deep import DCCA, DSCMR, UNCSM, resolve_device  # noqa: E402
 from skcross.deep._dscmr import DSCMRLoss  # noqa: E402
 from skcross.linear import CCA  # noqa: E402
 from skcross.metrics import cross_modal_map, get_scorer  # noqa: E402
@@ -58,12 +58,14 @@ def test_dscmr_shares_last_layer_and_classifier(data):
     X_img, X_txt, y = data
     model = small_dscmr().fit(X_img, X_txt, y)
     module = model.net_.module_
-    image_params = {id(p) for p in module.image_layer.parameters()}
-    assert not image_params & {id(p) for p in module.text_layer.parameters()}
+    image_layer, shared_layer = module.image_tower
+    text_layer, text_shared_layer = module.text_tower
+    assert text_shared_layer is shared_layer
+    assert not {id(p) for p in image_layer.parameters()} & {id(p) for p in text_layer.parameters()}
     # Both modalities go through the one shared layer: zeroing it zeroes both embeddings.
     with torch.no_grad():
-        module.shared_layer.weight.zero_()
-        module.shared_layer.bias.zero_()
+        shared_layer.weight.zero_()
+        shared_layer.bias.zero_()
     assert np.all(model.transform_image(X_img) == 0) and np.all(model.transform_text(X_txt) == 0)
     u, v, p_img, p_txt = module(torch.ones(1, X_img.shape[1]), torch.ones(1, X_txt.shape[1]))
     assert torch.equal(p_img, p_txt)  # one classifier on (equal) embeddings
@@ -298,3 +300,58 @@ def test_standardising_methods_rank_the_same_whatever_the_input_scale(name, data
 def test_scale_sensitive_methods_say_so(name):
     estimator = next(e for e in _deep_estimators() if type(e).__name__ == name)
     assert "scale-sensitive" in " ".join(type(estimator).__doc__.split())
+
+
+# --------------------------------------------------------------------------- callbacks, RNG, error messages, partial_fit
+def test_deep_fit_leaves_callbacks_and_the_global_torch_generator_alone(small_data):
+    import torch
+    from skorch.callbacks import EarlyStopping
+
+    X_img, X_txt, y = small_data
+    stopper = EarlyStopping(monitor="train_loss", patience=1, load_best=True)
+    before = dict(vars(stopper))
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    DSCMR(max_epochs=3, callbacks=[stopper], verbose=0, random_state=None).fit(X_img, X_txt, y)
+    assert torch.equal(torch.rand(3), expected)  # fit reseeded the global generator
+    assert vars(stopper).keys() == before.keys()  # gained best_model_weights_ and counters
+
+
+def test_deep_errors_say_what_to_set(small_data):
+    import torch
+    from skorch.callbacks import EarlyStopping
+
+    X_img, X_txt, y = small_data
+    model = DSCMR(max_epochs=2, callbacks=[EarlyStopping()], verbose=0)
+    with pytest.raises(ValueError, match="set validation_fraction"):  # was KeyError: 'valid_loss'
+        model.fit(X_img, X_txt, y)
+    model.set_params(validation_fraction=0.2).fit(X_img, X_txt, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device='cuda', but"):  # was a raw AssertionError
+            DSCMR(max_epochs=1, device="cuda").fit(X_img, X_txt, y)
+    with pytest.raises(ValueError, match="not a torch device"):
+        DSCMR(max_epochs=1, device="gpu0").fit(X_img, X_txt, y)
+
+
+def test_partial_fit_continues_training(small_data):
+    X_img, X_txt, y = small_data
+    model = DSCMR(max_epochs=2, verbose=0, random_state=0).fit(X_img, X_txt, y)
+    Z = model.transform_image(X_img)
+    assert model.partial_fit(X_img, X_txt, y) is model
+    assert model.n_epochs_ == 4 and len(model.net_.history) == 4
+    assert not np.allclose(model.transform_image(X_img), Z)
+    with pytest.raises(ValueError, match="labels seen in fit"):
+        model.partial_fit(X_img[y < 2], X_txt[y < 2], y[y < 2])
+    assert model.n_epochs_ == 4  # the failed call changed nothing
+    # partial_fit validates as fit does (one validation): the fit(X, y) habit, widths, labels
+    with pytest.raises(ValueError, match="partial_fit\\(\\) got a 1-D second argument"):
+        model.partial_fit(X_img, y)
+    with pytest.raises(ValueError, match="X_txt has 3 features, but the estimator was fitted with"):
+        model.partial_fit(X_img, X_txt[:, :3], y)
+    with pytest.raises(ValueError, match="y is required: DSCMR is supervised"):
+        model.partial_fit(X_img, X_txt)
+    assert model.n_epochs_ == 4
+    fresh = DSCMR(max_epochs=2, verbose=0, random_state=0).partial_fit(X_img, X_txt, y)
+    assert fresh.n_epochs_ == 2
+    assert not hasattr(UNCSM(), "partial_fit")  # four stages: no single network to continue

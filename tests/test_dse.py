@@ -219,7 +219,7 @@ def test_image_encoder_trains_end_to_end_on_raw_images(data):
     model = small_dse(n_components=16, image_encoder=encoder, max_epochs=20).fit(images, X_txt, y)
     assert model.image_shape_in_ == (3, 8, 8) and model.n_features_image_in_ == 192
     assert model.transform_image(test_images).shape == (len(t), 16)
-    trained = model.net_.module_.image_branch[0].state_dict()
+    trained = model.net_.module_.image_tower[0].state_dict()
     assert any(not torch.equal(trained[k], before[k]) for k in before)  # the copy was trained end to end
     assert all(torch.equal(encoder.state_dict()[k], before[k]) for k in before)  # the user's module was not
     scores = cross_modal_map(model, test_images, T_txt, t)

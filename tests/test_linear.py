@@ -5,7 +5,7 @@ from sklearn.cross_decomposition import PLSSVD
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skcross.datasets import make_cross_modal
-from skcross.linear import CCA, PLS
+from skcross.linear import CCA, MLCCA, PLS
 
 
 @pytest.fixture
@@ -118,3 +118,15 @@ def test_wikipedia_cca_reaches_correlation_matching_with_cv_ridge(shared_dataset
     ).fit(paired(d.X_img_train, d.X_txt_train), d.y_train)
     scores = cross_modal_map(search.best_estimator_, d.X_img_test, d.X_txt_test, d.y_test)
     assert scores["i2t"] >= 0.249 and scores["t2i"] >= 0.196, scores
+
+
+# --------------------------------------------------------------------------- canonical correlations
+def test_canonical_correlations_renamed(small_data):
+    X_img, X_txt, y = small_data
+    cca = CCA(2).fit(X_img, X_txt)
+    assert np.all((cca.canonical_correlations_ > 0) & (cca.canonical_correlations_ <= 1))
+    with pytest.warns(FutureWarning, match="canonical_correlations_"):
+        np.testing.assert_array_equal(cca.singular_values_, cca.canonical_correlations_)
+    assert hasattr(MLCCA(2).fit(X_img, X_txt, y), "canonical_correlations_")
+    assert hasattr(PLS(2).fit(X_img, X_txt), "singular_values_")  # PLS's are singular values
+    assert not hasattr(PLS(2).fit(X_img, X_txt), "canonical_correlations_")

@@ -418,3 +418,20 @@ def test_cosine_blocks_stay_on_the_device(fitted, monkeypatch):
     on_device = cross_modal_map(est, X_img, X_txt, y, device="cpu")
     assert kinds and all(kinds)
     assert on_device == pytest.approx(cross_modal_map(est, X_img, X_txt, y), abs=1e-12)
+
+
+# --------------------------------------------------------------------------- return types and curve fields
+def test_metric_types_and_curve_fields(small_data):
+    rng = np.random.default_rng(0)
+    S, y_q, y_db = rng.random((6, 9)), rng.integers(0, 2, 6), rng.integers(0, 2, 9)
+    for value in (
+        mean_average_precision(S, y_q, y_db),
+        precision_at_k(S, y_q, y_db, k=3),
+        recall_at_k(S, y_q, y_db, k=3),
+    ):
+        assert type(value) is float  # was np.float64
+    scope = precision_scope_curve(S, y_q, y_db, scopes=[1, 3])
+    pr = precision_recall_curve(S, y_q, y_db)
+    assert scope.scopes.tolist() == [1, 3] and scope.precision[1] == pytest.approx(precision_at_k(S, y_q, y_db, k=3))
+    precision, recall = pr  # scikit-learn's order, unchanged
+    assert pr.precision is precision and pr.recall is recall

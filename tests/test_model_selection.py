@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
@@ -70,4 +71,19 @@ def test_grid_search_with_sparse_bag_of_words_text():
     X = paired(X_img, counts)
     pipe = make_pipeline(ModalityTransformer(text=TruncatedSVD(10, random_state=0)), CCA())
     search = GridSearchCV(pipe, {"cca__n_components": [2, 4]}, cv=3, n_jobs=2).fit(X, y)
+    assert 0 < search.best_score_ <= 1
+
+
+# --------------------------------------------------------------------------- metadata routing
+def test_data_is_not_metadata_and_searches_run_with_routing_enabled(small_data):
+    X_img, X_txt, y = small_data
+    for method in ("fit", "score"):
+        requests = CCA().get_metadata_routing().consumes(method, ["X_img", "X_txt"])
+        assert requests == set(), f"{method} requests its data as metadata"
+    scorer = get_scorer("map")
+    assert scorer.set_score_request() is scorer
+    with pytest.raises(TypeError, match="takes no metadata"):
+        scorer.set_score_request(sample_weight=True)
+    with sklearn.config_context(enable_metadata_routing=True):
+        search = GridSearchCV(CCA(), {"n_components": [2, 3]}, scoring=scorer, cv=3).fit(paired(X_img, X_txt), y)
     assert 0 < search.best_score_ <= 1

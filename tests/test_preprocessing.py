@@ -3,10 +3,14 @@ import pytest
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 
 from skcross import PairedData, paired
 from skcross.datasets import make_cross_modal
+from skcross.linear import CCA
+from skcross.metrics import cross_modal_map, get_scorer
+from skcross.pipeline import make_pipeline
 from skcross.preprocessing import ModalityTransformer
 
 
@@ -116,3 +120,62 @@ def test_sif_contract(vectors):
     corpus = ["the cat sat", "the dog ran", "a cat", "the mat"]
     check_preprocessing_transformer(SIFEmbedding(vectors), corpus, ["zebra"])
     check_preprocessing_transformer(SIFEmbedding(vectors), np.array(corpus, dtype=object), "the cat")
+
+
+# --------------------------------------------------------------------------- raw text and SIF in a Pipeline; output API
+WORDS = [["sun", "sky", "blue"], ["tree", "leaf", "green"], ["car", "road", "fast"], ["cat", "dog", "pet"]]
+
+
+@pytest.fixture(scope="module")
+def class_sentences(small_data):
+    _, _, y = small_data
+    rng = np.random.default_rng(0)
+    return [" ".join(rng.choice(WORDS[c], 4)) + " the a" for c in y]
+
+
+@pytest.fixture(scope="module")
+def class_word_vectors():
+    rng = np.random.default_rng(1)
+    return {w: rng.standard_normal(6) for w in sum(WORDS, []) + ["the", "a"]}
+
+
+def test_sif_is_fitted_inside_cross_validation_on_raw_text(small_data, class_sentences, class_word_vectors):
+    X_img, _, y = small_data
+    X = paired(X_img, class_sentences)  # failed: "text must be a 2-D array"
+    assert X.shape == (120, X_img.shape[1] + 1) and X[[3, 5]].text.tolist() == [class_sentences[3], class_sentences[5]]
+    pipe = make_pipeline(ModalityTransformer(text=SIFEmbedding(class_word_vectors)), CCA(2))
+    search = GridSearchCV(pipe, {"modalitytransformer__text__a": [1e-3, 1e-1]}, scoring="map", cv=3)
+    search.set_params(scoring=get_scorer("map")).fit(X, y)
+    assert search.best_score_ > 0.4  # four classes: chance is about 0.25
+    # the corpus statistics come from the training rows only
+    half = make_pipeline(ModalityTransformer(text=SIFEmbedding(class_word_vectors)), CCA(2)).fit(X[:60], y[:60])
+    sif = half[0].text_
+    tokens = sum((s.split() for s in class_sentences[:60]), [])
+    assert sif.word_frequencies_["the"] == pytest.approx(tokens.count("the") / len(tokens))
+    assert cross_modal_map(half, X_img[60:], class_sentences[60:], y[60:])["mean"] > 0.4
+    with pytest.raises(TypeError, match="raw text"):
+        CCA(2).fit(X_img, class_sentences, y)
+
+
+def test_sif_accepts_a_column_of_strings_and_is_cloned_by_reference(class_sentences, class_word_vectors):
+    sif = SIFEmbedding(class_word_vectors)
+    assert clone(sif).word_vectors is class_word_vectors  # was a deep copy: gigabytes per grid-search candidate
+    assert clone(ModalityTransformer(text=sif)).text.word_vectors is class_word_vectors
+    column = np.array(class_sentences, dtype=object)[:, None]
+    np.testing.assert_allclose(clone(sif).fit(column).transform(column),
+                               clone(sif).fit(class_sentences).transform(class_sentences))
+
+
+def test_modality_transformer_output_api(small_data):
+    pd = pytest.importorskip("pandas")
+    X_img, X_txt, y = small_data
+    mt = ModalityTransformer(image=PCA(3)).fit(paired(X_img, X_txt))
+    names = mt.get_feature_names_out()
+    assert names.tolist() == ["image__pca0", "image__pca1", "image__pca2"] + [
+        f"text__x{i}" for i in range(X_txt.shape[1])
+    ]
+    pipe = make_pipeline(ModalityTransformer(image=PCA(3)).set_output(transform="pandas"), CCA(2))
+    pipe = clone(pipe).fit(paired(X_img, X_txt), y)  # the setting survives clone
+    assert isinstance(pipe[0].transform_image(X_img), pd.DataFrame)
+    assert pipe[-1].feature_names_image_in_.tolist() == ["pca0", "pca1", "pca2"]
+    assert pipe.transform_image(X_img[:2]).shape == (2, 2)

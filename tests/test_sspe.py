@@ -20,7 +20,7 @@ from skcross.deep._sspe import (  # noqa: E402
     SSPELoss,
     sample_round,
 )
-from skcross.deep._engine import StepDecayPerBatches  # noqa: E402
+from skcross.deep._callbacks import StepDecayPerBatches  # noqa: E402
 from skcross.linear import CCA, MLCCA  # noqa: E402
 from skcross.metrics import cross_modal_map  # noqa: E402
 

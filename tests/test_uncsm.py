@@ -97,7 +97,7 @@ def test_stages_run_in_order_with_their_histories(fitted):
     assert fitted.net_ is fitted.stage_nets_["finetune"] and fitted.metric_net_ is fitted.stage_nets_["metric"]
     for net in fitted.stage_nets_.values():
         assert np.isfinite(net.history[:, "train_loss"]).all()
-    features = fitted.stage_nets_["features"].module_.image
+    features = fitted.stage_nets_["features"].module_.image_tower
     assert all(not p.requires_grad for p in features.parameters())  # frozen after its stage
     assert fitted.transform_image(np.zeros((3, fitted.n_features_image_in_))).shape == (3, 256)
 

@@ -3,7 +3,9 @@
 from ._dcca import DCCA
 from ._dscmr import DSCMR
 from ._dse import DSE
-from ._engine import ClassMatchedDataset, CrossModalNet, DeepCrossModalMixin, EpochProgressBar, resolve_device
+from ._callbacks import EpochProgressBar
+from ._datasets import ClassMatchedDataset
+from ._engine import CrossModalNet, DeepCrossModalMixin, resolve_device
 from ._sspe import SSPE
 from ._uncsm import UNCSM
 

@@ -8,27 +8,11 @@ from torch import nn
 
 from ..linear import CCA
 from ..utils._sklearn_compat import Interval
-from ._engine import DeepCrossModalMixin, mlp
+from ._docs import fill_shared_docs
+from ._engine import DeepCrossModalMixin
+from ._modules import TwoTowerModule, mlp
 
 __all__ = ["DCCA"]
-
-
-class DCCAModule(nn.Module):
-    """One MLP tower per modality (sigmoid hidden layers, linear output)."""
-
-    def __init__(self, n_features_image, n_features_text, layer_sizes, n_outputs):
-        super().__init__()
-        self.image_tower = mlp([n_features_image, *layer_sizes, n_outputs], nn.Sigmoid, last_activation=False)
-        self.text_tower = mlp([n_features_text, *layer_sizes, n_outputs], nn.Sigmoid, last_activation=False)
-
-    def embed_image(self, image):
-        return self.image_tower(image)
-
-    def embed_text(self, text):
-        return self.text_tower(text)
-
-    def forward(self, image, text):
-        return self.embed_image(image), self.embed_text(text)
 
 
 class DCCALoss(nn.Module):
@@ -62,6 +46,7 @@ class DCCALoss(nn.Module):
         return -torch.linalg.svdvals(T).sum()
 
 
+@fill_shared_docs
 class DCCA(DeepCrossModalMixin, BaseEstimator):
     """Deep canonical correlation analysis (unsupervised, paired).
 
@@ -98,18 +83,13 @@ class DCCA(DeepCrossModalMixin, BaseEstimator):
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
         Optimizer (the paper used full-batch L-BFGS; minibatch Adam is the
         common practice since).
-    optimizer_params : dict, default=None
-        Extra optimizer arguments.
+    {optimizer_params}
     weight_decay : float, default=1e-5
         L2 penalty on the towers.
-    device : str, default="auto"
-        "auto" trains on CUDA when available, else on the CPU.
+    {device}
     callbacks : list of skorch callbacks, default=None
         skorch callbacks.
-    verbose : int, default=1
-        0 is silent; 1 shows one compact progress bar per training stage
-        (epochs done, last training loss), removed when the stage ends; 2
-        prints skorch's epoch table.
+    {verbose}
     validation_fraction : float, default=None
         Fraction of the training pairs held out for validation; None trains
         on all of them.
@@ -124,12 +104,8 @@ class DCCA(DeepCrossModalMixin, BaseEstimator):
         The linear CCA on the towers' training outputs.
     n_epochs_ : int
         Epochs trained.
-    device_ : str
-        Device used.
-    n_features_image_in_ : int
-        Number of image features seen in ``fit``.
-    n_features_text_in_ : int
-        Number of text features seen in ``fit``.
+    {device_}
+    {n_features_in_}
 
     Notes
     -----
@@ -199,7 +175,12 @@ class DCCA(DeepCrossModalMixin, BaseEstimator):
         self.random_state = random_state
 
     def _build_module(self, n_features_image, n_features_text, targets):
-        return DCCAModule(n_features_image, n_features_text, tuple(self.layer_sizes), self.n_components)
+        """One MLP tower per modality: sigmoid hidden layers of ``layer_sizes``, a linear output."""
+        image_tower, text_tower = (
+            mlp([n_features, *self.layer_sizes, self.n_components], nn.Sigmoid, last_activation=False)
+            for n_features in (n_features_image, n_features_text)
+        )
+        return TwoTowerModule(image_tower, text_tower)
 
     def _build_criterion(self):
         return DCCALoss(self.reg)

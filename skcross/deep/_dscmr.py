@@ -9,12 +9,14 @@ from torch.nn import functional as F
 
 from ..utils.validation import label_indicator
 from ..utils._sklearn_compat import Interval
+from ._docs import fill_shared_docs
 from ._engine import DeepCrossModalMixin
+from ._modules import TwoTowerModule
 
 __all__ = ["DSCMR"]
 
 
-class DSCMRModule(nn.Module):
+class DSCMRModule(TwoTowerModule):
     """Two sub-networks whose last layer is shared, and a shared linear classifier.
 
     image -> Linear(d_img, hidden) -> ReLU -> shared Linear(hidden, dim) = u
@@ -23,20 +25,14 @@ class DSCMRModule(nn.Module):
     """
 
     def __init__(self, n_features_image, n_features_text, hidden_size, n_components, n_labels):
-        super().__init__()
-        self.image_layer = nn.Sequential(nn.Linear(n_features_image, hidden_size), nn.ReLU())
-        self.text_layer = nn.Sequential(nn.Linear(n_features_text, hidden_size), nn.ReLU())
-        self.shared_layer = nn.Linear(hidden_size, n_components)
+        image_layer = nn.Sequential(nn.Linear(n_features_image, hidden_size), nn.ReLU())
+        text_layer = nn.Sequential(nn.Linear(n_features_text, hidden_size), nn.ReLU())
+        shared_layer = nn.Linear(hidden_size, n_components)  # one module object in both towers
+        super().__init__(nn.Sequential(image_layer, shared_layer), nn.Sequential(text_layer, shared_layer))
         self.classifier = nn.Linear(n_components, n_labels)
 
-    def embed_image(self, image):
-        return self.shared_layer(self.image_layer(image))
-
-    def embed_text(self, text):
-        return self.shared_layer(self.text_layer(text))
-
     def forward(self, image, text):
-        u, v = self.embed_image(image), self.embed_text(text)
+        u, v = super().forward(image, text)
         return u, v, self.classifier(u), self.classifier(v)
 
 
@@ -74,6 +70,7 @@ class DSCMRLoss(nn.Module):
         return j1 + self.lam * j2 + self.eta * j3
 
 
+@fill_shared_docs
 class DSCMR(DeepCrossModalMixin, BaseEstimator):
     """Deep supervised cross-modal retrieval (DSCMR).
 
@@ -105,19 +102,14 @@ class DSCMR(DeepCrossModalMixin, BaseEstimator):
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
         Optimizer; with Adam the paper's betas (0.5, 0.999) are used unless
         ``optimizer_params`` says otherwise.
-    optimizer_params : dict, default=None
-        Extra optimizer arguments.
+    {optimizer_params}
     weight_decay : float, default=0.0
         L2 penalty.
-    device : str, default="auto"
-        "auto" trains on CUDA when available, else on the CPU.
+    {device}
     callbacks : list of skorch callbacks, default=None
         E.g. ``EarlyStopping`` (with ``validation_fraction``), ``Checkpoint``,
         ``LRScheduler``, ``ProgressBar``.
-    verbose : int, default=1
-        0 is silent; 1 shows one compact progress bar per training stage
-        (epochs done, last training loss), removed when the stage ends; 2
-        prints skorch's epoch table.
+    {verbose}
     validation_fraction : float, default=None
         Fraction of the training pairs held out for validation (never the
         test data); None trains on all of them.
@@ -130,12 +122,8 @@ class DSCMR(DeepCrossModalMixin, BaseEstimator):
         The trained skorch net (``history``, ``save_params``...).
     n_epochs_ : int
         Epochs trained.
-    device_ : str
-        Device used.
-    n_features_image_in_ : int
-        Number of image features seen in ``fit``.
-    n_features_text_in_ : int
-        Number of text features seen in ``fit``.
+    {device_}
+    {n_features_in_}
 
     Notes
     -----

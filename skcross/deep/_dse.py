@@ -7,13 +7,16 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.metrics.pairwise import euclidean_distances
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+from skorch.callbacks import EarlyStopping, LRScheduler
 from torch import nn
 from torch.nn import functional as F
 
 from ..base import cosine_similarity
 from ..utils._sklearn_compat import Interval, StrOptions
+from ._callbacks import TrainAccuracy
+from ._docs import fill_shared_docs
 from ._engine import DeepCrossModalMixin
+from ._modules import TwoTowerModule
 
 __all__ = ["DSE"]
 
@@ -27,24 +30,6 @@ _PAPER_PLATEAU_PATIENCE, _PAPER_STOPPING_PATIENCE = 10, 15
 def _branch(n_features, n_components):
     """One fully-connected layer to the common space, BatchNorm, LeakyReLU(0.2) (the paper's text branch)."""
     return nn.Sequential(nn.Linear(n_features, n_components), nn.BatchNorm1d(n_components), nn.LeakyReLU(0.2))
-
-
-class DSEModule(nn.Module):
-    """The two branches of DSE; their outputs are the common-space embeddings."""
-
-    def __init__(self, image_branch, text_branch):
-        super().__init__()
-        self.image_branch = image_branch
-        self.text_branch = text_branch
-
-    def embed_image(self, image):
-        return self.image_branch(image)
-
-    def embed_text(self, text):
-        return self.text_branch(text)
-
-    def forward(self, image, text):
-        return self.embed_image(image), self.embed_text(text)
 
 
 class DSELoss(nn.Module):
@@ -120,25 +105,7 @@ class DSELoss(nn.Module):
         self.centers[present] -= self.center_alpha * (self.centers[present] - batch_means)
 
 
-class TrainAccuracy(Callback):
-    """Records ``train_acc``, the classification accuracy over an epoch's training batches.
-
-    The accuracy of each batch is measured by the loss as it trains (no
-    extra pass over the data, no held-out data); DSE's learning-rate schedule
-    and early stopping monitor it, as in the paper.
-    """
-
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        if training:
-            net.history.record_batch("train_acc", net.criterion_.batch_accuracy_)
-
-    def on_epoch_end(self, net, **kwargs):
-        batches = [b for b in net.history[-1, "batches"] if "train_acc" in b]
-        sizes = np.array([b["train_batch_size"] for b in batches], dtype=float)
-        accuracies = np.array([b["train_acc"] for b in batches])
-        net.history.record("train_acc", float(accuracies @ sizes / sizes.sum()))
-
-
+@fill_shared_docs
 class DSE(DeepCrossModalMixin, BaseEstimator):
     """Deep semantic embedding (DSE): class-discriminative embeddings shared by images and texts.
 
@@ -200,13 +167,11 @@ class DSE(DeepCrossModalMixin, BaseEstimator):
         Learning rate.
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
         Optimizer.
-    optimizer_params : dict, default=None
-        Extra optimizer arguments.
+    {optimizer_params}
     weight_decay : float, default=1e-3
         L2 penalty on every weight except the class centers (added to the
         gradient as in the paper's Keras L2 regularizer, up to its factor 2).
-    device : str, default="auto"
-        "auto" trains on CUDA when available, else on the CPU.
+    {device}
     callbacks : list of skorch callbacks, default=None
         None installs the paper's schedule: learning rate x 0.1 when the
         training accuracy ``train_acc`` has not improved for 10 epochs
@@ -218,10 +183,7 @@ class DSE(DeepCrossModalMixin, BaseEstimator):
         13 steps per epoch: 53 and 79 epochs), never fewer than 10 and 15. A list replaces them (``[]``
         trains for ``max_epochs``); ``train_acc`` is always recorded in
         ``net_.history``, so your callbacks can monitor it.
-    verbose : int, default=1
-        0 is silent; 1 shows one compact progress bar per training stage
-        (epochs done, last training loss), removed when the stage ends; 2
-        prints skorch's epoch table.
+    {verbose}
     validation_fraction : float, default=None
         Fraction of the training items held out for validation; None (the
         paper's protocol) trains on all of them.
@@ -238,8 +200,7 @@ class DSE(DeepCrossModalMixin, BaseEstimator):
         Class labels; center ``j`` is the center of ``classes_[j]``.
     n_epochs_ : int
         Epochs trained.
-    device_ : str
-        Device used.
+    {device_}
     n_features_image_in_ : int
         Number of image features (or values per image) seen in ``fit``.
     n_features_text_in_ : int
@@ -356,7 +317,7 @@ class DSE(DeepCrossModalMixin, BaseEstimator):
         return nn.Sequential(encoder, nn.Flatten())
 
     def _build_module(self, n_features_image, n_features_text, targets):
-        return DSEModule(self._image_branch(n_features_image), _branch(n_features_text, self.n_components))
+        return TwoTowerModule(self._image_branch(n_features_image), _branch(n_features_text, self.n_components))
 
     def _build_criterion(self):
         lam = _DEFAULT_LAM[self.loss] if self.lam is None else self.lam

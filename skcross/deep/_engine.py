@@ -4,6 +4,12 @@ A deep method supplies an ``nn.Module`` whose ``forward(image, text)``
 returns what its loss needs and which exposes ``embed_image`` and
 ``embed_text``, plus a loss ``nn.Module`` called as ``loss(outputs, targets)``.
 :class:`DeepCrossModalMixin` turns that into a scikit-learn estimator.
+
+The engine's parts live beside it: the training sets in ``_datasets``, the
+callbacks in ``_callbacks``, the MLP builder and the two-tower module in
+``_modules``, the shared docstring paragraphs in ``_docs`` and SSPE's graphs
+in ``_graph_sampling``; each method file (``_dcca``, ``_dscmr``, ``_dse``,
+``_sspe``, ``_uncsm``) holds its module, loss and estimator only.
 """
 
 import copy
@@ -12,28 +18,19 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from torch import nn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, metadata_routing
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
-from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
 from ..base import CrossModalMixin
 from ..utils._device import resolve_device
 from ..utils._sklearn_compat import Interval, StrOptions
+from ._callbacks import EpochProgressBar
+from ._datasets import ClassMatchedDataset
 
-__all__ = [
-    "ClassMatchedDataset",
-    "CrossModalNet",
-    "DeepCrossModalMixin",
-    "EpochProgressBar",
-    "PairIndexDataset",
-    "StepDecayPerBatches",
-    "mlp",
-    "resolve_device",
-]
+__all__ = ["CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
 _INFERENCE_BATCH = 4096
@@ -105,91 +102,6 @@ class CrossModalNet(NeuralNet):
                 "lower the learning rate or check the inputs for extreme values."
             )
         return loss
-
-
-class ClassMatchedDataset(torch.utils.data.Dataset):
-    """Image-text training items matched by class, not by pairing.
-
-    Each epoch enumerates every item of the larger modality once (the
-    images when both have the same size) and gives each one a partner drawn
-    uniformly at random, afresh at every access, among the items of the other
-    modality with the same class. A batch therefore holds as many images as
-    texts with the same class labels, and the two modalities need no pairs
-    and may have different sizes. Item ``k`` is ``({"image": x, "text": t},
-    class_code)``.
-
-    Parameters
-    ----------
-    X_img, X_txt : ndarray
-        Features (or image tensors) of each modality, float32.
-    codes_img, codes_txt : ndarray of int
-        Class codes of the rows of each modality; every class must occur in both.
-    seed : int
-        Seeds the draws of partners.
-    """
-
-    def __init__(self, X_img, X_txt, codes_img, codes_txt, seed):
-        self.X_img, self.X_txt = X_img, X_txt
-        self.codes_img, self.codes_txt = codes_img, codes_txt
-        self.images_lead = len(X_img) >= len(X_txt)
-        self.codes = codes_img if self.images_lead else codes_txt
-        other = codes_txt if self.images_lead else codes_img
-        order = np.argsort(other, kind="stable")
-        bounds = np.searchsorted(other[order], np.arange(self.codes.max() + 2))
-        self._members = [order[bounds[c] : bounds[c + 1]] for c in range(len(bounds) - 1)]
-        self.rng = np.random.default_rng(seed)
-
-    def __len__(self):
-        return len(self.codes)
-
-    def __getitem__(self, k):
-        code = self.codes[k]
-        members = self._members[code]
-        partner = members[self.rng.integers(len(members))]
-        i, j = (k, partner) if self.images_lead else (partner, k)
-        return {"image": self.X_img[i], "text": self.X_txt[j]}, code
-
-
-class EpochProgressBar(Callback):
-    """One compact progress bar per training run: epochs done, with the last training loss.
-
-    The default display of skcross's deep estimators (``verbose=1``); skorch's
-    epoch table (one printed row per epoch) is ``verbose=2``. The bar is drawn
-    by tqdm (a dependency of skorch) on standard error and removed when
-    training ends, so a long benchmark stays readable.
-
-    Parameters
-    ----------
-    desc : str, default="training"
-        Text in front of the bar (e.g. the estimator and its stage).
-
-    Examples
-    --------
-    >>> from skcross.deep import EpochProgressBar
-    >>> EpochProgressBar(desc="DSCMR").desc
-    'DSCMR'
-    """
-
-    def __init__(self, desc="training"):
-        self.desc = desc
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        from tqdm.auto import tqdm
-
-        done = len(net.history)  # partial_fit continues the count
-        self.bar_ = tqdm(total=done + net.max_epochs, initial=done, desc=self.desc, unit="epoch",
-                         leave=False, dynamic_ncols=True)
-
-    def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1].get("train_loss")
-        if loss is not None:
-            self.bar_.set_postfix_str(f"train_loss={loss:.4g}", refresh=False)
-        self.bar_.update(1)
-
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        bar = self.__dict__.pop("bar_", None)
-        if bar is not None:
-            bar.close()
 
 
 class DeepCrossModalMixin(CrossModalMixin):
@@ -549,59 +461,6 @@ class DeepCrossModalMixin(CrossModalMixin):
 
     def _transform_text(self, X_txt):
         return self._embed(X_txt, "embed_text")
-
-
-def mlp(sizes, activation, last_activation=True):
-    """A multilayer perceptron: ``Linear`` layers of ``sizes`` (input width first), each followed by
-    ``activation()`` (the last one only when ``last_activation``); the deep methods' one MLP builder."""
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2 or last_activation:
-            layers.append(activation())
-    return nn.Sequential(*layers)
-
-
-class PairIndexDataset(torch.utils.data.Dataset):
-    """Image-text pairs ``(Z_img[i], Z_txt[j])`` given by index, with a 0/1 similarity target."""
-
-    def __init__(self, Z_img, Z_txt, image_index, text_index, targets):
-        self.Z_img, self.Z_txt = Z_img, Z_txt
-        self.image_index, self.text_index, self.targets = image_index, text_index, targets
-
-    def __len__(self):
-        return len(self.targets)
-
-    def __getitem__(self, k):
-        return {"image": self.Z_img[self.image_index[k]], "text": self.Z_txt[self.text_index[k]]}, self.targets[k]
-
-
-class StepDecayPerBatches(Callback):
-    """Multiply the learning rate by ``gamma`` every ``every`` training batches, across rounds.
-
-    SSPE's schedule (lr x 0.95 every 2,000 batches). Unlike a scheduler
-    restarted by each ``partial_fit``, the count of batches runs on over all
-    of a fit's sampling rounds.
-    """
-
-    def __init__(self, every=2000, gamma=0.95):
-        self.every, self.gamma = every, gamma
-
-    def initialize(self):
-        self.batches_ = 0
-        self.base_lrs_ = None
-        return self
-
-    def on_batch_end(self, net, training=False, **kwargs):
-        if not training:
-            return
-        optimizer = net.optimizer_
-        if self.base_lrs_ is None:
-            self.base_lrs_ = [group["lr"] for group in optimizer.param_groups]
-        self.batches_ += 1
-        factor = self.gamma ** (self.batches_ // self.every)
-        for group, base in zip(optimizer.param_groups, self.base_lrs_):
-            group["lr"] = base * factor
 
 
 def _is_out_of_memory(exc):

@@ -6,18 +6,18 @@ the labels and the distinct label sets in time linear in the number of
 draws. The k-nearest-neighbour feature graph of each modality is a sparse
 matrix, and negatives come from rejection sampling. :func:`sample_round`
 draws one round of every anchor's positives and negatives, and
-:class:`SampledRound` serves them to the network as training items.
+:class:`~skcross.deep._datasets.SampledRound` serves them to the network as
+training items.
 """
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from sklearn.base import clone
 from sklearn.neighbors import NearestNeighbors
 
 from ..utils._memory import rows_per_block
 
-__all__ = ["FeatureGraph", "SampledRound", "SemanticGraph", "sample_round"]
+__all__ = ["FeatureGraph", "SemanticGraph", "sample_round"]
 
 # Rows of distinct label sets whose weights are computed at once (x number of distinct sets).
 _SET_BLOCK = 256
@@ -284,38 +284,6 @@ def _negatives(anchors, n_items, shape, reject, rng):
         negatives[rows, cols] = rng.integers(n_items, size=len(rows))
         bad[rows, cols] = reject(anchors[rows], negatives[rows, cols][:, None])[:, 0]
     return negatives, ~bad
-
-
-class SampledRound(torch.utils.data.Dataset):
-    """One round of Algorithm 1's samples, as training items of one image anchor and one text anchor.
-
-    Item ``i`` holds, for its image anchor and its text anchor, the
-    features of the anchor and of its samples gathered on access (only
-    indices are stored): ``own`` (anchor, semantic same-modality positives
-    and negatives, feature-graph positives and negatives) in the anchor's
-    modality, ``other`` (semantic other-modality positives and negatives)
-    in the other modality, and a mask of the samples that exist. The target
-    is both anchors' label vectors.
-    """
-
-    def __init__(self, X, Z, anchors, own, other, masks):
-        self.X, self.Z = X, Z  # per modality: features, label vectors
-        self.anchors, self.own, self.other, self.masks = anchors, own, other, masks
-
-    def __len__(self):
-        return len(self.anchors[0])
-
-    def __getitem__(self, i):
-        X_img, X_txt = self.X
-        item = {
-            "image_own": X_img[self.own[0][i]],
-            "image_other": X_txt[self.other[0][i]],
-            "image_mask": self.masks[0][i],
-            "text_own": X_txt[self.own[1][i]],
-            "text_other": X_img[self.other[1][i]],
-            "text_mask": self.masks[1][i],
-        }
-        return item, np.stack([self.Z[0][self.anchors[0][i]], self.Z[1][self.anchors[1][i]]])
 
 
 def sample_round(semantic, features, anchors, sizes, rng):

@@ -21,8 +21,12 @@ from sklearn.base import BaseEstimator
 from torch import nn
 
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
-from ._engine import DeepCrossModalMixin, StepDecayPerBatches, _as_float32, mlp
-from ._graph_sampling import FeatureGraph, SampledRound, SemanticGraph, sample_round
+from ._callbacks import StepDecayPerBatches
+from ._datasets import SampledRound
+from ._docs import fill_shared_docs
+from ._engine import DeepCrossModalMixin, _as_float32
+from ._graph_sampling import FeatureGraph, SemanticGraph, sample_round
+from ._modules import TwoTowerModule, mlp
 
 __all__ = ["FeatureGraph", "SSPE", "SSPELoss", "SSPEModule", "SemanticGraph"]
 
@@ -30,20 +34,13 @@ __all__ = ["FeatureGraph", "SSPE", "SSPELoss", "SSPEModule", "SemanticGraph"]
 _PAPER_ITERATIONS = 10_000
 
 
-class SSPEModule(nn.Module):
+class SSPEModule(TwoTowerModule):
     """One fully-connected tanh branch per modality, and the label reconstruction ``g`` both share."""
 
     def __init__(self, n_features_image, n_features_text, hidden_sizes, n_components, n_labels):
-        super().__init__()
-        self.image_branch = mlp([n_features_image, *hidden_sizes, n_components], nn.Tanh)
-        self.text_branch = mlp([n_features_text, *hidden_sizes, n_components], nn.Tanh)
+        super().__init__(mlp([n_features_image, *hidden_sizes, n_components], nn.Tanh),
+                         mlp([n_features_text, *hidden_sizes, n_components], nn.Tanh))
         self.reconstruct = nn.Linear(n_components, n_labels)
-
-    def embed_image(self, image):
-        return self.image_branch(image)
-
-    def embed_text(self, text):
-        return self.text_branch(text)
 
     def forward(self, image_own, image_other, image_mask, text_own, text_other, text_mask):
         groups = []
@@ -87,6 +84,7 @@ class SSPELoss(nn.Module):
         return total / 2
 
 
+@fill_shared_docs
 class SSPE(DeepCrossModalMixin, BaseEstimator):
     """Semantic-structure-preserved embeddings (SSPE) for multi-label cross-modal retrieval.
 
@@ -156,19 +154,14 @@ class SSPE(DeepCrossModalMixin, BaseEstimator):
     optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
         Optimizer (SGD with momentum 0.9, the paper's, unless
         ``optimizer_params`` says otherwise).
-    optimizer_params : dict, default=None
-        Extra optimizer arguments.
+    {optimizer_params}
     weight_decay : float, default=1e-3
         L2 penalty on every weight.
-    device : str, default="auto"
-        "auto" trains on CUDA when available, else on the CPU.
+    {device}
     callbacks : list of skorch callbacks, default=None
         None installs the paper's learning-rate decay
         (:class:`StepDecayPerBatches`); a list replaces it.
-    verbose : int, default=1
-        0 is silent; 1 shows one compact progress bar per training stage
-        (epochs done, last training loss), removed when the stage ends; 2
-        prints skorch's epoch table.
+    {verbose}
     validation_fraction : float, default=None
         Fraction of each round's items held out for validation.
     random_state : int, RandomState instance or None, default=None
@@ -190,8 +183,7 @@ class SSPE(DeepCrossModalMixin, BaseEstimator):
         Time spent building the graphs (label sets and kNN).
     image_mean_, text_mean_ : ndarray
         Training means of each modality (``normalize=True``).
-    device_ : str
-        Device used.
+    {device_}
     n_features_image_in_, n_features_text_in_ : int
         Feature widths seen in ``fit``.
 

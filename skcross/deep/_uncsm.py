@@ -11,7 +11,10 @@ from torch.nn import functional as F
 
 from ..base import cosine_similarity
 from ..utils._sklearn_compat import Interval, StrOptions
-from ._engine import DeepCrossModalMixin, PairIndexDataset, _as_float32, mlp
+from ._datasets import PairIndexDataset
+from ._docs import fill_shared_docs
+from ._engine import DeepCrossModalMixin, _as_float32
+from ._modules import TwoTowerModule, mlp
 
 __all__ = ["UNCSM"]
 
@@ -21,7 +24,7 @@ DEFAULT_STAGE_PARAMS = {"metric": {"max_epochs": 3, "batch_size": 1000}}
 _METRIC_BLOCK_PAIRS = 1 << 16  # image-text pairs through the metric network at once (~130 MiB of activations)
 
 
-class FeatureNetworks(nn.Module):
+class FeatureNetworks(TwoTowerModule):
     """The input stage: per-modality networks d -> 1024 -> 1024 (ReLU), each with its own softmax head.
 
     ``embed_image``/``embed_text`` give the 1024-d refined features (what
@@ -29,20 +32,14 @@ class FeatureNetworks(nn.Module):
     """
 
     def __init__(self, n_features_image, n_features_text, width, n_classes):
-        super().__init__()
-        self.image = mlp([n_features_image, width, width], nn.ReLU, last_activation=True)
-        self.text = mlp([n_features_text, width, width], nn.ReLU, last_activation=True)
+        super().__init__(mlp([n_features_image, width, width], nn.ReLU, last_activation=True),
+                         mlp([n_features_text, width, width], nn.ReLU, last_activation=True))
         self.image_head = nn.Linear(width, n_classes)
         self.text_head = nn.Linear(width, n_classes)
 
-    def embed_image(self, image):
-        return self.image(image)
-
-    def embed_text(self, text):
-        return self.text(text)
-
     def forward(self, image, text):
-        return self.image_head(self.image(image)), self.text_head(self.text(text))
+        refined_image, refined_text = super().forward(image, text)
+        return self.image_head(refined_image), self.text_head(refined_text)
 
 
 class SoftmaxLoss(nn.Module):
@@ -57,7 +54,7 @@ class SoftmaxLoss(nn.Module):
         return _entropy(np.bincount(np.asarray(labels, dtype=np.int64)))
 
 
-class Pathways(nn.Module):
+class Pathways(TwoTowerModule):
     """Two separate pathways 1024 -> 512 -> 256 (no shared weights) over the frozen input stage.
 
     ``embed_image``/``embed_text`` give the shared 256-d representation
@@ -67,23 +64,16 @@ class Pathways(nn.Module):
     """
 
     def __init__(self, feature_image, feature_text, n_inputs_image, n_inputs_text, sizes=(512, 256)):
-        super().__init__()
-        self.feature_image, self.feature_text = feature_image, feature_text
         for parameter in [*feature_image.parameters(), *feature_text.parameters()]:
             parameter.requires_grad_(False)
-        self.image = mlp([n_inputs_image, *sizes], nn.ReLU, last_activation=False)
-        self.text = mlp([n_inputs_text, *sizes], nn.ReLU, last_activation=False)
+        image_pathway = mlp([n_inputs_image, *sizes], nn.ReLU, last_activation=False)
+        text_pathway = mlp([n_inputs_text, *sizes], nn.ReLU, last_activation=False)
+        super().__init__(nn.Sequential(feature_image, image_pathway), nn.Sequential(feature_text, text_pathway))
         self.branch_image = nn.Sequential(nn.Linear(sizes[-1], sizes[-1]), nn.Sigmoid())
         self.branch_text = nn.Sequential(nn.Linear(sizes[-1], sizes[-1]), nn.Sigmoid())
 
-    def embed_image(self, image):
-        return self.image(self.feature_image(image))
-
-    def embed_text(self, text):
-        return self.text(self.feature_text(text))
-
     def forward(self, image, text):
-        f_i, f_t = self.embed_image(image), self.embed_text(text)
+        f_i, f_t = super().forward(image, text)
         return f_i, f_t, (self.branch_image(f_i), self.branch_image(f_t)), (self.branch_text(f_i), self.branch_text(f_t))
 
 
@@ -220,6 +210,7 @@ def sample_metric_pairs(codes, n_pairs, rng):
     return anchors, texts, targets
 
 
+@fill_shared_docs
 class UNCSM(DeepCrossModalMixin, BaseEstimator):
     """Cross-media similarity metric learning with unified deep networks (UNCSM).
 
@@ -299,18 +290,13 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
     optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
         Optimizer of every stage; SGD uses momentum 0.9 unless
         ``optimizer_params`` says otherwise.
-    optimizer_params : dict, default=None
-        Extra optimizer arguments.
+    {optimizer_params}
     weight_decay : float, default=4e-3
         L2 penalty (the paper's).
-    device : str, default="auto"
-        "auto" trains on CUDA when available, else on the CPU.
+    {device}
     callbacks : list of skorch callbacks, default=None
         skorch callbacks, installed (as copies) in every stage.
-    verbose : int, default=1
-        0 is silent; 1 shows one compact progress bar per training stage
-        (epochs done, last training loss), removed when the stage ends; 2
-        prints skorch's epoch table.
+    {verbose}
     validation_fraction : float, default=None
         Fraction of each stage's training data held out for validation.
     random_state : int, RandomState instance or None, default=None
@@ -332,12 +318,8 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
         Epochs trained per stage.
     n_epochs_ : int
         Epochs trained over all stages.
-    device_ : str
-        Device used.
-    n_features_image_in_ : int
-        Number of image features seen in ``fit``.
-    n_features_text_in_ : int
-        Number of text features seen in ``fit``.
+    {device_}
+    {n_features_in_}
 
     Notes
     -----
@@ -465,7 +447,7 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
             features = FeatureNetworks(X_img.shape[1], X_txt.shape[1], width, len(self.classes_))
             nets["features"] = self._train_stage(features, SoftmaxLoss(), X, codes, seed, n, probe=probe,
                                                  loss_targets=codes, stage="features", **stages[0])
-            pathways = Pathways(features.image, features.text, width, width)
+            pathways = Pathways(features.image_tower, features.text_tower, width, width)
         else:
             pathways = Pathways(nn.Identity(), nn.Identity(), X_img.shape[1], X_txt.shape[1])
         if self.pretrain:
