@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 
 from skcross import paired
-from skcross.datasets import make_cross_modal
+from skcross.datasets import load_wikipedia, make_cross_modal
 from skcross.linear import CCA
 from skcross.metrics import (
+    average_over_classes,
+    average_precision_per_query,
     cross_modal_map,
     cross_modal_recall,
     get_scorer,
@@ -435,3 +437,63 @@ def test_metric_types_and_curve_fields(small_data):
     assert scope.scopes.tolist() == [1, 3] and scope.precision[1] == pytest.approx(precision_at_k(S, y_q, y_db, k=3))
     precision, recall = pr  # scikit-learn's order, unchanged
     assert pr.precision is precision and pr.recall is recall
+
+
+def _ranked_relevance_matrix(S, y_q, y_db):
+    order = np.argsort(-S, axis=1, kind="stable")
+    return np.asarray(y_db)[order] == np.asarray(y_q)[:, None]
+
+
+# --------------------------------------------------------------------- class-balanced
+@pytest.mark.parametrize("seed", range(4))
+def test_class_balanced_map_and_precision_equal_a_direct_computation(seed):
+    rng = np.random.default_rng(seed)
+    S = rng.integers(0, 5, size=(60, 90)).astype(float)  # many ties
+    y_q, y_db = rng.choice(4, 60, p=[0.6, 0.2, 0.15, 0.05]), rng.integers(0, 4, 90)
+    rel = _ranked_relevance_matrix(S, y_q, y_db)
+    ap = np.array([np.mean(np.cumsum(r)[r] / (np.flatnonzero(r) + 1)) if r.any() else 0.0 for r in rel])
+    expected = np.mean([ap[y_q == c].mean() for c in np.unique(y_q)])
+    assert mean_average_precision(S, y_q, y_db, average="classes") == pytest.approx(expected, abs=1e-12)
+    p10 = rel[:, :10].mean(axis=1)
+    assert precision_at_k(S, y_q, y_db, k=10, average="classes") == pytest.approx(
+        np.mean([p10[y_q == c].mean() for c in np.unique(y_q)]), abs=1e-12)
+    ap20 = average_precision_per_query(S, y_q, y_db, k=20)
+    assert mean_average_precision(S, y_q, y_db, k=20, average="classes") == pytest.approx(
+        average_over_classes(ap20, y_q), abs=1e-12)
+
+
+def test_class_balanced_map_multilabel_averages_each_label_over_its_queries():
+    values = np.array([1.0, 0.5, 0.0])
+    y = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0]])  # label 2 carried by no query: left out
+    assert average_over_classes(values, y) == pytest.approx(((1.0 + 0.5) / 2 + (0.5 + 0.0) / 2) / 2)
+
+
+def test_class_balanced_map_cannot_be_inflated_by_the_class_prior():
+    """On Wikipedia the query-independent ranking beats CCA by mAP (0.252) but is lower class-balanced."""
+    from skcross.metrics import class_prior_similarity
+
+    data = load_wikipedia()
+    prior = class_prior_similarity(data.y_train, data.y_test, len(data.y_test))
+    plain = mean_average_precision(prior, data.y_test, data.y_test)
+    balanced = mean_average_precision(prior, data.y_test, data.y_test, average="classes")
+    assert round(plain, 4) == 0.2524 and round(balanced, 4) == 0.1903
+
+
+def test_balanced_scorers_and_errors():
+    X_img, X_txt, y = make_cross_modal(240, n_classes=4, random_state=0)
+    est = CCA(3).fit(X_img[:160], X_txt[:160])
+    X, yt = paired(X_img[160:], X_txt[160:]), y[160:]
+    expected = cross_modal_map(est, X_img[160:], X_txt[160:], yt, average="classes")
+    assert get_scorer("balanced_map")(est, X, yt) == pytest.approx(expected["mean"])
+    assert get_scorer("balanced_map_t2i")(est, X, yt) == pytest.approx(expected["t2i"])
+    S = est.similarity(X_img[160:], X_txt[160:])
+    assert get_scorer("balanced_precision@5_i2t")(est, X, yt) == pytest.approx(
+        precision_at_k(S, yt, yt, k=5, average="classes"))
+    assert get_scorer("precision@5_t2i")(est, X, yt) == pytest.approx(precision_at_k(S.T, yt, yt, k=5))
+    with pytest.raises(ValueError, match="average must be 'queries'"):
+        mean_average_precision(S, yt, yt, average="macro")
+    with pytest.raises(ValueError, match="average='classes' needs labels"):
+        mean_average_precision(S, average="classes")
+    for bad in ("balanced_recall@1", "precision", "balanced_map_x"):
+        with pytest.raises(ValueError, match="not a valid scoring"):
+            get_scorer(bad)
