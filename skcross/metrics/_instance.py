@@ -12,9 +12,8 @@ stays bounded by the block, not by ``n_images x n_texts``.
 import numbers
 
 import numpy as np
-from joblib import Parallel, delayed
 
-from ._ranking import _average_precision_by_sorting, _check_similarity, _Relevance, _row_blocks
+from ._ranking import _average_precision_by_sorting, _check_similarity, _map_blocks, _Relevance, _row_blocks
 
 __all__ = ["first_relevant_rank", "instance_retrieval_scores", "unique_images"]
 
@@ -45,8 +44,7 @@ def _per_query(blocks, relevance, n_jobs, with_ap):
         ap = _average_precision_by_sorting(rows, S_block, relevance, None) if with_ap else None
         return _first_relevant_rank_block(rows, S_block, relevance), ap
 
-    results = list(Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
-        delayed(task)(rows, S_block) for rows, S_block in blocks))
+    results = list(_map_blocks(task, blocks, n_jobs))
     ranks = np.concatenate([rank for rank, _ in results])
     return ranks, (np.concatenate([ap for _, ap in results]) if with_ap else None)
 
@@ -154,7 +152,7 @@ def _instance_two_way(n_images, n_texts, image_ids, text_groups, i2t_block, t2i_
         ("t2i", n_texts, n_images, text_groups, image_ids, t2i_block),
     ):
         relevance = _Relevance(y_q, y_db, n_q, n_db)
-        ranks, ap = _per_query(_row_blocks(n_q, n_db, block), relevance, n_jobs, with_ap=True)
+        ranks, ap = _per_query(_row_blocks(n_q, n_db, block, lazy=True), relevance, n_jobs, with_ap=True)
         scores[direction] = {**_summary(ranks, ks), "map": float(ap.mean())}
         queries[direction] = {"rank": ranks, "ap": ap}
     scores["rsum"] = sum(scores[d][f"R@{k}"] for d in ("i2t", "t2i") for k in ks)

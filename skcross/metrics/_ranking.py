@@ -410,12 +410,30 @@ def _average_precision_torch(rows, S_block, relevance, k, device):
     return ap
 
 
+def _map_blocks(task, S_blocks, n_jobs):
+    """``task(rows, S_block)`` for each ``(rows, S_block)`` of ``S_blocks``, in ``n_jobs`` threads, in order.
+
+    A lazy block (see :func:`_row_blocks`) is made in the worker that ranks
+    it. joblib dispatches at most ``2 * n_jobs`` blocks ahead, so memory stays
+    bounded even when ``S_blocks`` computes similarities on the fly, and its
+    generator keeps the blocks' order.
+    """
+
+    def run(rows, S_block):
+        return task(rows, S_block() if callable(S_block) else S_block)
+
+    # BLAS keeps its own threads inside each worker: limiting them would change float32 products' rounding,
+    # and with it the scores, between n_jobs settings
+    return Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
+        delayed(run)(rows, S_block) for rows, S_block in S_blocks
+    )
+
+
 def _sum_over_ranked_blocks(S_blocks, relevance, k, reduce, n_jobs=None, device=None, per_query=False):
     """Sum ``reduce(sorted_relevance)`` over the ``(rows, S_block)`` of ``S_blocks``.
 
-    Blocks are ranked in ``n_jobs`` threads (NumPy's sorts release the GIL);
-    joblib dispatches at most ``2 * n_jobs`` blocks ahead, so memory stays
-    bounded even when ``S_blocks`` computes similarities on the fly. Average
+    Blocks are ranked in ``n_jobs`` threads (NumPy's sorts release the GIL;
+    see :func:`_map_blocks`). Average
     precision over most of the ranking (mAP@all, or a ``k`` of at least a
     quarter of the database) takes the faster value-sorting path; with a
     torch ``device``, average precision is ranked there.
@@ -428,8 +446,6 @@ def _sum_over_ranked_blocks(S_blocks, relevance, k, reduce, n_jobs=None, device=
         raise ValueError(f"{reduce!r} has no per-query form.")
 
     def task(rows, S_block):
-        if callable(S_block):  # a lazy block (see _row_blocks): made here, in the worker
-            S_block = S_block()
         if reduce is _sum_average_precision and device is not None:
             values = _average_precision_torch(rows, S_block, relevance, k, device)
         # Average precision over most of the ranking: a float64 row by sorting its values (faster than an
@@ -443,12 +459,8 @@ def _sum_over_ranked_blocks(S_blocks, relevance, k, reduce, n_jobs=None, device=
             return row_values(ranked) if per_query else reduce(ranked)
         return values if per_query else float(values.sum())
 
-    # BLAS keeps its own threads inside each worker: limiting them would change float32 products' rounding,
-    # and with it the scores, between n_jobs settings
-    results = Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
-        delayed(task)(rows, S_block) for rows, S_block in S_blocks
-    )
-    if per_query:  # joblib's generator keeps the blocks' order
+    results = _map_blocks(task, S_blocks, n_jobs)
+    if per_query:  # in the blocks' order
         return np.concatenate(list(results)).astype(np.float64)
     total = 0
     for result in results:
