@@ -405,6 +405,41 @@ def test_float32_rankings_equal_float64_with_ties_and_signed_zeros():
         np.testing.assert_array_equal(top_k(S, 50)[1], np.argsort(-S64, axis=1, kind="stable"))
 
 
+@pytest.mark.parametrize("levels", [5, 300, None], ids=["few-tied-values", "many-tied-values", "untied"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_value_sorting_average_precision_equals_a_stable_argsort(levels, dtype):
+    """The value-sorting AP (mAP@all's path) against the AP of a stable argsort, ties in database order;
+    a row with few tied values and one with more tied values than the per-value comparisons take."""
+    rng = np.random.default_rng(levels or 0)
+    n_q, n_db = 12, 2000
+    S = rng.standard_normal((n_q, n_db)) if levels is None else rng.integers(0, levels, (n_q, n_db)) / 7.0
+    S = S.astype(dtype)
+    S[S == 0] = -0.0  # equal to +0.0
+    y_q, y_db = rng.integers(0, 3, n_q), rng.integers(0, 3, n_db)
+    relevant = y_q[:, None] == y_db[None, :]
+    expected = []
+    for row, rel in zip(S, relevant):
+        hits = rel[np.argsort(-row.astype(np.float64), kind="stable")]
+        expected.append(np.mean(np.cumsum(hits)[hits] / (np.flatnonzero(hits) + 1)))
+    rows = np.arange(n_q)
+    got = _ranking._average_precision_by_sorting(rows, S, _ranking._Relevance(y_q, y_db, n_q, n_db), None)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    assert mean_average_precision(S, y_q, y_db) == pytest.approx(np.mean(expected), abs=1e-12)
+
+
+def test_float32_map_from_the_value_sorting_size_on_equals_the_key_sorting():
+    """Wide float32 rows switch from sorting keys to sorting values: the same mAP, ties included."""
+    rng = np.random.default_rng(3)
+    n_db = _ranking._FLOAT32_VALUE_SORT_FROM + 5
+    S = (rng.integers(0, 400, (6, n_db)) / 9.0).astype(np.float32)
+    y_q, y_db = rng.integers(0, 4, 6), rng.integers(0, 4, n_db)
+    by_keys = _ranking._average_precision_rows(
+        _ranking._Relevance(y_q, y_db, *S.shape).sorted(np.arange(6), _ranking._rank_block_by_keys(S)))
+    assert mean_average_precision(S, y_q, y_db) == pytest.approx(by_keys.mean(), abs=1e-12)
+    assert mean_average_precision(S[:, :-6], y_q, y_db[:-6]) == pytest.approx(
+        mean_average_precision(S[:, :-6].astype(np.float64), y_q, y_db[:-6]), abs=1e-12)
+
+
 def test_cosine_blocks_stay_on_the_device(fitted, monkeypatch):
     """With device=, cosine similarities are made and ranked as torch tensors: no block comes back to NumPy."""
     torch = pytest.importorskip("torch")

@@ -108,7 +108,9 @@ class DeepCrossModalMixin(CrossModalMixin):
     """scikit-learn facade of a deep cross-modal method trained by :class:`CrossModalNet`.
 
     Subclasses implement ``_build_module(n_features_image, n_features_text,
-    targets)`` (returning an ``nn.Module`` instance), ``_build_criterion()``
+    targets)`` (returning an ``nn.Module`` instance, usually a
+    ``deep._modules.TwoTowerModule`` of two ``mlp`` towers or a subclass of
+    it), ``_build_criterion()``
     and optionally ``_targets(y, n_samples)`` (default: zeros),
     ``_default_callbacks(steps_per_epoch)`` (the paper's schedule, used when
     ``callbacks=None``) and ``_fixed_callbacks()`` (always installed, before
