@@ -34,6 +34,7 @@ REAL = [
 
 
 def datasets(smoke):
+    """``(name, train, test)`` of every dataset; a smoke run keeps the first ``n`` (``n // 2``) rows of each split."""
     n = 200 if smoke else 2000
     for name, multilabel in (("synthetic", False), ("synthetic-ml", True)):
         X_img, X_txt, y = make_cross_modal(n + n // 2, multilabel=multilabel, random_state=0)
@@ -41,7 +42,10 @@ def datasets(smoke):
     for name, file in REAL[: 1 if smoke else None]:
         if (SHARED / f"{file}.npz").exists():
             d = load_dataset(file, data_home=SHARED, download_if_missing=False)
-            yield name, (d.X_img_train, d.X_txt_train, d.y_train), (d.X_img_test, d.X_txt_test, d.y_test)
+            train, test = (d.X_img_train, d.X_txt_train, d.y_train), (d.X_img_test, d.X_txt_test, d.y_test)
+            if smoke:
+                train, test = tuple(a[:n] for a in train), tuple(a[: n // 2] for a in test)
+            yield name, train, test
 
 
 def random_map(y, seeds=5):

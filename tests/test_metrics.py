@@ -427,15 +427,21 @@ def test_value_sorting_average_precision_equals_a_stable_argsort(levels, dtype):
     assert mean_average_precision(S, y_q, y_db) == pytest.approx(np.mean(expected), abs=1e-12)
 
 
-def test_float32_map_from_the_value_sorting_size_on_equals_the_key_sorting():
-    """Wide float32 rows switch from sorting keys to sorting values: the same mAP, ties included."""
+def test_float32_map_from_the_value_sorting_size_on_equals_the_key_sorting(monkeypatch):
+    """Wide float32 rows with few relevant items switch from sorting keys to sorting values (the rows
+    of the frequent class stay with keys): the same mAP, ties included."""
     rng = np.random.default_rng(3)
     n_db = _ranking._FLOAT32_VALUE_SORT_FROM + 5
     S = (rng.integers(0, 400, (6, n_db)) / 9.0).astype(np.float32)
-    y_q, y_db = rng.integers(0, 4, 6), rng.integers(0, 4, n_db)
+    y_q, y_db = np.arange(6), rng.choice(8, n_db, p=[0.44] + [0.08] * 7)  # query 0: 44 % relevant, others 8 %
+    calls = []
+    by_sorting = _ranking._average_precision_by_sorting
+    monkeypatch.setattr(_ranking, "_average_precision_by_sorting",
+                        lambda rows, *args, **kwargs: calls.append(rows.tolist()) or by_sorting(rows, *args, **kwargs))
     by_keys = _ranking._average_precision_rows(
         _ranking._Relevance(y_q, y_db, *S.shape).sorted(np.arange(6), _ranking._rank_block_by_keys(S)))
     assert mean_average_precision(S, y_q, y_db) == pytest.approx(by_keys.mean(), abs=1e-12)
+    assert calls == [[1, 2, 3, 4, 5]]
     assert mean_average_precision(S[:, :-6], y_q, y_db[:-6]) == pytest.approx(
         mean_average_precision(S[:, :-6].astype(np.float64), y_q, y_db[:-6]), abs=1e-12)
 
