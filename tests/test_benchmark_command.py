@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.model_selection import ParameterGrid
 
 from conftest import REPO_ROOT, shared_datasets_dir
 from skcross.benchmark import (
@@ -20,7 +21,7 @@ from skcross.benchmark import (
     to_rst,
 )
 from skcross.benchmark._run import peak_memory
-from skcross.datasets import DATASETS, load_dataset, load_wikipedia
+from skcross.datasets import DATASETS, load_dataset, load_wikipedia, make_cross_modal
 from skcross.linear import CCA, SM
 from skcross.metrics import cross_modal_map, get_scorer, mean_average_precision, precision_at_k
 
@@ -274,3 +275,55 @@ def test_readme_and_help_agree_on_what_quick_costs():
                                text=True, check=True).stdout
     readme = (REPO_ROOT / "README.rst").read_text()
     assert "about 20 s" in " ".join(help_text.split()) and "about 20\nseconds" in readme
+
+
+def _caption_dataset(n_images=(60, 20, 20), per_image=3, seed=0):
+    """Images once, captions by groups, no class labels, a dev split: Flickr8k's layout, made small."""
+    from sklearn.utils import Bunch
+
+    X_img, X_txt, _, groups = make_cross_modal(sum(n_images), n_texts_per_image=per_image, return_groups=True,
+                                               random_state=seed)
+    data, start = {}, 0
+    for split, n in zip(("train", "dev", "test"), n_images):
+        rows = (groups >= start) & (groups < start + n)
+        data.update({f"X_img_{split}": X_img[rows], f"X_txt_{split}": X_txt[rows], f"groups_{split}": groups[rows] - start})
+        start += n
+    return Bunch(**data, name="captions")
+
+
+def test_a_dataset_without_labels_lists_the_label_methods_and_selects_on_dev(tmp_path):
+    data = _caption_dataset()
+    result = run_benchmark(data, methods=["CCA", "SM", "Contrastive"], select="dev", quick=True, progress=False)
+    rows = {row["method"]: row for row in summarize(result)}
+    assert rows["SM"]["skipped"] == "needs class labels (this dataset has none)" and "rsum" not in rows["SM"]
+    assert {"rsum", "r@1_i2t", "medr_t2i"} <= set(rows["CCA"]) and rows["CCA"]["rsum"] > 0
+    # every setting of the grid was scored on the dev split, the best one kept
+    run = next(run for run in result.runs if run["method"] == "CCA")
+    assert len(run["dev_scores"]) == len(list(ParameterGrid(METHODS["CCA"].grid)))
+    best = max(run["dev_scores"], key=run["dev_scores"].get)
+    assert best == ", ".join(f"{k}={v:g}" for k, v in run["selected"].items())
+    assert "scored on the dev split" in result.protocol["selection"]
+    assert result.protocol["labels"].startswith("no class labels")
+    markdown = to_markdown(result)
+    assert "| SM | labels | normalised correlation | needs class labels (this dataset has none) |" in markdown
+    with pytest.raises(ValueError, match="needs a development split"):
+        run_benchmark(load_wikipedia(), methods=["CCA"], select="dev", progress=False)
+
+
+def test_add_methods_fits_only_the_new_rows_and_keeps_the_others(tmp_path):
+    import importlib.util
+
+    main(["--quick", "--quiet", "--no-plots", "--methods", "CCA,SM", "--output", str(tmp_path / "wikipedia")])
+    before = load_results(tmp_path / "wikipedia")
+    spec = importlib.util.spec_from_file_location("add_methods", REPO_ROOT / "benchmarks" / "add_methods.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit, match="another test split"):  # the full split is not the quick run's
+        module.add_methods(tmp_path / "wikipedia", ["PLS"])
+    module.add_methods(tmp_path / "wikipedia", ["PLS"], quick=True)
+    after = load_results(tmp_path / "wikipedia")
+    assert [run["method"] for run in after.runs] == ["CCA", "SM", "PLS"]
+    assert after.runs[:2] == before.runs[:2]
+    np.testing.assert_array_equal(after.per_query_ap[("CCA", 0, "i2t")], before.per_query_ap[("CCA", 0, "i2t")])
+    assert after.protocol["added"][0]["methods"] == ["PLS"]
+    assert "Rows added on" in (tmp_path / "wikipedia" / "results.md").read_text()

@@ -27,7 +27,8 @@ def _parser():
     parser.add_argument("--dataset", default="wikipedia",
                         help="'wikipedia' (bundled, the default), 'synthetic_captions' (synthetic, five captions per "
                              "image: instance-level retrieval, R@1/5/10 and ranks), another dataset name known to "
-                             "skcross.datasets.load_dataset (looked up in --data-home), or the path of an .npz file "
+                             "skcross.datasets.load_dataset (looked up in --data-home; e.g. 'flickr8k': real captions, "
+                             "instance-level, with a dev split), or the path of an .npz file "
                              "(with groups_train / groups_test arrays, the image of each pair, for instance-level "
                              "retrieval)")
     parser.add_argument("--data-home", default=None, help="folder of named datasets (default: $SKCROSS_DATA)")
@@ -36,8 +37,10 @@ def _parser():
     parser.add_argument("--seeds", default="0",
                         help="comma-separated seeds, one fit each (default: 0); e.g. 0,1,2 for mean ± std")
     parser.add_argument("--device", default="auto", help="torch device of the deep methods (default: auto)")
-    parser.add_argument("--select", choices=("paper", "cv"), default="paper",
-                        help="'paper': papers' default settings; 'cv': grid search on the training split")
+    parser.add_argument("--select", choices=("paper", "cv", "dev"), default="paper",
+                        help="'paper': papers' default settings; 'cv': grid search on the training split; 'dev': "
+                             "each grid setting fitted on the training split and scored on the dataset's dev split "
+                             "(e.g. flickr8k's), the best one scored on test once")
     parser.add_argument("--cv", type=int, default=3, help="folds of --select cv (default: 3)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run of well under a minute on a 2-core CPU (about 20 s on Wikipedia; what it "

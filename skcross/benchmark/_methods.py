@@ -27,8 +27,11 @@ class Method:
         What ranks the retrievals with the default settings.
     grid : dict
         Parameter grid for ``--select cv`` (searched on the training split).
-    kind : {"baseline", "seed method"}
+    kind : {"baseline", "seed method", "modern baseline"}
         Whether skcross implements it as a baseline or as one of its methods.
+    params : dict
+        Constructor arguments that make this benchmark row (e.g. the
+        supervised reading of an estimator); empty for its defaults.
     """
 
     name: str
@@ -38,6 +41,7 @@ class Method:
     similarity: str
     grid: dict = field(default_factory=dict)
     kind: str = "baseline"
+    params: dict = field(default_factory=dict)
 
     @property
     def deep(self):
@@ -46,7 +50,7 @@ class Method:
     @property
     def randomized(self):
         """Whether the estimator has a ``random_state`` (otherwise every seed gives the same model)."""
-        return "random_state" in self.estimator_class()().get_params()
+        return "random_state" in self.estimator_class()(**self.params).get_params()
 
     def estimator_class(self):
         module, _, cls = self.estimator.partition(":")
@@ -59,7 +63,7 @@ class Method:
         stage (:func:`~skcross.utils._budget.few_iterations_params`) and
         KCCA 200 Nystroem components; every other setting stays the default.
         """
-        estimator = self.estimator_class()()
+        estimator = self.estimator_class()(**self.params)
         defaults = estimator.get_params()
         params = {"random_state": random_state, "device": device, "verbose": verbose}
         params = {key: value for key, value in params.items() if key in defaults}
@@ -114,6 +118,12 @@ METHODS = {
                {"margin": [0.5, 1.0, 2.0]}, kind="seed method"),
         Method("SSPE", "skcross.deep:SSPE", "Wu, Wang and Huang, ACM MM 2018", "labels", "cosine",
                {"max_epochs": [1, 4, 16]}, kind="seed method"),
+        Method("Contrastive", "skcross.deep:ContrastiveTwoTower",
+               "CLIP / LiT InfoNCE on frozen features (Radford et al. 2021; Zhai et al. 2022)", "pairs", "cosine",
+               {"max_epochs": [5, 15, 30]}, kind="modern baseline"),
+        Method("Contrastive-labels", "skcross.deep:ContrastiveTwoTower",
+               "supervised contrastive reading (Khosla et al. 2020): same class = positive", "labels", "cosine",
+               {"max_epochs": [5, 15, 30]}, kind="modern baseline", params={"supervision": "labels"}),
     ]
 }
 

@@ -84,6 +84,10 @@ def protocol_lines(protocol):
     )
     if protocol.get("note"):  # written into protocol.json by hand, e.g. what else ran on the machine
         lines.append(f"Note: {protocol['note']}")
+    for added in protocol.get("added", []):  # benchmarks/add_methods.py: rows fitted later, alone, same protocol
+        lines.append(f"Rows added on {added['date']}, fitted alone with this protocol's seeds and selection "
+                     f"({added['device']}; {added['wall_s']:.0f} s): {', '.join(added['methods'])}; "
+                     f"command: {added['command']}.")
     if protocol.get("quick"):
         lines.append("QUICK RUN (smoke test, numbers not comparable): " + "; ".join(
             f"{what}: {how}" for what, how in protocol["quick"].items()))
@@ -96,8 +100,9 @@ def protocol_lines(protocol):
 
 def _method_cells(row, n_columns):
     """A method's first cells (name, supervision, similarity); a failed fit's whole row, its error said."""
-    if "error" in row:
-        cells = [row["method"], row["supervision"], row["similarity"], f"failed: {row['error']}"]
+    if "error" in row or "skipped" in row:
+        reason = f"failed: {row['error']}" if "error" in row else row["skipped"]
+        cells = [row["method"], row["supervision"], row["similarity"], reason]
         return cells + [""] * (n_columns - len(cells))
     return [row["method"] + (" (collapsed fit, see below)" if "warnings" in row else ""), row["supervision"],
             row["similarity"]]
@@ -115,6 +120,8 @@ def _instance_table(result):
     titles = ([f"R@{k} {d}" for d in DIRECTIONS for k in RECALL_AT] + [f"medr {d}" for d in DIRECTIONS]
               + [f"meanr {d}" for d in DIRECTIONS] + ["rsum", "mAP i2t", "mAP t2i"])
     headers = ["method", "supervision", "similarity", *titles, "fit s", "inference s", "peak MiB"]
+    if any("selected" in row for row in rows):
+        headers.append("selected")
     body = []
     chance = result.protocol.get("chance_instance")
     if chance:
@@ -125,12 +132,14 @@ def _instance_table(result):
     marks = _marks(result)
     for row in rows:
         cells = _method_cells(row, len(headers))
-        if "error" in row:
+        if "error" in row or "skipped" in row:
             body.append(cells)
             continue
         cells += [_cell(row, key, 1 if key.startswith(("medr", "meanr")) else 4) + marks.get((row["method"], key), "")
                   for key in keys]
         cells += [_time_cell(row, "fit_s"), _time_cell(row, "inference_s"), _cell(row, "peak_mib", 0)]
+        if "selected" in headers:
+            cells.append(row.get("selected", "-"))
         body.append(cells)
     return headers, body
 
@@ -161,7 +170,7 @@ def table(result):
     marks = _marks(result)
     for row in rows:
         cells = _method_cells(row, len(headers))
-        if "error" in row:
+        if "error" in row or "skipped" in row:
             body.append(cells)
             continue
         cells += [_cell(row, key) + marks.get((row["method"], key), "") + _below_prior(row, key, prior)
@@ -315,7 +324,7 @@ def to_latex(result, *, caption=None, label=None):
     instance = _is_instance(protocol)
     groups = _LATEX_INSTANCE_GROUPS if instance else _LATEX_GROUPS
     columns = [column for _, group in groups for column in group]
-    rows = [row for row in summarize(result) if "error" not in row]
+    rows = [row for row in summarize(result) if "error" not in row and "skipped" not in row]
     marks = _marks(result)
     n_seeds = len(protocol.get("seeds", [0]))
     ranked = {}
@@ -522,9 +531,9 @@ def load_results(directory):
             for key, value in row.items():
                 if value == "":
                     continue
-                if key in ("method", "error", "warnings"):
+                if key in ("method", "error", "warnings", "skipped"):
                     run[key] = value
-                elif key == "selected":
+                elif key in ("selected", "dev_scores"):
                     run[key] = json.loads(value)
                 elif key in ("seed", "epochs"):
                     run[key] = int(float(value))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, KFold, ParameterGrid, StratifiedKFold
 
 from ..metrics import (
     average_precision_per_query,
@@ -219,11 +219,15 @@ def run_benchmark(
         One fit per seed (``random_state``); scores are averaged over seeds.
     device : str, default="auto"
         Torch device of the deep methods.
-    select : {"paper", "cv"}, default="paper"
+    select : {"paper", "cv", "dev"}, default="paper"
         "paper": every method with its paper's defaults. "cv": the method's
         grid (:attr:`Method.grid`) searched by ``GridSearchCV`` with
-        ``get_scorer("map")`` on the training split only; the test split is
-        used once, by the refitted best model.
+        ``get_scorer("map")`` (``"instance_rsum"`` for instance retrieval) on
+        the training split only; the test split is used once, by the refitted
+        best model. "dev": each setting of the grid is fitted on the training
+        split and scored on the dataset's development split (``X_img_dev``,
+        ``X_txt_dev`` and ``y_dev`` or ``groups_dev``), and the best one's
+        model is scored on the test split once (it is not refitted).
     cv : int, default=3
         Folds of the search.
     quick : bool, default=False
@@ -247,8 +251,8 @@ def run_benchmark(
     >>> round(result.runs[0]["map_i2t"], 4)
     0.2417
     """
-    if select not in ("paper", "cv"):
-        raise ValueError(f"select must be 'paper' or 'cv', got {select!r}.")
+    if select not in ("paper", "cv", "dev"):
+        raise ValueError(f"select must be 'paper', 'cv' or 'dev', got {select!r}.")
     names = available_methods() if methods is None else list(methods)
     unknown = [name for name in names if name not in METHODS]
     if unknown or not names:
@@ -256,10 +260,16 @@ def run_benchmark(
     seeds = [int(seed) for seed in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed.")
-    arrays = [dataset[key] for key in ("X_img_train", "X_txt_train", "y_train", "X_img_test", "X_txt_test", "y_test")]
-    X_img, X_txt, y, X_img_test, X_txt_test, y_test = arrays
-    groups_test = dataset.get("groups_test")
-    groups_train = dataset.get("groups_train")
+    X_img, X_txt, y, groups_train = _split_arrays(dataset, "train")
+    X_img_test, X_txt_test, y_test, groups_test = _split_arrays(dataset, "test")
+    if y_test is None and groups_test is None:
+        raise ValueError("dataset needs y_test (class labels) or groups_test (the image of each test pair).")
+    dev = _split_arrays(dataset, "dev") if select == "dev" else None
+    if select == "dev" and dev[0] is None:
+        raise ValueError("select='dev' needs a development split (X_img_dev, X_txt_dev and y_dev or groups_dev); "
+                         f"{dataset.get('name', 'this dataset')} has none: use select='cv' to search on folds of "
+                         "the training split.")
+    n_train_full, n_test_full = len(X_txt), len(X_txt_test)
     shortened = {}
     if quick:
         rng = np.random.RandomState(0)
@@ -271,13 +281,18 @@ def run_benchmark(
             test = _subsample_images(rng, groups_test, QUICK_TEST)
             groups_test = np.asarray(groups_test)[test]
             groups_train = None if groups_train is None else np.asarray(groups_train)[train]
-        X_img, X_txt, y = X_img[train], X_txt[train], y[train]
-        X_img_test, X_txt_test, y_test = X_img_test[test], X_txt_test[test], y_test[test]
+        X_img, X_txt, y = X_img[train], X_txt[train], _rows(y, train)
+        X_img_test, X_txt_test, y_test = X_img_test[test], X_txt_test[test], _rows(y_test, test)
+        if dev is not None:
+            X_img_dev, X_txt_dev, y_dev, groups_dev = dev
+            keep = (_subsample(rng, y_dev, QUICK_TEST) if groups_dev is None
+                    else _subsample_images(rng, groups_dev, QUICK_TEST))
+            dev = (X_img_dev[keep], X_txt_dev[keep], _rows(y_dev, keep), _rows(groups_dev, keep))
         cv = 2
         shortened = {
-            "training pairs": f"{len(train)} of {len(dataset['y_train'])} "
+            "training pairs": f"{len(train)} of {n_train_full} "
                               + ("(class-stratified)" if groups_train is None else "(whole images)"),
-            "test pairs": f"{len(test)} of {len(dataset['y_test'])}" + ("" if groups_test is None else " (whole images)"),
+            "test pairs": f"{len(test)} of {n_test_full}" + ("" if groups_test is None else " (whole images)"),
             "deep methods": "about 50 optimizer steps per training stage (UNCSM: 5,000 metric pairs)",
             "KCCA": "200 Nystroem components",
             "search folds": "2",
@@ -286,23 +301,27 @@ def run_benchmark(
     device_name = _resolved_device(device) if deep else "not used (no deep method)"
     protocol = {
         "dataset": dataset_name or dataset.get("name", "dataset"),
-        "train": len(y),
-        "test": len(y_test),
+        "train": len(X_txt),
+        "test": len(X_txt_test),
         "features": f"image {X_img.shape[1]}-d, text {X_txt.shape[1]}-d",
-        "labels": "single-label" if np.ndim(y) == 1 else "multi-label (relevant = share a label)",
+        "labels": ("no class labels (pairs and their images only)" if y is None else
+                   "single-label" if np.ndim(y) == 1 else "multi-label (relevant = share a label)"),
         "relevance": "class (relevant = same class)" if groups_test is None else (
             f"instance (relevant = the same image; {len(np.unique(groups_test))} test images, "
             f"{len(groups_test)} texts)"),
-        "selection": (
-            "papers' default settings (nothing tuned)"
-            if select == "paper"
-            else f"GridSearchCV, {cv}-fold on the training split, scorer mean mAP@all; test split used once"
-        ),
+        "selection": {
+            "paper": "papers' default settings (nothing tuned)",
+            "cv": f"GridSearchCV, {cv}-fold on the training split, scorer "
+                  + ("mean mAP@all" if groups_test is None else "rsum") + "; test split used once",
+            "dev": "each grid setting fitted on the training split and scored on the dev split ("
+                   + ("mean mAP@all" if groups_test is None else "rsum") + f", {0 if dev is None else len(dev[1])} "
+                   "pairs); the best setting's model scored on the test split once",
+        }[select],
         "seeds": seeds,
         "device": device_name,
         "quick": shortened,
-        "chance_map": chance_map(y_test),
-        "relevant_share": random_precision(y_test, y_test),
+        "chance_map": None if groups_test is not None else chance_map(y_test),
+        "relevant_share": None if groups_test is not None else random_precision(y_test, y_test),
         "class_prior_map": None,
         **_environment(),
     }
@@ -315,21 +334,28 @@ def run_benchmark(
         }
     else:
         groups_test = np.asarray(groups_test)
-        protocol["chance_map"] = None
-        protocol["relevant_share"] = None
         protocol["chance_instance"] = _flat_instance(_random_instance_scores(groups_test))
     # a method without randomness (no random_state) gives the same model for every seed: fitted once
-    jobs = [(name, seed) for name in names for seed in (seeds if METHODS[name].randomized else seeds[:1])]
+    jobs = [(name, seed) for name in names
+            for seed in (seeds if METHODS[name].randomized and not (y is None and estimator_requires_labels(METHODS[name]))
+                         else seeds[:1])]
     bar = _progress_bar(len(jobs), progress)
     for name, seed in jobs:
         method = METHODS[name]
         if bar is not None:
             bar.set_description(f"{name} (seed {seed})")
         row = {"method": name, "seed": seed}
+        if y is None and estimator_requires_labels(method):
+            # listed, not dropped: the table says why it has no scores
+            row["skipped"] = "needs class labels (this dataset has none)"
+            result.runs.append(row)
+            if bar is not None:
+                bar.update(1)
+            continue
         try:
             with _convergence_warnings() as collapsed:
                 row.update(_run_one(method, seed, device, select, cv, quick, progress, (X_img, X_txt, y, groups_train),
-                                    (X_img_test, X_txt_test, y_test, groups_test), result))
+                                    (X_img_test, X_txt_test, y_test, groups_test), result, dev))
             if collapsed:
                 row["warnings"] = " | ".join(collapsed)
         except Exception as error:  # one failing method must not lose the others' results
@@ -391,14 +417,43 @@ def _flat_instance(scores):
     return row
 
 
-def _run_one(method, seed, device, select, cv, quick, progress, train, test, result):
+def _split_arrays(dataset, split):
+    """``(X_img, X_txt, y, groups)`` of one split; ``y`` / ``groups`` None when absent, all None without the split."""
+    if f"X_img_{split}" not in dataset:
+        return None, None, None, None
+    return tuple(dataset.get(f"{key}_{split}") for key in ("X_img", "X_txt", "y", "groups"))
+
+
+def _rows(array, rows):
+    return None if array is None else np.asarray(array)[rows]
+
+
+def _select_on_dev(method, build, train, dev, scoring):
+    """Fit every setting of ``method.grid`` on ``train``, score each on ``dev``; ``(best params, its model, scores)``."""
+    X_img, X_txt, y, groups = train
+    X_img_dev, X_txt_dev, y_dev, groups_dev = dev
+    best, scores = None, {}
+    for params in ParameterGrid(method.grid) if method.grid else [{}]:
+        model = build().set_params(**params).fit(_paired(X_img, X_txt, groups), y)
+        score = scoring(model, _paired(X_img_dev, X_txt_dev, groups_dev), y_dev)
+        scores[_params_text(params) or "defaults"] = float(score)
+        if best is None or score > best[2]:
+            best = (params, model, score)
+    return best[0], best[1], scores
+
+
+def _run_one(method, seed, device, select, cv, quick, progress, train, test, result, dev=None):
     X_img, X_txt, y, groups_train = train
     X_img_test, X_txt_test, y_test, groups_test = test
     # a search's many fits show no bars of their own: the outer bar tracks the method
     verbose = int(progress and select == "paper")
-    estimator = method.build(random_state=seed, device=device, verbose=verbose, quick=quick, n_train=len(y))
+
+    def build():
+        return method.build(random_state=seed, device=device, verbose=verbose, quick=quick, n_train=len(X_txt))
+
+    estimator = build()
+    scoring = get_scorer("map" if groups_test is None else "instance_rsum")
     if select == "cv":
-        scoring = get_scorer("map" if groups_test is None else "instance_rsum")
         estimator = GridSearchCV(estimator, method.grid, scoring=scoring,
                                  cv=_cv_splitter(y, cv, seed, groups_train), error_score="raise")
     row = {}
@@ -411,8 +466,12 @@ def _run_one(method, seed, device, select, cv, quick, progress, train, test, res
             estimator.fit(_paired(X_img, X_txt, groups_train), y, groups=groups_train)
             row["selected"] = estimator.best_params_
             model = estimator.best_estimator_
-        else:
-            model = estimator.fit(X_img, X_txt, labels)
+        elif select == "dev":
+            labels_dev = dev[2] if labels is not None else None
+            row["selected"], model, row["dev_scores"] = _select_on_dev(
+                method, build, (X_img, X_txt, labels, groups_train), (*dev[:2], labels_dev, dev[3]), scoring)
+        else:  # the groups (when given) let a method keep an image's captions from being each other's negatives
+            model = estimator.fit(_paired(X_img, X_txt, groups_train), labels)
         row["fit_s"] = time.perf_counter() - start
         start = time.perf_counter()
         if groups_test is None:
@@ -455,7 +514,7 @@ def _score_ranking(S, y_query, y_db, direction, name, result):
 
 def estimator_requires_labels(method):
     """Whether the method trains on labels (its estimator's ``target_tags.required``)."""
-    return method.estimator_class()().__sklearn_tags__().target_tags.required
+    return method.estimator_class()(**method.params).__sklearn_tags__().target_tags.required
 
 
 def _paired(X_img, X_txt, groups=None):
@@ -481,6 +540,10 @@ def summarize(result):
         failed = [run for run in runs if "error" in run]
         if failed:
             row["error"] = failed[0]["error"]
+            rows.append(row)
+            continue
+        if any("skipped" in run for run in runs):
+            row["skipped"] = runs[0]["skipped"]
             rows.append(row)
             continue
         for key in dict.fromkeys(["map_mean", *SCORES, *BALANCED, *INSTANCE_SCORES, *COSTS]):

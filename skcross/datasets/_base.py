@@ -3,7 +3,10 @@
 A dataset is a compressed NumPy file ``<name>.npz`` (``X_img_train``,
 ``X_txt_train``, ``y_train``, ``X_img_test``, ``X_txt_test``, ``y_test`` and
 optional extra arrays) with a JSON sidecar ``<name>.json`` holding its
-provenance (source, paper, features, split, caveats).
+provenance (source, paper, features, split, caveats). An instance-level
+dataset (several captions per image, no classes) has ``groups_<split>``
+instead of labels: the image row of each caption. A ``<split>_dev`` set of
+arrays, when present, is a third split for choosing settings.
 """
 
 import hashlib
@@ -23,6 +26,7 @@ __all__ = ["DATASETS", "fetch_dataset", "get_data_home", "load_dataset", "load_w
 _BUNDLED = Path(__file__).resolve().parent / "data"
 
 _REQUIRED_ARRAYS = ("X_img_train", "X_txt_train", "y_train", "X_img_test", "X_txt_test", "y_test")
+_SPLITS = ("train", "dev", "test")
 
 #: Known datasets: alias -> file stem and SHA-256 of its two files.
 DATASETS = {
@@ -45,6 +49,13 @@ DATASETS = {
         "sha256": {
             "npz": "91372338af18d146b1879486f1ba83d2dbd852752bd2b154e5118f92db6cbfa8",
             "json": "154f79fa2bab0c7c5b1a46851c726c790c0cb9610dc8dfc3788401e772cc0e9f",
+        },
+    },
+    "flickr8k": {
+        "stem": "flickr8k_effnetlite0_minilm",
+        "sha256": {
+            "npz": "cb853ccbfc3f2471d97451a6510a29b2e8cc03fb21919abab2f13dcd4ff62466",
+            "json": "284a6fd5e950d68d7aa332ab5aacced9e4f7fb8a8bb0a67304f45f5fdbc26e9b",
         },
     },
     "pascal_sentence_fixture": {
@@ -172,7 +183,7 @@ def fetch_dataset(name, *, data_home=None, base_url=None, timeout=60):
 
 
 def load_dataset(
-    name_or_path, *, data_home=None, download_if_missing=True, return_X_y=False, base_url=None
+    name_or_path, *, data_home=None, download_if_missing=True, return_X_y=False, base_url=None, pair_rows=True
 ):
     """Load a pre-extracted image-text dataset (``.npz`` + ``.json``).
 
@@ -192,6 +203,14 @@ def load_dataset(
         y_test)`` instead of a Bunch.
     base_url : str, default=None
         Mirror for downloads; see :func:`fetch_dataset`.
+    pair_rows : bool, default=True
+        For a file that stores each image once and several captions per
+        image (``groups_<split>`` = the image row of each caption, as
+        Flickr8k): True repeats each image row for each of its captions, so
+        that row ``i`` of ``X_img_<split>`` and of ``X_txt_<split>`` is one
+        pair, as every estimator's ``fit`` takes it; False keeps the image
+        rows once, as stored (``groups_<split>`` then index them). Files with
+        one row per pair are returned as they are either way.
 
     Returns
     -------
@@ -202,7 +221,22 @@ def load_dataset(
         each pair of a dataset with several texts per image, which make the
         benchmark evaluate instance-level retrieval), plus ``metadata`` (the
         JSON as a dict, empty if absent), ``DESCR`` (its description) and
-        ``name``.
+        ``name``. A file with a development split (``X_img_dev``,
+        ``X_txt_dev`` and ``y_dev`` or ``groups_dev``; Flickr8k's 1,000
+        standard dev images) returns it the same way: choose settings on dev
+        and score the test split once. An instance-level file without class
+        labels (Flickr8k) has ``groups_<split>`` and no ``y_<split>`` arrays
+        (``y_train`` and ``y_test`` are None with ``return_X_y``); extra
+        per-image arrays (``image_ids_<split>``) keep one row per image,
+        per-caption ones (``captions_<split>``) one row per caption.
+
+    Raises
+    ------
+    ValueError
+        When the file breaks the format: a required array is missing, a
+        split's features have another width than the training split's,
+        ``groups_<split>`` does not hold one value per caption, or a caption
+        points at an image row that does not exist.
 
     Examples
     --------
@@ -210,6 +244,9 @@ def load_dataset(
     >>> d = load_dataset("wikipedia", data_home=shared_datasets)  # doctest: +SKIP
     >>> d.X_img_train.shape, d.X_txt_train.shape  # doctest: +SKIP
     ((2173, 128), (2173, 10))
+    >>> f = load_dataset("flickr8k", data_home=shared_datasets)  # doctest: +SKIP
+    >>> f.X_img_dev.shape, f.X_txt_dev.shape, f.groups_dev[:6].tolist()  # doctest: +SKIP
+    ((5000, 1280), (5000, 384), [0, 0, 0, 0, 0, 1])
     """
     entry = _resolve_name(str(name_or_path))
     if entry is not None and not Path(name_or_path).suffix:
@@ -231,19 +268,78 @@ def load_dataset(
             )
     with np.load(path, allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
-    missing = [key for key in _REQUIRED_ARRAYS if key not in arrays]
-    if missing:
-        raise ValueError(f"{path} is not a skcross dataset: arrays {missing} are missing.")
+    _check_splits(arrays, path)
+    if pair_rows:
+        for split in _SPLITS:
+            if f"groups_{split}" in arrays and _images_once(arrays, split):
+                arrays[f"X_img_{split}"] = arrays[f"X_img_{split}"][arrays[f"groups_{split}"]]
     sidecar = path.with_suffix(".json")
     metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
     if return_X_y:
-        return tuple(arrays[key] for key in _REQUIRED_ARRAYS)
+        return tuple(arrays.get(key) for key in _REQUIRED_ARRAYS)
     return Bunch(
         **arrays,
         metadata=metadata,
         DESCR=metadata.get("description", ""),
         name=metadata.get("name", path.stem),
     )
+
+
+def _images_once(arrays, split):
+    """Whether a split stores each image once (fewer image rows than captions, ``groups`` indexing them)."""
+    return arrays[f"X_img_{split}"].shape[0] != arrays[f"X_txt_{split}"].shape[0]
+
+
+def _check_splits(arrays, path):
+    """Refuse a file whose splits break the format, naming the array at fault."""
+    splits = [split for split in _SPLITS if f"X_img_{split}" in arrays or f"X_txt_{split}" in arrays]
+    required = [f"{prefix}_{split}" for split in ("train", "test", *(["dev"] if "dev" in splits else []))
+                for prefix in ("X_img", "X_txt")]
+    missing = [key for key in required if key not in arrays]
+    for split in ("train", "test", *(["dev"] if "dev" in splits else [])):
+        if f"y_{split}" not in arrays and f"groups_{split}" not in arrays:
+            missing.append(f"y_{split} (or groups_{split}, for instance-level data)")
+    if missing:
+        raise ValueError(f"{path} is not a skcross dataset: arrays {missing} are missing.")
+    for split in splits:
+        X_img, X_txt = arrays[f"X_img_{split}"], arrays[f"X_txt_{split}"]
+        for name, X in ((f"X_img_{split}", X_img), (f"X_txt_{split}", X_txt)):
+            if X.ndim != 2:
+                raise ValueError(f"{path}: {name} must be 2-D (rows, features), got shape {X.shape}.")
+        for modality in ("X_img", "X_txt"):
+            width, train_width = arrays[f"{modality}_{split}"].shape[1], arrays[f"{modality}_train"].shape[1]
+            if width != train_width:
+                raise ValueError(
+                    f"{path}: {modality}_{split} has {width} features but {modality}_train has {train_width}: every "
+                    "split must come from the same feature extractor."
+                )
+        n_texts = X_txt.shape[0]
+        groups = arrays.get(f"groups_{split}")
+        if groups is not None:
+            if groups.shape != (n_texts,):
+                raise ValueError(
+                    f"{path}: groups_{split} has shape {groups.shape}, but X_txt_{split} has {n_texts} rows: "
+                    f"groups_{split} must hold one image row per caption."
+                )
+            if _images_once(arrays, split):
+                if groups.dtype.kind not in "iu":
+                    raise ValueError(f"{path}: groups_{split} must hold integer image rows, got dtype {groups.dtype}.")
+                outside = (groups < 0) | (groups >= X_img.shape[0])
+                if outside.any():
+                    first = int(np.flatnonzero(outside)[0])
+                    raise ValueError(
+                        f"{path}: groups_{split}[{first}] = {groups[first]} points at an image that does not exist: "
+                        f"X_img_{split} has {X_img.shape[0]} rows (0 to {X_img.shape[0] - 1}). "
+                        f"{int(outside.sum())} caption(s) point outside."
+                    )
+        elif X_img.shape[0] != n_texts:
+            raise ValueError(
+                f"{path}: X_img_{split} has {X_img.shape[0]} rows and X_txt_{split} {n_texts}, and there is no "
+                f"groups_{split} saying which image each caption describes."
+            )
+        y = arrays.get(f"y_{split}")
+        if y is not None and y.shape[0] != n_texts:
+            raise ValueError(f"{path}: y_{split} has {y.shape[0]} rows but X_txt_{split} has {n_texts}.")
 
 
 def load_wikipedia(*, return_X_y=False):

@@ -15,6 +15,8 @@ FAST_PARAMS = {
     "GMMFA": {"n_components": 2, "n_neighbors": 5, "n_margin_pairs": 20},
     "SSMAL": {"n_references": 5, "random_state": 0},
     # deep methods (discovered only when torch and skorch are installed)
+    "ContrastiveTwoTower": {"n_components": 8, "hidden_layer_sizes": (16,), "max_epochs": 2, "batch_size": 16,
+                            "verbose": 0, "random_state": 0},
     "DSCMR": {"hidden_size": 16, "n_components": 8, "max_epochs": 2, "lr": 1e-3, "verbose": 0, "random_state": 0},
     "DSE": {"n_components": 8, "max_epochs": 2, "batch_size": 16, "verbose": 0, "random_state": 0},
     "UNCSM": {"max_epochs": 2, "batch_size": 30, "n_metric_pairs": 200, "stage_params": {"metric": {"batch_size": 50}},
