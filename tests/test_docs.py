@@ -45,7 +45,7 @@ def test_page_examples_run(page, capsys):
 
 
 def test_every_seed_method_has_a_page():
-    for page in ("sspe", "dse", "dscmr", "uncsm", "ssmal", "baselines"):
+    for page in ("sspe", "dse", "dscmr", "uncsm", "ssmal", "baselines", "contrastive"):
         text = (DOC / "methods" / f"{page}.rst").read_text()
         assert ".. code-block:: python" in text and "benchmark" in text.lower()
         assert f"methods/{page}" in (DOC / "index.rst").read_text()

@@ -133,3 +133,20 @@ def test_wikipedia_few_pairs_beat_cca_on_the_same_pairs():
         cca = CCA(10, reg=reg).fit(d.X_img_train[pairs], d.X_txt_train[pairs])
         scores = cross_modal_map(cca, d.X_img_test, d.X_txt_test, d.y_test)
         assert ssmal["i2t"] > scores["i2t"] and ssmal["t2i"] > scores["t2i"], (ssmal, scores)
+
+
+def test_default_clusterer_works_on_a_subset_above_its_limit(data, monkeypatch):
+    """Above the limit (20,000 items; KMedoids crashed the process at 30,000) the medoids come from a seeded subset."""
+    from skcross.reference import _ssmal
+
+    X_img, X_txt, _ = data
+    monkeypatch.setattr(_ssmal, "_KMEDOIDS_MAX_ITEMS", 60)
+    model = SSMAL(n_references=5, random_state=0).fit(X_img, X_txt)
+    assert len(model.clusterer_.labels_) == 60  # clustered 60 of the rows
+    medoids = model.reference_indices_
+    assert medoids.max() < len(X_txt) and len(set(medoids)) == 5
+    np.testing.assert_array_equal(model.references_text_, X_txt[medoids])  # rows of the whole set
+    again = SSMAL(n_references=5, random_state=0).fit(X_img, X_txt)
+    np.testing.assert_array_equal(again.reference_indices_, medoids)  # seeded
+    monkeypatch.setattr(_ssmal, "_KMEDOIDS_MAX_ITEMS", 10_000)
+    assert len(SSMAL(n_references=5, random_state=0).fit(X_img, X_txt).clusterer_.labels_) == len(X_txt)
