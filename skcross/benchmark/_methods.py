@@ -91,9 +91,9 @@ METHODS = {
     method.name: method
     for method in [
         Method("CCA", f"{_LINEAR}:CCA", "Hotelling 1936; Rasiwasia et al. 2010 (CM)", "pairs", "cosine",
-               {"reg": [1e-3, 1e-1, 1.0, 10.0]}),
+               {"n_components": [10, 64, 128], "reg": [1e-3, 1e-1, 1.0]}),
         Method("PLS", f"{_LINEAR}:PLS", "Rosipal & Kraemer 2006 (PLS-SVD)", "pairs", "cosine",
-               {"n_components": [5, 10, 20]}),
+               {"n_components": [5, 10, 20, 64]}),
         Method("KCCA", f"{_LINEAR}:KCCA", "Hardoon et al. 2004", "pairs", "cosine",
                {"reg": [0.3, 3.0, 30.0]}),
         Method("SM", f"{_LINEAR}:SM", "Rasiwasia et al. 2010", "labels", "normalised correlation",
