@@ -40,7 +40,9 @@ def add_methods(directory, methods, *, data_home=None, quick=False):
     new = run_benchmark(data, methods=methods, seeds=protocol["seeds"], progress=False, quick=quick,
                         dataset_name=protocol["dataset"])
     if not quick:
-        same_prior = new.protocol["class_prior_map"] == protocol["class_prior_map"]
+        saved, now = protocol["class_prior_map"] or {}, new.protocol["class_prior_map"] or {}
+        same_prior = saved.keys() == now.keys() and all(
+            np.isclose(now[d][key], saved[d][key], rtol=1e-9, atol=1e-12) for d in saved for key in saved[d])
         same_labels = result.test_labels is None or np.array_equal(new.test_labels, result.test_labels)
         if not (same_prior and same_labels):
             raise SystemExit(f"{directory}: the dataset loaded now has another test split than the saved run.")

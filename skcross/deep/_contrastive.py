@@ -202,7 +202,10 @@ class ContrastiveTwoTower(DeepCrossModalMixin, BaseEstimator):
     its loss sat at ``2 * margin`` (0.4001) from epoch 3 on and dev rsum
     reached 155.1; VSE++ itself warns that the hardest-negative loss can fail
     to start from scratch, so ``loss="max_hinge"`` needs its own lr and
-    schedule (not tuned here).
+    schedule (not tuned here). Over three seeds the defaults reach dev rsum
+    272.8 ± 3.7 with the groups masked and 272.6 ± 2.8 without them: with
+    batches of 128 drawn from 30,000 pairs, about one pair per batch shares
+    its image with another, so the mask hardly matters there.
 
     ``fit`` takes ``groups=`` (or reads ``X.groups`` of a
     :class:`~skcross.PairedData`): pairs with equal groups share their
