@@ -155,7 +155,13 @@ def main():
         out += [FLICKR8K_PUBLISHED_NOTE, ""]
     for dataset, result in results.items():
         out += [f"## {DATASETS[dataset]}", "", f"Folder: `{dataset}/` (CSV, plots, protocol).", "",
-                to_markdown(result), f"![precision-recall, i2t]({dataset}/pr_i2t.png)", ""]
+                to_markdown(result)]
+        if (root / dataset / "pr_i2t.png").exists():  # instance-level runs draw no curves
+            out += [f"![precision-recall, i2t]({dataset}/pr_i2t.png)"]
+        if (root / dataset / "bench_contrastive.txt").exists():
+            out += [f"Regularised CCA-64 (the dataset's reference) against the contrastive heads, dev and test, "
+                    f"with the paired test: `{dataset}/bench_contrastive.txt` (`python benchmarks/bench_contrastive.py`)."]
+        out.append("")
     (root / "README.md").write_text("\n".join(out))
     rows_dir = root / "method_rows"
     rows_dir.mkdir(exist_ok=True)

@@ -297,8 +297,11 @@ def check_transform_in_row_batches(name, estimator):
         whole = getattr(est, method)(X)
         np.testing.assert_allclose(getattr(est, method)(X, batch_size=7), whole, rtol=1e-5, atol=1e-6,
                                    err_msg=f"{name}.{method} depends on the other rows of its batch")
+    # a float32 network gives batch-shape-dependent rounding (~1e-7, BLAS kernels); whitened into a cosine it can
+    # reach a few 1e-6 (DCCA's: 6.7e-6 here, numpy 2.4 / torch 2.13 CPU), far below any dependence on other rows
+    atol = 2e-5 if getattr(est, "_preserves_float32", False) else 1e-6
     np.testing.assert_allclose(est.similarity(X_img, X_txt, batch_size=5), est.similarity(X_img, X_txt),
-                               rtol=1e-5, atol=1e-6, err_msg=f"{name}.similarity changed with batch_size")
+                               rtol=1e-5, atol=atol, err_msg=f"{name}.similarity changed with batch_size")
     try:
         est.transform_image(X_img, batch_size=0)
     except ValueError as error:
