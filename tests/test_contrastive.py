@@ -136,12 +136,14 @@ def test_supervised_reading_needs_labels_and_uses_them():
         ContrastiveTwoTower(supervision="labels", **FAST).fit(X_img, X_txt)
     assert ContrastiveTwoTower(supervision="labels").__sklearn_tags__().target_tags.required
     assert not ContrastiveTwoTower().__sklearn_tags__().target_tags.required
-    # 160 optimizer steps each (at 40 steps the two readings are still level: 0.719 and 0.727)
-    sup = ContrastiveTwoTower(supervision="labels", max_epochs=40, **FAST).fit(X_img[:200], X_txt[:200], y[:200])
-    pairs = ContrastiveTwoTower(max_epochs=40, **FAST).fit(X_img[:200], X_txt[:200])
+    # 160 optimizer steps each, without dropout so that the loss alone differs (with the default dropout 0.5 on
+    # these 64-unit heads both readings end near 0.79; with 0.2, 0.869 against 0.799)
+    sup = ContrastiveTwoTower(supervision="labels", max_epochs=40, dropout=0.0, **FAST).fit(
+        X_img[:200], X_txt[:200], y[:200])
+    pairs = ContrastiveTwoTower(max_epochs=40, dropout=0.0, **FAST).fit(X_img[:200], X_txt[:200])
     s_sup = cross_modal_map(sup, X_img[200:], X_txt[200:], y[200:])["mean"]
     s_pairs = cross_modal_map(pairs, X_img[200:], X_txt[200:], y[200:])["mean"]
-    assert s_sup > s_pairs + 0.03  # class-level relevance: the labels help (0.864 against 0.802)
+    assert s_sup > s_pairs + 0.1  # class-level relevance: the labels help (0.859 against 0.612)
 
 
 # ---------------------------------------------------------------------------------------------- bad input
