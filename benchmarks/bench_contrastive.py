@@ -28,6 +28,7 @@ from _utils import find_data_home, parse_args, print_table
 
 from skcross.datasets import load_dataset
 from skcross.deep import ContrastiveTwoTower
+from skcross.deep._engine import _relative_spread
 from skcross.linear import CCA
 from skcross.metrics import cross_modal_instance_scores, paired_test
 
@@ -63,15 +64,11 @@ def hits(per_query, direction):
     return sum((ranks <= k).astype(float) for k in KS)
 
 
-def spread(Z):
-    return float(np.sqrt(((Z - Z.mean(axis=0)) ** 2).sum(axis=1).mean()) / np.linalg.norm(Z, axis=1).mean())
-
-
 def print_training(model, dev):
     losses = ", ".join(f"{row['train_loss']:.3f}" for row in model.net_.history)
     print(f"seed {model.random_state}, groups masked: train loss by epoch {losses}; temperature 0.07 -> "
-          f"{model.temperature_:.4f}; dev embedding spread image {spread(model.transform_image(dev[0])):.3f}, "
-          f"text {spread(model.transform_text(dev[1])):.3f}")
+          f"{model.temperature_:.4f}; dev embedding spread image {_relative_spread(model.transform_image(dev[0])):.3f}, "
+          f"text {_relative_spread(model.transform_text(dev[1])):.3f}")
 
 
 def fit_timed(model, *args, **kwargs):

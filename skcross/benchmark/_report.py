@@ -98,9 +98,14 @@ def protocol_lines(protocol):
     return lines
 
 
+def _unscored(row):
+    """Whether a summary row has no scores: its fits failed, or the method was skipped (e.g. needs labels)."""
+    return "error" in row or "skipped" in row
+
+
 def _method_cells(row, n_columns):
     """A method's first cells (name, supervision, similarity); a failed fit's whole row, its error said."""
-    if "error" in row or "skipped" in row:
+    if _unscored(row):
         reason = f"failed: {row['error']}" if "error" in row else row["skipped"]
         cells = [row["method"], row["supervision"], row["similarity"], reason]
         return cells + [""] * (n_columns - len(cells))
@@ -132,7 +137,7 @@ def _instance_table(result):
     marks = _marks(result)
     for row in rows:
         cells = _method_cells(row, len(headers))
-        if "error" in row or "skipped" in row:
+        if _unscored(row):
             body.append(cells)
             continue
         cells += [_cell(row, key, 1 if key.startswith(("medr", "meanr")) else 4) + marks.get((row["method"], key), "")
@@ -170,7 +175,7 @@ def table(result):
     marks = _marks(result)
     for row in rows:
         cells = _method_cells(row, len(headers))
-        if "error" in row or "skipped" in row:
+        if _unscored(row):
             body.append(cells)
             continue
         cells += [_cell(row, key) + marks.get((row["method"], key), "") + _below_prior(row, key, prior)
@@ -324,7 +329,7 @@ def to_latex(result, *, caption=None, label=None):
     instance = _is_instance(protocol)
     groups = _LATEX_INSTANCE_GROUPS if instance else _LATEX_GROUPS
     columns = [column for _, group in groups for column in group]
-    rows = [row for row in summarize(result) if "error" not in row and "skipped" not in row]
+    rows = [row for row in summarize(result) if not _unscored(row)]
     marks = _marks(result)
     n_seeds = len(protocol.get("seeds", [0]))
     ranked = {}

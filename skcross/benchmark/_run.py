@@ -106,6 +106,11 @@ def _subsample_images(rng, groups, size):
     return np.flatnonzero(np.isin(groups, kept))
 
 
+def _quick_rows(rng, y, groups, size):
+    """``--quick``'s rows of a split: class-stratified pairs, or the pairs of whole images when there are groups."""
+    return _subsample(rng, y, size) if groups is None else _subsample_images(rng, groups, size)
+
+
 def _cv_splitter(y, n_splits, seed, groups=None):
     if groups is not None:  # an image's texts stay in one fold
         from sklearn.model_selection import GroupKFold
@@ -276,18 +281,15 @@ def run_benchmark(
         if groups_test is None:
             train, test = _subsample(rng, y, QUICK_TRAIN), _subsample(rng, y_test, QUICK_TEST)
         else:  # whole images: an image's texts stay together
-            train = (_subsample(rng, y, QUICK_TRAIN) if groups_train is None
-                     else _subsample_images(rng, groups_train, QUICK_TRAIN))
-            test = _subsample_images(rng, groups_test, QUICK_TEST)
+            train = _quick_rows(rng, y, groups_train, QUICK_TRAIN)
+            test = _quick_rows(rng, y_test, groups_test, QUICK_TEST)
             groups_test = np.asarray(groups_test)[test]
             groups_train = None if groups_train is None else np.asarray(groups_train)[train]
         X_img, X_txt, y = X_img[train], X_txt[train], _rows(y, train)
         X_img_test, X_txt_test, y_test = X_img_test[test], X_txt_test[test], _rows(y_test, test)
         if dev is not None:
-            X_img_dev, X_txt_dev, y_dev, groups_dev = dev
-            keep = (_subsample(rng, y_dev, QUICK_TEST) if groups_dev is None
-                    else _subsample_images(rng, groups_dev, QUICK_TEST))
-            dev = (X_img_dev[keep], X_txt_dev[keep], _rows(y_dev, keep), _rows(groups_dev, keep))
+            keep = _quick_rows(rng, dev[2], dev[3], QUICK_TEST)
+            dev = tuple(_rows(array, keep) for array in dev)
         cv = 2
         shortened = {
             "training pairs": f"{len(train)} of {n_train_full} "
@@ -336,17 +338,17 @@ def run_benchmark(
         groups_test = np.asarray(groups_test)
         protocol["chance_instance"] = _flat_instance(_random_instance_scores(groups_test))
     # a method without randomness (no random_state) gives the same model for every seed: fitted once
+    # on data without labels a method that needs them is listed once, unfitted
+    unlabelled = {name for name in names if y is None and estimator_requires_labels(METHODS[name])}
     jobs = [(name, seed) for name in names
-            for seed in (seeds if METHODS[name].randomized and not (y is None and estimator_requires_labels(METHODS[name]))
-                         else seeds[:1])]
+            for seed in (seeds if METHODS[name].randomized and name not in unlabelled else seeds[:1])]
     bar = _progress_bar(len(jobs), progress)
     for name, seed in jobs:
         method = METHODS[name]
         if bar is not None:
             bar.set_description(f"{name} (seed {seed})")
         row = {"method": name, "seed": seed}
-        if y is None and estimator_requires_labels(method):
-            # listed, not dropped: the table says why it has no scores
+        if name in unlabelled:  # listed, not dropped: the table says why it has no scores
             row["skipped"] = "needs class labels (this dataset has none)"
             result.runs.append(row)
             if bar is not None:

@@ -292,16 +292,16 @@ def _images_once(arrays, split):
 
 def _check_splits(arrays, path):
     """Refuse a file whose splits break the format, naming the array at fault."""
-    splits = [split for split in _SPLITS if f"X_img_{split}" in arrays or f"X_txt_{split}" in arrays]
-    required = [f"{prefix}_{split}" for split in ("train", "test", *(["dev"] if "dev" in splits else []))
-                for prefix in ("X_img", "X_txt")]
-    missing = [key for key in required if key not in arrays]
-    for split in ("train", "test", *(["dev"] if "dev" in splits else [])):
+    # train and test always; dev when any of its arrays is there
+    expected = [split for split in _SPLITS if split != "dev" or "X_img_dev" in arrays or "X_txt_dev" in arrays]
+    missing = [f"{prefix}_{split}" for split in expected for prefix in ("X_img", "X_txt")
+               if f"{prefix}_{split}" not in arrays]
+    for split in expected:
         if f"y_{split}" not in arrays and f"groups_{split}" not in arrays:
             missing.append(f"y_{split} (or groups_{split}, for instance-level data)")
     if missing:
         raise ValueError(f"{path} is not a skcross dataset: arrays {missing} are missing.")
-    for split in splits:
+    for split in expected:
         X_img, X_txt = arrays[f"X_img_{split}"], arrays[f"X_txt_{split}"]
         for name, X in ((f"X_img_{split}", X_img), (f"X_txt_{split}", X_txt)):
             if X.ndim != 2:

@@ -16,22 +16,11 @@ from torch import nn
 from ..utils._sklearn_compat import Interval, StrOptions
 from ._docs import fill_shared_docs
 from ._engine import DeepCrossModalMixin
-from ._modules import TwoTowerModule
+from ._modules import TwoTowerModule, mlp
 
 __all__ = ["ContrastiveTwoTower"]
 
 MAX_LOGIT_SCALE = 100.0  # CLIP clamps the learned inverse temperature at 100
-
-
-def projection_head(n_features, hidden_layer_sizes, n_components, dropout):
-    """Linear, or an MLP (ReLU, dropout before each layer after the first) into ``n_components``."""
-    sizes = [n_features, *hidden_layer_sizes, n_components]
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        if i > 0:
-            layers += [nn.ReLU(), nn.Dropout(dropout)]
-        layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
 
 
 class ContrastiveTowers(TwoTowerModule):
@@ -336,18 +325,16 @@ class ContrastiveTwoTower(DeepCrossModalMixin, BaseEstimator):
             codes = np.unique(groups, return_inverse=True)[1]
         else:
             codes = np.arange(n_samples)
-        self._pair_codes = codes.astype(np.int64)
-        try:
-            super()._fit(X_img, X_txt, y)
-        finally:
-            del self._pair_codes
+        super()._fit(X_img, X_txt, codes.astype(np.int64))  # the codes are the loss's targets
         self.temperature_ = 1.0 / self.net_.module_.log_logit_scale.exp().clamp(max=MAX_LOGIT_SCALE).item()
 
-    def _targets(self, y, n_samples):
-        return self._pair_codes
+    def _targets(self, codes, n_samples):
+        return codes
 
     def _build_module(self, n_features_image, n_features_text, targets):
-        heads = (projection_head(n_features, tuple(self.hidden_layer_sizes), self.n_components, self.dropout)
+        # linear, or an MLP with ReLU and dropout after each hidden layer
+        heads = (mlp([n_features, *self.hidden_layer_sizes, self.n_components], nn.ReLU, last_activation=False,
+                     dropout=self.dropout)
                  for n_features in (n_features_image, n_features_text))
         return ContrastiveTowers(*heads, self.temperature, self.learn_temperature)
 

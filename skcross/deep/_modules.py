@@ -12,14 +12,18 @@ from torch import nn
 __all__ = ["TwoTowerModule", "mlp"]
 
 
-def mlp(sizes, activation, last_activation=True):
+def mlp(sizes, activation, last_activation=True, dropout=None):
     """A multilayer perceptron: ``Linear`` layers of ``sizes`` (input width first), each followed by
-    ``activation()`` (the last one only when ``last_activation``); the deep methods' one MLP builder."""
+    ``activation()`` (the last one only when ``last_activation``) and, with ``dropout``, each hidden
+    layer's activation by ``Dropout(dropout)``; the deep methods' one MLP builder."""
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2 or last_activation:
+        hidden = i < len(sizes) - 2
+        if hidden or last_activation:
             layers.append(activation())
+        if hidden and dropout is not None:
+            layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 
