@@ -1,0 +1,773 @@
+"""Pretrained encoders as scikit-learn transformers: raw images and sentences -> features.
+
+:class:`ImageEncoder` runs an image network (a timm model by name, or any
+``torch.nn.Module``: a torchvision model, your own) and :class:`TextEncoder` a
+sentence-transformers model. Both are stateless transformers in scikit-learn's
+sense: ``fit`` loads and checks the model and records the output width;
+``transform`` encodes in batches, deterministically, and returns float32.
+They need the ``encoders`` extra (``pip install "skcross[encoders]"``: torch,
+timm, sentence-transformers, Pillow), imported only when an encoder is fitted.
+"""
+
+import copy
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .utils._device import resolve_device
+
+__all__ = ["ImageEncoder", "TextEncoder"]
+
+# The preprocessing a model without its own configuration gets: torchvision's
+# ImageNet evaluation transform (resize the shorter side to 256, centre-crop 224).
+IMAGENET_PREPROCESS = {
+    "input_size": (224, 224),
+    "crop_pct": 0.875,
+    "interpolation": "bilinear",
+    "mean": (0.485, 0.456, 0.406),
+    "std": (0.229, 0.224, 0.225),
+}
+_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+_N_NAMED = 5  # how many offending items an error message names
+_PROGRESS_FROM = 1024  # progress_bar=None shows a bar from this many inputs on
+
+
+def _require(module, purpose):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"{purpose} needs the '{module}' package ({exc}); install the encoders extra: "
+            "pip install 'skcross[encoders]'."
+        ) from None
+
+
+def _first_few(items):
+    shown = ", ".join(str(item) for item in items[:_N_NAMED])
+    return shown + (f" (and {len(items) - _N_NAMED} more)" if len(items) > _N_NAMED else "")
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+
+
+def _progress(iterable, total, enabled, desc):
+    if not enabled:
+        return iterable
+    tqdm = _require("tqdm", "progress_bar=True").tqdm
+    return tqdm(iterable, total=total, desc=desc, unit="batch")
+
+
+def _show_progress(progress_bar, n_items):
+    if progress_bar not in (None, True, False):
+        raise ValueError(f"progress_bar must be True, False or None (automatic), got {progress_bar!r}.")
+    return n_items >= _PROGRESS_FROM if progress_bar is None else progress_bar
+
+
+def _shares_parameters(cls):
+    """clone() shares a model object passed as a parameter instead of deep-copying it.
+
+    ``fit`` copies the model before it changes it (eval mode, device), so sharing is
+    safe, and a grid search does not copy the network once per candidate.
+    """
+
+    def __sklearn_clone__(self):
+        return type(self)(**self.get_params(deep=False))
+
+    cls.__sklearn_clone__ = __sklearn_clone__
+    return cls
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def _check_preprocess(preprocess):
+    """The ``preprocess`` override as a dict of known keys with valid values."""
+    if preprocess is None:
+        return {}
+    if not isinstance(preprocess, dict):
+        raise TypeError(
+            f"preprocess must be a dict (keys {', '.join(IMAGENET_PREPROCESS)}) or None, got {type(preprocess).__name__}."
+        )
+    unknown = sorted(set(preprocess) - set(IMAGENET_PREPROCESS))
+    if unknown:
+        raise ValueError(f"preprocess has unknown key(s) {unknown}; the keys are {list(IMAGENET_PREPROCESS)}.")
+    return dict(preprocess)
+
+
+def _resolve_preprocess(config):
+    """Validate a full preprocessing configuration and put it in one form."""
+    size = config["input_size"]
+    size = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)[-2:]
+    if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
+        raise ValueError(
+            f"preprocess['input_size'] must be a positive int or (height, width) (or timm's (3, H, W)), "
+            f"got {config['input_size']!r}."
+        )
+    crop_pct = config["crop_pct"]
+    if not (isinstance(crop_pct, (int, float)) and 0 < crop_pct <= 1):
+        raise ValueError(f"preprocess['crop_pct'] must be in (0, 1] (1 resizes without cropping), got {crop_pct!r}.")
+    if config["interpolation"] not in _INTERPOLATIONS:
+        raise ValueError(
+            f"preprocess['interpolation'] must be one of {_INTERPOLATIONS}, got {config['interpolation']!r}."
+        )
+    for key in ("mean", "std"):
+        value = np.asarray(config[key], dtype=float)
+        if value.shape != (3,) or (key == "std" and np.any(value <= 0)):
+            raise ValueError(f"preprocess[{key!r}] must be three numbers (per RGB channel){', > 0' if key == 'std' else ''}, got {config[key]!r}.")
+    return {
+        "input_size": (int(size[0]), int(size[1])),
+        "crop_pct": float(crop_pct),
+        "interpolation": config["interpolation"],
+        "mean": tuple(float(v) for v in config["mean"]),
+        "std": tuple(float(v) for v in config["std"]),
+    }
+
+
+def _to_rgb(image, where):
+    """A PIL image as 8-bit RGB: grayscale, palette, alpha (dropped) and 16-bit images are converted."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(image)
+        if values.min() < 0 or values.max() > 65535:
+            raise ValueError(f"{where} is a {image.mode} image with values outside 0..65535; convert it to 8-bit RGB first.")
+        Image = _require("PIL.Image", "ImageEncoder")
+        return Image.fromarray(np.round(values / 257.0).astype(np.uint8)).convert("RGB")
+    if image.mode == "F":
+        raise ValueError(f"{where} is a floating-point (mode 'F') image; convert it to 8-bit RGB first.")
+    return image.convert("RGB")
+
+
+def _preprocess_image(image, config):
+    """Resize the shorter side to input_size / crop_pct, centre-crop input_size, normalise: (3, H, W) float32.
+
+    The same steps as timm's and torchvision's evaluation transforms (PIL's resampling).
+    """
+    Image = _require("PIL.Image", "ImageEncoder")
+    height, width = config["input_size"]
+    filters = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS}
+    if config["crop_pct"] == 1.0 and height != width:
+        scaled = (height, width)
+    else:
+        shorter = math.floor(max(height, width) / config["crop_pct"])
+        w, h = image.size
+        scaled = (shorter, int(shorter * w / h)) if h <= w else (int(shorter * h / w), shorter)
+    if scaled != (image.size[1], image.size[0]):
+        image = image.resize((scaled[1], scaled[0]), filters[config["interpolation"]])
+    top = int(round((scaled[0] - height) / 2.0))
+    left = int(round((scaled[1] - width) / 2.0))
+    if (top, left) != (0, 0) or scaled != (height, width):
+        image = image.crop((left, top, left + width, top + height))
+    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    pixels = (pixels - np.asarray(config["mean"], np.float32)) / np.asarray(config["std"], np.float32)
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+def _image_source(X):
+    """``(kind, items)``: ``"array"`` with an (n, H, W, 3) uint8 array, or ``"items"`` with a list of paths / PIL images."""
+    Image = _require("PIL.Image", "ImageEncoder")
+    if isinstance(X, (str, Path)) or isinstance(X, Image.Image):
+        raise TypeError(
+            f"X must be a sequence of images (a list of paths or PIL images, or a uint8 array (n, H, W, 3)), "
+            f"got a single {type(X).__name__}; wrap it in a list."
+        )
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.dtype.kind in "US":
+            return "items", list(X)
+        if X.ndim != 4 or X.shape[-1] != 3:
+            raise ValueError(
+                f"an image array X must have shape (n_images, height, width, 3), got {X.shape}; "
+                "pass grayscale as X[..., None].repeat(3, axis=-1)."
+            )
+        if X.dtype != np.uint8:
+            raise ValueError(
+                f"an image array X must be uint8 (0..255), got {X.dtype}; scale it first "
+                "(e.g. 16-bit: (X // 257).astype(np.uint8)), or pass the image files."
+            )
+        if len(X) == 0:
+            raise ValueError("X has no images.")
+        return "array", X
+    if hasattr(X, "tolist") and hasattr(X, "iloc"):
+        X = X.tolist()  # a pandas Series of paths
+    if not hasattr(X, "__len__"):
+        raise TypeError(f"X must be a sequence of images, got {type(X).__name__}.")
+    items = list(X)
+    if not items:
+        raise ValueError("X has no images.")
+    wrong = [i for i, item in enumerate(items) if not isinstance(item, (str, Path, Image.Image))]
+    if wrong:
+        raise TypeError(
+            f"X must hold image file paths or PIL images; item(s) {_first_few(wrong)} are "
+            f"{type(items[wrong[0]]).__name__}. For pixels, pass one uint8 array (n, H, W, 3)."
+        )
+    return "items", items
+
+
+def _check_readable(items):
+    """Open the header of every image file (cheap) so that a bad path fails before any encoding."""
+    Image = _require("PIL.Image", "ImageEncoder")
+    missing, unreadable = [], []
+    for item in items:
+        if isinstance(item, Image.Image):
+            continue
+        if not os.path.isfile(item):
+            missing.append(str(item))
+            continue
+        try:
+            with Image.open(item):
+                pass
+        except (OSError, ValueError) as exc:
+            unreadable.append(f"{item} ({type(exc).__name__}: {exc})")
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} image path(s) in X do not exist: {_first_few(missing)}.")
+    if unreadable:
+        raise ValueError(f"{len(unreadable)} file(s) in X are not readable images: {_first_few(unreadable)}.")
+
+
+def _load_image(kind, source, i):
+    Image = _require("PIL.Image", "ImageEncoder")
+    if kind == "array":
+        return Image.fromarray(source[i])
+    item = source[i]
+    if isinstance(item, Image.Image):
+        return _to_rgb(item, f"X[{i}]")
+    with Image.open(item) as image:
+        image.load()
+        return _to_rgb(image, f"image file {item}")
+
+
+def _weights_file(weights):
+    """The state-dict file that ``weights`` (a file or a directory) names."""
+    path = Path(weights)
+    if path.is_dir():
+        for name in _WEIGHT_FILES:
+            if (path / name).is_file():
+                return path / name
+        found = sorted(p.name for p in path.iterdir() if p.suffix in (".safetensors", ".pth", ".pt", ".bin"))
+        if len(found) == 1:
+            return path / found[0]
+        raise ValueError(
+            f"weights={str(weights)!r} is a directory without {' or '.join(_WEIGHT_FILES)}"
+            + (f" and with several weight files {found}; pass one file." if found else " nor any weight file.")
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"weights={str(weights)!r}: no such file or directory.")
+    return path
+
+
+def _load_weights(network, weights, model_name):
+    """Load a local state dict into ``network``; every key must match (names and shapes)."""
+    torch = _require("torch", "ImageEncoder")
+    path = _weights_file(weights)
+    try:
+        if path.suffix == ".safetensors":
+            state = _require("safetensors.torch", "loading .safetensors weights").load_file(str(path))
+        else:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is reported with the file named
+        raise ValueError(f"weights={str(weights)!r}: {path.name} could not be read as a state dict ({exc}).") from None
+    for key in ("state_dict", "model", "state_dict_ema"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict):
+        raise ValueError(f"weights={str(weights)!r} holds a {type(state).__name__}, not a state dict.")
+    expected = network.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong_shape = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or wrong_shape:
+        parts = [
+            f"{label} {_first_few(keys)}"
+            for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong_shape))
+            if keys
+        ]
+        raise ValueError(
+            f"weights={str(weights)!r} does not match {model_name}'s state dict: {'; '.join(parts)}. "
+            "Keys must match by name and shape (strict loading); rename them to the model's keys "
+            "(model.state_dict().keys()) and save the result."
+        )
+    network.load_state_dict(state, strict=True)
+
+
+def _weights_kind(weights):
+    """``"pretrained"``, ``"random"`` (None) or ``"path"``; anything else is refused."""
+    if weights is None:
+        return "random"
+    if isinstance(weights, str) and weights == "pretrained":
+        return "pretrained"
+    if isinstance(weights, (str, os.PathLike)):
+        return "path"
+    raise TypeError(f"weights must be 'pretrained', None or a path, got {type(weights).__name__}.")
+
+
+def _last_linear(network):
+    torch = _require("torch", "ImageEncoder")
+    name = None
+    for module_name, module in network.named_modules():
+        if isinstance(module, torch.nn.Linear):
+            name = module_name
+    return name
+
+
+def _pool(output, where):
+    """(n, C, H, W) -> (n, C) by global average pooling; 2-D passes; anything else is refused."""
+    if isinstance(output, (tuple, list)) and output:
+        output = output[0]
+    if not hasattr(output, "ndim"):
+        raise ValueError(f"{where} returned a {type(output).__name__}, not a tensor; choose another layer.")
+    if output.ndim == 4:
+        output = output.mean(dim=(2, 3))
+    elif output.ndim != 2:
+        raise ValueError(
+            f"{where} gives an output of shape {tuple(output.shape)}, which is not (n, features) nor "
+            "(n, channels, H, W) to average over H and W; choose another layer (the names are in "
+            "dict(model.named_modules()))."
+        )
+    return output
+
+
+@_shares_parameters
+class ImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Pretrained image network as a transformer: image files or pixels -> features.
+
+    Parameters
+    ----------
+    model : str or torch.nn.Module, default="tf_efficientnet_lite0"
+        A timm model name (``timm.list_models()``), or any network: a
+        torchvision model, a timm model object or your own ``torch.nn.Module``
+        (copied in ``fit``; the object you pass is not changed).
+    weights : "pretrained", None or path-like, default="pretrained"
+        For a model name: ``"pretrained"`` loads timm's pretrained weights as
+        timm does (from its cache, else downloaded from the Hugging Face hub);
+        a path to a weights file (``.safetensors``, ``.pth``, ``.bin``) or a
+        directory holding ``model.safetensors`` or ``pytorch_model.bin`` loads
+        that file with strict key matching (offline); None keeps timm's random
+        initialisation. For a module: ``"pretrained"`` keeps its weights as
+        passed; a path loads into it strictly.
+    layer : str or None, default=None
+        Where the features come from. None: a timm network's pooled pre-logits
+        features (``forward_head(..., pre_logits=True)``); for any other module,
+        the input of its last ``nn.Linear`` (the classifier of torchvision's
+        networks), or its output when it has no ``nn.Linear``. A name from
+        ``dict(model.named_modules())`` takes that submodule's output.
+        Outputs of shape (n, C, H, W) are averaged over H and W.
+    preprocess : dict or None, default=None
+        Overrides of the preprocessing (keys ``input_size``, ``crop_pct``,
+        ``interpolation``, ``mean``, ``std``). The rest comes from the timm
+        model's pretrained configuration, or from torchvision's ImageNet
+        evaluation transform for other modules: resize the shorter side to
+        ``input_size / crop_pct``, centre-crop ``input_size``, scale to [0, 1]
+        and normalise. ``crop_pct=1`` with a non-square ``input_size``
+        resizes to it exactly.
+    batch_size : int, default=32
+        Images per forward pass. Features do not depend on it (to float32
+        rounding).
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:N]"``.
+    progress_bar : bool or None, default=None
+        Show a tqdm bar over batches; None shows it from 1,024 images on.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The network in evaluation mode on ``device_``, kept as state (a pickle
+        holds its weights, so unpickling needs neither timm's cache nor a
+        network).
+    preprocess_ : dict
+        The full preprocessing configuration used.
+    layer_ : str or None
+        Where the features were taken: None for a timm network's pre-logits;
+        otherwise the submodule name ("" is the whole network) whose input
+        (``layer=None``: the last ``nn.Linear``) or output (a named ``layer``)
+        gives them.
+    n_features_out_ : int
+        Width of the features.
+    device_ : str
+        The torch device used.
+
+    See Also
+    --------
+    TextEncoder : The same for sentences.
+    skcross.preprocessing.ModalityTransformer : Put both in one pipeline step.
+
+    Notes
+    -----
+    Images in any PIL mode are converted to 8-bit RGB as timm's and
+    torchvision's loaders do (``convert("RGB")``): grayscale is replicated,
+    palette images expanded, alpha dropped (not composited); 16-bit grayscale
+    is scaled to 8 bits (divided by 257) first. Arrays must already be uint8
+    RGB. The network runs in evaluation mode under ``torch.inference_mode``,
+    so features are deterministic for a given device and batch.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skcross.feature_extraction import ImageEncoder
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
+    >>> enc = ImageEncoder(net, preprocess={"input_size": 32}, device="cpu")
+    >>> pixels = np.random.default_rng(0).integers(0, 256, (4, 48, 40, 3), dtype=np.uint8)
+    >>> enc.fit_transform(pixels).shape, enc.get_feature_names_out()[:2].tolist()
+    ((4, 8), ['imageencoder0', 'imageencoder1'])
+    """
+
+    def __init__(
+        self,
+        model="tf_efficientnet_lite0",
+        *,
+        weights="pretrained",
+        layer=None,
+        preprocess=None,
+        batch_size=32,
+        device="auto",
+        progress_bar=None,
+    ):
+        self.model = model
+        self.weights = weights
+        self.layer = layer
+        self.preprocess = preprocess
+        self.batch_size = batch_size
+        self.device = device
+        self.progress_bar = progress_bar
+
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    def _build(self):
+        """The network (weights loaded, eval mode) and its timm preprocessing config, or None."""
+        torch = _require("torch", "ImageEncoder")
+        weights = _weights_kind(self.weights)
+        if isinstance(self.model, str):
+            timm = _require("timm", f"ImageEncoder(model={self.model!r})")
+            if not timm.list_models(self.model) and not timm.list_pretrained(self.model):
+                raise ValueError(
+                    f"model={self.model!r} is not a timm model name (timm.list_models() lists them); "
+                    "pass a torch.nn.Module for other networks."
+                )
+            try:
+                network = timm.create_model(self.model, pretrained=weights == "pretrained")
+            except Exception as exc:  # noqa: BLE001 - hub and cache failures come in many types
+                raise OSError(
+                    f"model={self.model!r} with weights='pretrained' needs timm's pretrained weights, which "
+                    f"are neither in its cache nor downloadable here ({type(exc).__name__}: {exc}). Offline, "
+                    "pass a local file: ImageEncoder(model=..., weights='/path/to/model.safetensors') "
+                    "(or a directory holding model.safetensors or pytorch_model.bin)."
+                ) from None
+            if weights == "path":
+                _load_weights(network, self.weights, f"timm's {self.model}")
+            config = _timm_config(network)
+        elif isinstance(self.model, torch.nn.Module):
+            if weights == "random":
+                raise ValueError(
+                    "weights=None (timm's random initialisation) applies to a model name; a module keeps "
+                    "its own weights (weights='pretrained') or loads a file (weights=path)."
+                )
+            network = copy.deepcopy(self.model)
+            if weights == "path":
+                _load_weights(network, self.weights, type(self.model).__name__)
+            config = _timm_config(network) if getattr(network, "pretrained_cfg", None) else None
+        else:
+            raise TypeError(
+                f"model must be a timm model name or a torch.nn.Module, got {type(self.model).__name__}."
+            )
+        return network.eval(), config
+
+    def fit(self, X=None, y=None):
+        """Load the network, check it on ``X``'s first image, record the output width.
+
+        Parameters
+        ----------
+        X : sequence of path-like or PIL images, or uint8 ndarray of shape (n, H, W, 3), default=None
+            Images; every path is checked to exist and open as an image. None
+            checks the network on a blank image.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted encoder.
+        """
+        _check_batch_size(self.batch_size)
+        _show_progress(self.progress_bar, 0)
+        overrides = _check_preprocess(self.preprocess)
+        if self.layer is not None and not isinstance(self.layer, str):
+            raise TypeError(f"layer must be a submodule name (str) or None, got {type(self.layer).__name__}.")
+        source = None if X is None else _image_source(X)
+        if source is not None and source[0] == "items":
+            _check_readable(source[1])
+        device = resolve_device(self.device)
+        network, config = self._build()
+        preprocess = _resolve_preprocess({**(config or IMAGENET_PREPROCESS), **overrides})
+        layer = self.layer
+        modules = dict(network.named_modules())
+        if layer is not None and layer not in modules:
+            close = [name for name in modules if name and layer.split(".")[-1] in name]
+            raise ValueError(
+                f"layer={layer!r} is not a submodule of the model"
+                + (f"; similar names: {_first_few(close)}" if close else "; see dict(model.named_modules())")
+                + "."
+            )
+        use_input = False
+        if layer is None and not hasattr(network, "forward_head"):
+            last = _last_linear(network)  # torchvision's classifiers: features are its input
+            layer, use_input = (last, True) if last is not None else ("", False)  # "": the output
+        network = network.to(device)
+        self.model_, self.preprocess_, self.layer_, self.device_ = network, preprocess, layer, device
+        self._layer_input = use_input
+        if source is None:
+            sample = np.zeros((1, *preprocess["input_size"], 3), dtype=np.uint8)
+            features = self._encode(("array", sample), [0])
+        else:
+            features = self._encode(source, [0])
+        self.n_features_out_ = features.shape[1]
+        return self
+
+    def _forward(self, batch):
+        network = self.model_
+        if self.layer_ is None:
+            output = network.forward_head(network.forward_features(batch), pre_logits=True)
+            return _pool(output, f"model {type(network).__name__}'s pre-logits features")
+        captured = {}
+        module = dict(network.named_modules())[self.layer_]
+
+        def hook(_module, inputs, output):
+            captured["value"] = inputs[0] if self._layer_input else output
+
+        handle = module.register_forward_hook(hook)
+        try:
+            network(batch)
+        finally:
+            handle.remove()
+        where = f"the input of layer {self.layer_!r}" if self._layer_input else f"layer={self.layer_!r}"
+        value = captured.get("value")
+        if value is None:
+            raise ValueError(f"{where} was not reached by the model's forward pass; choose another layer.")
+        return _pool(value, where)
+
+    def _encode(self, source, rows):
+        torch = _require("torch", "ImageEncoder")
+        kind, items = source
+        batches = [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
+        out = []
+        show = _show_progress(self.progress_bar, len(rows))
+        with torch.inference_mode():
+            for batch_rows in _progress(batches, len(batches), show, "images"):
+                pixels = np.stack([_preprocess_image(_load_image(kind, items, i), self.preprocess_) for i in batch_rows])
+                features = self._forward(torch.from_numpy(pixels).to(self.device_))
+                out.append(features.float().cpu().numpy())
+        return np.concatenate(out).astype(np.float32, copy=False)
+
+    def transform(self, X):
+        """Encode images.
+
+        Parameters
+        ----------
+        X : sequence of path-like or PIL images, or uint8 ndarray of shape (n, H, W, 3)
+            Images (paths are checked before any encoding).
+
+        Returns
+        -------
+        features : ndarray of shape (n_images, n_features_out_), dtype float32
+            One row per image, in order.
+        """
+        check_is_fitted(self, "model_")
+        kind, items = _image_source(X)
+        if kind == "items":
+            _check_readable(items)
+        return self._encode((kind, items), list(range(len(items))))
+
+
+def _timm_config(network):
+    """timm's data configuration (input size, interpolation, crop, mean, std) of a timm network."""
+    timm = _require("timm", "ImageEncoder")
+    return timm.data.resolve_data_config({}, model=network)
+
+
+# ----------------------------------------------------------------------------- text
+
+
+def _sentences(X):
+    """``X`` as a list of non-empty strings, refusing anything else by position."""
+    if isinstance(X, str):
+        raise TypeError("X must be a sequence of sentences, got a single str; wrap it in a list.")
+    if hasattr(X, "iloc"):
+        if getattr(X, "ndim", 1) == 2:
+            if X.shape[1] != 1:
+                raise ValueError(f"X must be one column of sentences, got a DataFrame with {X.shape[1]} columns.")
+            X = X.iloc[:, 0]
+        X = X.tolist()
+    elif isinstance(X, np.ndarray):
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+        if X.ndim != 1:
+            raise ValueError(f"X must be a 1-D sequence of sentences, got an array of shape {X.shape}.")
+        X = X.tolist()
+    if not hasattr(X, "__len__"):
+        raise TypeError(f"X must be a sequence of sentences, got {type(X).__name__}.")
+    sentences = list(X)
+    if not sentences:
+        raise ValueError("X has no sentences.")
+    wrong = [i for i, s in enumerate(sentences) if not isinstance(s, str)]
+    if wrong:
+        raise TypeError(f"X must hold strings; item(s) {_first_few(wrong)} are {type(sentences[wrong[0]]).__name__}.")
+    empty = [i for i, s in enumerate(sentences) if not s.strip()]
+    if empty:
+        raise ValueError(
+            f"X has {len(empty)} empty or blank sentence(s), at {_first_few(empty)}; drop them or replace "
+            "them with text (an empty string has no meaning to encode)."
+        )
+    return sentences
+
+
+@_shares_parameters
+class TextEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Pretrained sentence encoder as a transformer: sentences -> features.
+
+    Parameters
+    ----------
+    model : str, path-like or sentence_transformers.SentenceTransformer, default="all-MiniLM-L6-v2"
+        A sentence-transformers model name (loaded from the Hugging Face cache,
+        else downloaded), a local model directory (offline), or a model object
+        (copied in ``fit``).
+    normalize : bool, default=False
+        L2-normalise each embedding (some models, all-MiniLM-L6-v2 among them,
+        already end in a normalisation layer).
+    batch_size : int, default=32
+        Sentences per forward pass.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:N]"``.
+    progress_bar : bool or None, default=None
+        Show a tqdm bar; None shows it from 1,024 sentences on.
+
+    Attributes
+    ----------
+    model_ : sentence_transformers.SentenceTransformer
+        The model on ``device_``, kept as state (pickled with the encoder).
+    n_features_out_ : int
+        Embedding width.
+    device_ : str
+        The torch device used.
+
+    See Also
+    --------
+    ImageEncoder : The same for images.
+
+    Examples
+    --------
+    >>> from skcross.feature_extraction import TextEncoder
+    >>> enc = TextEncoder("/path/to/all-MiniLM-L6-v2", device="cpu")  # doctest: +SKIP
+    >>> enc.fit_transform(["a dog runs on the beach", "two men play chess"]).shape  # doctest: +SKIP
+    (2, 384)
+    """
+
+    def __init__(self, model="all-MiniLM-L6-v2", *, normalize=False, batch_size=32, device="auto", progress_bar=None):
+        self.model = model
+        self.normalize = normalize
+        self.batch_size = batch_size
+        self.device = device
+        self.progress_bar = progress_bar
+
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    def _build(self, device):
+        st = _require("sentence_transformers", "TextEncoder")
+        if isinstance(self.model, st.SentenceTransformer):
+            return copy.deepcopy(self.model).to(device)
+        if not isinstance(self.model, (str, os.PathLike)):
+            raise TypeError(
+                f"model must be a sentence-transformers model name, a local directory or a "
+                f"SentenceTransformer, got {type(self.model).__name__}."
+            )
+        path = Path(self.model)
+        if isinstance(self.model, os.PathLike) or path.is_absolute() or str(self.model).startswith("."):
+            if not path.is_dir():
+                raise FileNotFoundError(f"model={str(self.model)!r}: no such model directory.")
+        try:
+            return st.SentenceTransformer(str(self.model), device=device)
+        except Exception as exc:  # noqa: BLE001 - hub and cache failures come in many types
+            raise OSError(
+                f"model={str(self.model)!r} could not be loaded: it is not a local model directory and "
+                f"sentence-transformers could not fetch it ({type(exc).__name__}: {exc}). Offline, pass the "
+                "model's local directory: TextEncoder(model='/path/to/all-MiniLM-L6-v2')."
+            ) from None
+
+    def fit(self, X=None, y=None):
+        """Load the model and record its embedding width.
+
+        Parameters
+        ----------
+        X : sequence of str, default=None
+            Sentences (checked: strings, none empty); None skips the check.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted encoder.
+        """
+        _check_batch_size(self.batch_size)
+        _show_progress(self.progress_bar, 0)
+        if not isinstance(self.normalize, (bool, np.bool_)):
+            raise TypeError(f"normalize must be True or False, got {self.normalize!r}.")
+        if X is not None:
+            _sentences(X)
+        device = resolve_device(self.device)
+        model = self._build(device).eval()
+        self.model_, self.device_ = model, device
+        self.n_features_out_ = int(model.get_sentence_embedding_dimension())
+        return self
+
+    def transform(self, X):
+        """Encode sentences.
+
+        Parameters
+        ----------
+        X : sequence of str or pandas Series
+            Sentences, none empty.
+
+        Returns
+        -------
+        features : ndarray of shape (n_sentences, n_features_out_), dtype float32
+            One row per sentence, in order.
+        """
+        check_is_fitted(self, "model_")
+        sentences = _sentences(X)
+        out = self.model_.encode(
+            sentences,
+            batch_size=self.batch_size,
+            show_progress_bar=_show_progress(self.progress_bar, len(sentences)),
+            convert_to_numpy=True,
+            normalize_embeddings=bool(self.normalize),
+            device=self.device_,
+        )
+        return np.asarray(out, dtype=np.float32)
