@@ -21,6 +21,11 @@ def _is_raw_text(X):
     )
 
 
+def _is_raw_pixels(X):
+    """Whether ``X`` is an (n, H, W, 3) uint8 array: raw RGB images."""
+    return isinstance(X, np.ndarray) and X.ndim == 4 and X.shape[-1] == 3 and X.dtype == np.uint8
+
+
 def _as_modality_matrix(X, name):
     """Return ``X`` as a 2-D ndarray, CSR matrix or DataFrame, or a 1-D array of strings, without changing its values."""
     if sp.issparse(X):
@@ -34,10 +39,14 @@ def _as_modality_matrix(X, name):
     if _is_raw_text(X):
         return np.asarray(X, dtype=object)
     X = np.asarray(X)
+    if _is_raw_pixels(X) and name == "image":
+        return X  # for an image encoder (skcross.feature_extraction.ImageEncoder) in a pipeline
     if X.ndim != 2:
         raise ValueError(
             f"{name} must be a 2-D array of shape (n_samples, n_features) or a 1-D sequence of "
-            f"strings (raw text), got an array with shape {X.shape}."
+            f"strings (raw text or image paths)"
+            + (", or raw images as a uint8 array (n, H, W, 3)" if name == "image" else "")
+            + f", got an array with shape {X.shape}."
         )
     return X
 
@@ -48,8 +57,8 @@ def _take_rows(M, rows):
 
 
 def _width(M):
-    """Number of features of a modality; raw text counts as one."""
-    return 1 if M.ndim == 1 else M.shape[1]
+    """Number of features of a modality; raw text and raw images count as one."""
+    return M.shape[1] if M.ndim == 2 else 1
 
 
 def _row_key(key, n_rows):
@@ -96,11 +105,14 @@ class PairedData:
     Parameters
     ----------
     image : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features_image)
-        Image features.
+        Image features, or raw images for a pipeline whose first step encodes
+        them (``ModalityTransformer(image=ImageEncoder(...))``): image file
+        paths, or a uint8 array of shape (n_samples, H, W, 3).
     text : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features_text) or sequence of str
         Text features; row ``i`` is the partner of ``image[i]``. Either
-        modality may also be a 1-D sequence of strings (raw text), for a
-        pipeline whose first step embeds it, e.g.
+        modality may also be a 1-D sequence of strings (raw text or image
+        paths), for a pipeline whose first step encodes it, e.g.
+        ``ModalityTransformer(text=TextEncoder(...))`` or
         ``ModalityTransformer(text=SIFEmbedding(vectors))``.
     groups : array-like of shape (n_samples,), default=None
         The image each pair shows, when an image has several texts (COCO's
@@ -115,7 +127,8 @@ class PairedData:
     ----------
     image : ndarray, scipy.sparse.csr_matrix or DataFrame
         Image features (sparse input is stored as CSR; a DataFrame is kept
-        with its column names; raw text as a 1-D object array).
+        with its column names; raw text as a 1-D object array; raw images
+        as the uint8 array given).
     text : ndarray, scipy.sparse.csr_matrix or DataFrame
         Text features, stored as ``image``.
     groups : ndarray of shape (n_samples,) or None
@@ -184,6 +197,8 @@ class PairedData:
         def describe(M):
             if M.ndim == 1:
                 return "raw text"
+            if M.ndim == 4:
+                return f"raw images {M.shape[1]}x{M.shape[2]}"
             kind = "sparse" if sp.issparse(M) else "DataFrame" if hasattr(M, "iloc") else "dense"
             return f"{kind} {M.shape[1]} features"
 

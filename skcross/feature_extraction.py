@@ -744,7 +744,8 @@ class TextEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         device = resolve_device(self.device)
         model = self._build(device).eval()
         self.model_, self.device_ = model, device
-        self.n_features_out_ = int(model.get_sentence_embedding_dimension())
+        width = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # renamed in 6.0
+        self.n_features_out_ = int(width())
         return self
 
     def transform(self, X):

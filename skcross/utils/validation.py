@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array
 
-from .._paired import PairedData, _is_raw_text
+from .._paired import PairedData, _is_raw_pixels, _is_raw_text
 
 __all__ = [
     "check_fit_labels",
@@ -180,10 +180,16 @@ def check_modality(X, name, *, n_features=None, accept_sparse=True):
         raise TypeError(f"{name} must be one modality's features, got a PairedData.")
     if _is_raw_text(X):
         raise TypeError(
-            f"{name} holds raw text (strings); embed it first, e.g. with "
-            "make_pipeline(ModalityTransformer(text=SIFEmbedding(word_vectors)), estimator)."
+            f"{name} holds raw text (strings: sentences or image paths); encode it first, e.g. with "
+            "make_pipeline(ModalityTransformer(image=ImageEncoder(...), text=TextEncoder(...)), estimator) "
+            "(skcross.feature_extraction) or ModalityTransformer(text=SIFEmbedding(word_vectors))."
         )
     shape = getattr(X, "shape", None) or np.shape(X)
+    if _is_raw_pixels(X):
+        raise TypeError(
+            f"{name} holds raw images (a uint8 array of shape {shape}); encode them first, e.g. with "
+            "make_pipeline(ModalityTransformer(image=ImageEncoder(...)), estimator) (skcross.feature_extraction)."
+        )
     if len(shape) != 2:
         raise ValueError(
             f"{name} must be a 2-D array of shape (n_samples, n_features), got shape {shape}."
