@@ -6,8 +6,9 @@ resized and centre-cropped to 224 as part of the timing) and captions/s of
 ``TextEncoder`` (all-MiniLM-L6-v2) on Flickr8k test captions (or repeated
 sample sentences without the shared data), for batch sizes 1 to 128. Each row
 runs in a fresh process: best of 2 passes after one warm-up batch; peak
-memory is that process's peak resident set size, beside its size once the
-model was loaded.
+memory is that process's peak resident set size, beside its size after
+importing torch, timm and sentence-transformers and once the model was
+loaded.
 
 Table 2: each fitted encoder pickled (it keeps its network as state) against
 re-creating it from its description (``fit``: loading the weights file).
@@ -53,8 +54,11 @@ def make_encoder(kind, weights, device, batch_size):
 
 def _throughput(kind, weights, device, batch_size, items, queue):
     """Child process: encode ``items`` twice after a warm-up; report the best rate and memory."""
+    import sentence_transformers  # noqa: F401
+    import timm  # noqa: F401
     import torch
 
+    imported = _current_rss_mib()
     encoder = make_encoder(kind, weights, device, batch_size).fit(items[:1])
     loaded = _current_rss_mib()
     encoder.transform(items[:batch_size])  # warm-up
@@ -67,7 +71,7 @@ def _throughput(kind, weights, device, batch_size, items, queue):
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
-    queue.put({"rate": len(items) / best, "loaded": loaded, "peak": _peak_rss_mib(),
+    queue.put({"rate": len(items) / best, "imported": imported, "loaded": loaded, "peak": _peak_rss_mib(),
                "width": features.shape[1], "threads": torch.get_num_threads()})
 
 
@@ -154,9 +158,10 @@ def main():
             for batch_size in batch_sizes:
                 r = measure_in_child(kind, weights, args.device, batch_size, items)
                 rows.append({"encoder": kind, "batch": batch_size, "items": len(items),
-                             "items/s": r["rate"], "RSS loaded MiB": r["loaded"], "peak RSS MiB": r["peak"],
+                             "items/s": r["rate"], "RSS imports MiB": r["imported"],
+                             "RSS loaded MiB": r["loaded"], "peak RSS MiB": r["peak"],
                              "width": r["width"], "threads": r["threads"]})
-        print_table(rows, ["encoder", "batch", "items", "items/s", "RSS loaded MiB", "peak RSS MiB", "width",
+        print_table(rows, ["encoder", "batch", "items", "items/s", "RSS imports MiB", "RSS loaded MiB", "peak RSS MiB", "width",
                            "threads"],
                     title=f"Throughput on {args.device} (images: JPEG crops of the sample photos, decoded and "
                           f"preprocessed in the timing; text: {text_source})")

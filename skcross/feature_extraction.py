@@ -54,11 +54,6 @@ def _first_few(items):
     return shown + (f" (and {len(items) - _N_NAMED} more)" if len(items) > _N_NAMED else "")
 
 
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-
-
 def _progress(iterable, total, enabled, desc):
     if not enabled:
         return iterable
@@ -72,18 +67,58 @@ def _show_progress(progress_bar, n_items):
     return n_items >= _PROGRESS_FROM if progress_bar is None else progress_bar
 
 
-def _shares_parameters(cls):
-    """clone() shares a model object passed as a parameter instead of deep-copying it.
+class _PretrainedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """What both encoders share: output names, input tags, cloning and pickling of the network."""
 
-    ``fit`` copies the model before it changes it (eval mode, device), so sharing is
-    safe, and a grid search does not copy the network once per candidate.
-    """
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    def _check_shared_params(self):
+        batch_size = self.batch_size
+        if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        _show_progress(self.progress_bar, 0)
 
     def __sklearn_clone__(self):
+        # a model object passed as a parameter is shared, not deep-copied once per grid-search
+        # candidate: fit copies it before changing it (evaluation mode, device)
         return type(self)(**self.get_params(deep=False))
 
-    cls.__sklearn_clone__ = __sklearn_clone__
-    return cls
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "model_" in state:  # torch's own format, so that a CUDA-fitted encoder loads without a GPU
+            import io
+
+            import torch
+
+            buffer = io.BytesIO()
+            torch.save(state["model_"], buffer)
+            state["model_"] = buffer.getvalue()
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("model_"), bytes):
+            import io
+            import warnings
+
+            import torch
+
+            device = state["device_"]
+            if device.startswith("cuda") and not torch.cuda.is_available():
+                warnings.warn(
+                    f"{type(self).__name__} was fitted on {device!r}, which this machine lacks; it runs on 'cpu'.",
+                    RuntimeWarning, stacklevel=2,
+                )
+                device = state["device_"] = "cpu"
+            state["model_"] = torch.load(io.BytesIO(state["model_"]), map_location=device, weights_only=False)
+        self.__dict__.update(state)
 
 
 # ----------------------------------------------------------------------------- images
@@ -340,8 +375,7 @@ def _pool(output, where):
     return output
 
 
-@_shares_parameters
-class ImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class ImageEncoder(_PretrainedEncoder):
     """Pretrained image network as a transformer: image files or pixels -> features.
 
     Parameters
@@ -373,9 +407,13 @@ class ImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         ``input_size / crop_pct``, centre-crop ``input_size``, scale to [0, 1]
         and normalise. ``crop_pct=1`` with a non-square ``input_size``
         resizes to it exactly.
-    batch_size : int, default=32
+    batch_size : int, default=8
         Images per forward pass. Features do not depend on it (to float32
-        rounding).
+        rounding). On a 2-core CPU with EfficientNet-Lite0, batches of 1 to 8
+        were the fastest in two runs (32-39 images/s) and 32 or 128 slower
+        (22-29 images/s, and 3.4 GB peak at 128;
+        ``benchmarks/bench_encoders.py``); on a GPU a larger batch should pay
+        (not measured here).
     device : str, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:N]"``.
     progress_bar : bool or None, default=None
@@ -431,7 +469,7 @@ class ImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         weights="pretrained",
         layer=None,
         preprocess=None,
-        batch_size=32,
+        batch_size=8,
         device="auto",
         progress_bar=None,
     ):
@@ -442,16 +480,6 @@ class ImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.batch_size = batch_size
         self.device = device
         self.progress_bar = progress_bar
-
-    @property
-    def _n_features_out(self):
-        return self.n_features_out_
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
 
     def _build(self):
         """The network (weights loaded, eval mode) and its timm preprocessing config, or None."""
@@ -508,8 +536,7 @@ class ImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self : object
             The fitted encoder.
         """
-        _check_batch_size(self.batch_size)
-        _show_progress(self.progress_bar, 0)
+        self._check_shared_params()
         overrides = _check_preprocess(self.preprocess)
         if self.layer is not None and not isinstance(self.layer, str):
             raise TypeError(f"layer must be a submodule name (str) or None, got {type(self.layer).__name__}.")
@@ -640,8 +667,7 @@ def _sentences(X):
     return sentences
 
 
-@_shares_parameters
-class TextEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class TextEncoder(_PretrainedEncoder):
     """Pretrained sentence encoder as a transformer: sentences -> features.
 
     Parameters
@@ -688,16 +714,6 @@ class TextEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.device = device
         self.progress_bar = progress_bar
 
-    @property
-    def _n_features_out(self):
-        return self.n_features_out_
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
-
     def _build(self, device):
         st = _require("sentence_transformers", "TextEncoder")
         if isinstance(self.model, st.SentenceTransformer):
@@ -735,8 +751,7 @@ class TextEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self : object
             The fitted encoder.
         """
-        _check_batch_size(self.batch_size)
-        _show_progress(self.progress_bar, 0)
+        self._check_shared_params()
         if not isinstance(self.normalize, (bool, np.bool_)):
             raise TypeError(f"normalize must be True or False, got {self.normalize!r}.")
         if X is not None:

@@ -416,3 +416,44 @@ def test_raw_pixels_travel_in_paired_data_to_the_image_encoder():
         CCA(2).fit(X_img, X_txt)
     with pytest.raises(ValueError, match=r"text must be a 2-D array"):
         paired(X_txt, X_img)  # raw pixels are an image modality only
+
+
+def test_an_encoder_fitted_on_a_missing_gpu_unpickles_on_the_cpu():
+    X = pixels()
+    encoder = ImageEncoder(small_net(), **FAST).fit(X)
+    encoder.device_ = "cuda"  # as if fitted on a GPU (the tensors stay on the CPU here)
+    blob = pickle.dumps(encoder)
+    encoder.device_ = "cpu"
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the fallback to the CPU does not apply")
+    with pytest.warns(RuntimeWarning, match=r"fitted on 'cuda', which this machine lacks; it runs on 'cpu'"):
+        restored = pickle.loads(blob)
+    assert restored.device_ == "cpu"
+    np.testing.assert_array_equal(restored.transform(X), encoder.transform(X))
+
+
+def test_grid_search_over_raw_data_on_a_dask_cluster(tmp_path, minilm, effnet_weights):
+    """Workers load the encoders from the local files named in the parameters: nothing is downloaded."""
+    distributed = pytest.importorskip("distributed")
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    from skcross import paired
+    from skcross.linear import CCA
+    from skcross.pipeline import make_pipeline
+    from skcross.preprocessing import ModalityTransformer
+
+    paths, captions, photo = raw_pairs(tmp_path, 6, seed=2)
+    pipe = make_pipeline(
+        ModalityTransformer(image=ImageEncoder("tf_efficientnet_lite0", weights=effnet_weights, device="cpu"),
+                            text=TextEncoder(minilm, device="cpu")),
+        CCA(2, reg=1.0),
+    )
+    grid = {"cca__n_components": [1, 2]}
+    local = GridSearchCV(pipe, grid, cv=2).fit(paired(paths, captions), photo)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=40) as cluster, \
+            distributed.Client(cluster) as client, joblib.parallel_backend("dask"):
+        remote = GridSearchCV(pipe, grid, cv=2).fit(paired(paths, captions), photo)
+        assert len(client.scheduler_info()["workers"]) == 2
+    np.testing.assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], atol=1e-6)
