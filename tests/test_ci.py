@@ -21,14 +21,17 @@ def test_the_import_contract_is_the_designs_layering():
     layers = setup.split("[importlinter:contract:layers]")[1].split("layers =")[1].split("\n\n")[0].split()
     order = [name for name in layers if name.startswith("skcross.")]
     assert order == ["skcross.benchmark", "skcross.retrieval", "skcross.plotting", "skcross.deep", "skcross.linear",
-                     "skcross.reference", "skcross.preprocessing", "skcross.pipeline", "skcross.base",
+                     "skcross.reference", "skcross.preprocessing", "skcross.pipeline", "skcross.feature_extraction",
+                     "skcross.base",
                      "skcross.metrics", "skcross.utils", "skcross.datasets", "skcross._paired"]
     assert "ignore_imports" not in setup  # no exception dodges the contract
 
 
 def test_install_script_pins_torch_and_builds_scikit_learn_extra():
     script = (REPO_ROOT / "tools" / "install.sh").read_text()
-    assert "SKCROSS_TORCH_VERSION:-2.13.0" in script and '"torch==${TORCH_VERSION}"' in script
+    # torch and torchvision as one pair (timm needs torchvision, which loads only beside its own torch)
+    assert "SKCROSS_TORCH_VERSION:-2.14.1" in script and "SKCROSS_TORCHVISION_VERSION:-0.29.1" in script
+    assert '"torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}"' in script
     assert '--index-url "$SKCROSS_TORCH_INDEX_URL"' in script  # the CPU-only route
     assert "--no-binary scikit-learn-extra" in script and "C compiler" in script
 
