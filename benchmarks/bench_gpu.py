@@ -88,7 +88,9 @@ def _parser():
                         "default $SKCROSS_DATA or ../shared/datasets")
     parser.add_argument("--output", type=Path, help="results folder (default: benchmarks/results/gpu on CUDA, "
                         "a temporary folder for a dry run)")
-    parser.add_argument("--cpu-threads", type=int, default=2, help="torch threads of each CPU reference fit")
+    parser.add_argument("--cpu-threads", type=int, default=None,
+                        help="torch threads of each CPU reference fit (default: the usable CPUs shared evenly "
+                             "between the reference-fit workers and this process)")
     return parser
 
 
@@ -214,9 +216,20 @@ def seed_spread(dataset_name, method):
     return None
 
 
+def cpu_fit_workers(n_jobs, cpu_threads=None):
+    """(workers, threads each) for the CPU reference fits: threads = usable CPUs / (workers + this process)."""
+    from skcross.utils._threads import usable_cpus
+
+    usable = usable_cpus()
+    if cpu_threads is None:
+        workers = max(1, min(n_jobs, usable // 2 - 1))
+        return workers, max(1, usable // (workers + 1))
+    return max(1, min(n_jobs, usable // cpu_threads - 1)), cpu_threads
+
+
 def compare_fits(datasets, device, sizes, cpu_threads):
     jobs = [(name, method) for name in datasets for method in DEEP_METHODS]
-    workers = max(1, min(len(jobs), ((os.cpu_count() or 2) - 2) // cpu_threads))
+    workers, cpu_threads = cpu_fit_workers(len(jobs), cpu_threads)
     rows = []
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         on_cpu = {job: pool.submit(fit_one, job[0], datasets[job[0]], job[1], "cpu", sizes["quick"], cpu_threads)
@@ -250,7 +263,7 @@ def compare_fits(datasets, device, sizes, cpu_threads):
     columns = list(dict.fromkeys(key for row in rows for key in row))
     print_table(rows, columns, title=f"2. deep methods, defaults, seed 0: {device} against the CPU "
                 f"({workers} CPU fits at a time, {cpu_threads} torch threads each, beside the {device} fits)")
-    return rows, workers
+    return rows, f"{workers} at a time, {cpu_threads} torch threads each"
 
 
 # --------------------------------------------------------------------------- step 3: evaluation at scale
@@ -392,7 +405,7 @@ def main(argv=None):
     tests = run_cuda_tests(output)
     seconds["tests"] = time.perf_counter() - start
     datasets = load_datasets(data_home, sizes)
-    fits, workers = compare_fits(datasets, device, sizes, args.cpu_threads)
+    fits, cpu_fits = compare_fits(datasets, device, sizes, args.cpu_threads)
     seconds["fits"] = time.perf_counter() - start - seconds["tests"]
     scale_rows = scale(device, sizes)
     seconds["scale"] = time.perf_counter() - start - seconds["tests"] - seconds["fits"]
@@ -400,7 +413,7 @@ def main(argv=None):
         "command": "python benchmarks/bench_gpu.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "dry run": not cuda, "device": device, "sizes": sizes, "seconds": seconds,
-        "cpu reference fits": f"{workers} at a time, {args.cpu_threads} torch threads each, beside the {device} fits",
+        "cpu reference fits": f"{cpu_fits}, beside the {device} fits",
         "datasets": {name: f"{len(d['y_train'])} training / {len(d['y_test'])} test pairs"
                      for name, d in datasets.items()},
         **environment(cuda),

@@ -1,9 +1,9 @@
-"""skorch callbacks of the deep methods: the progress bar, SSPE's step decay, DSE's training accuracy."""
+"""skorch callbacks of the deep methods: the progress bar, SSPE's step decay, DSE's training accuracy, the CPU threads."""
 
 import numpy as np
 from skorch.callbacks import Callback
 
-__all__ = ["EpochProgressBar", "StepDecayPerBatches", "TrainAccuracy"]
+__all__ = ["EpochProgressBar", "ReviseThreads", "StepDecayPerBatches", "TrainAccuracy"]
 
 
 class EpochProgressBar(Callback):
@@ -93,3 +93,18 @@ class TrainAccuracy(Callback):
         sizes = np.array([b["train_batch_size"] for b in batches], dtype=float)
         accuracies = np.array([b["train_acc"] for b in batches])
         net.history.record("train_acc", float(accuracies @ sizes / sizes.sum()))
+
+
+class ReviseThreads(Callback):
+    """Before each epoch, let the fit's thread policy re-read the machine's load (engine-internal).
+
+    ``policy`` is the fit's :class:`skcross.utils._threads.ThreadPolicy`; it
+    changes torch's threads only when at least 0.5 s have passed and the CPUs
+    that other processes leave free changed.
+    """
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.policy.revise()

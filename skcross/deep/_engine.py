@@ -12,7 +12,9 @@ in ``_graph_sampling``; each method file (``_dcca``, ``_dscmr``, ``_dse``,
 ``_sspe``, ``_uncsm``) holds its module, loss and estimator only.
 """
 
+import contextlib
 import copy
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -26,8 +28,9 @@ from skorch.dataset import ValidSplit
 
 from ..base import CrossModalMixin
 from ..utils._device import resolve_device
+from ..utils._threads import ThreadPolicy
 from ..utils._sklearn_compat import Interval, StrOptions
-from ._callbacks import EpochProgressBar
+from ._callbacks import EpochProgressBar, ReviseThreads
 from ._datasets import ClassMatchedDataset
 
 __all__ = ["CrossModalNet", "DeepCrossModalMixin", "resolve_device"]
@@ -224,6 +227,9 @@ class DeepCrossModalMixin(CrossModalMixin):
         if self.verbose == 1:
             desc = type(self).__name__ if stage is None else f"{type(self).__name__} ({stage})"
             callbacks.append(("progress_bar", EpochProgressBar(desc)))
+        policy = getattr(self, "_thread_policy", None)
+        if policy is not None:
+            callbacks.append(("cpu_threads", ReviseThreads(policy)))
         return CrossModalNet(
             module,
             criterion=criterion,
@@ -260,8 +266,37 @@ class DeepCrossModalMixin(CrossModalMixin):
             devices = [device.index if device.index is not None else torch.cuda.current_device()]
         return torch.random.fork_rng(devices=devices)
 
+    @contextlib.contextmanager
+    def _cpu_threads(self):
+        """Run a fit with the engine's thread policy (``skcross.utils._threads``); record it in ``fit_threads_``.
+
+        ``SKCROSS_TORCH_THREADS=N`` fixes every fit at N threads instead (no
+        adaptation to other processes' load).
+        """
+        fixed = os.environ.get("SKCROSS_TORCH_THREADS", "auto")
+        if fixed != "auto":
+            if not fixed.isdigit() or int(fixed) < 1:
+                raise ValueError(f"SKCROSS_TORCH_THREADS must be 'auto' or a positive integer, got {fixed!r}.")
+            found = torch.get_num_threads()
+            torch.set_num_threads(int(fixed))
+            try:
+                yield
+            finally:
+                torch.set_num_threads(found)
+                self.fit_threads_ = [(0.0, int(fixed))]
+            return
+        policy = ThreadPolicy()
+        policy.start()
+        self._thread_policy = policy
+        try:
+            yield
+        finally:
+            policy.stop()
+            del self._thread_policy
+            self.fit_threads_ = policy.history
+
     def _validate_and_fit(self, X_img, X_txt, y, fit_params):
-        with self._own_torch_rng():
+        with self._own_torch_rng(), self._cpu_threads():
             return super()._validate_and_fit(X_img, X_txt, y, fit_params)
 
     def _fit(self, X_img, X_txt, y):
@@ -313,7 +348,7 @@ class DeepCrossModalMixin(CrossModalMixin):
         if not hasattr(self, "net_"):
             return self.fit(X_img, X_txt, y)
         X_img, X_txt, y = self._validate_training_data(X_img, X_txt, y, method="partial_fit", reset=False)
-        with self._restored_on_failure(), self._own_torch_rng():
+        with self._restored_on_failure(), self._own_torch_rng(), self._cpu_threads():
             seed = self._start_training()
             classes = getattr(self, "classes_", None)
             (X, y_net), targets = self._training_set(X_img, X_txt, y, seed)

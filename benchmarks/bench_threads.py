@@ -1,0 +1,211 @@
+"""Deep fits on a shared machine: the engine's thread policy against fixed thread counts.
+
+For DCCA, DSCMR, DSE, UNCSM and SSPE, short fits (``few_iterations_params``:
+about 200 optimizer steps a stage) on the shared Wikipedia features, each
+policy in its own fresh process:
+
+- ``auto``: the engine's default (threads = usable CPUs that other processes
+  leave free, within any limit in force; revised between epochs);
+- ``1`` and ``2``: ``SKCROSS_TORCH_THREADS=1`` / ``=2``, fixed.
+
+Table 1: fit seconds alone and beside one busy single-thread process (a
+spinning Python loop started before the fits), best of 2 rounds (every policy
+once per round, the second round in reverse order, each fit in a fresh
+process), the threads the default chose, and the range of the fits' test mAP
+(mean of both directions) over all runs, which must not depend on the policy
+beyond the committed seeds' spread.
+
+Table 2: ``GridSearchCV`` over 4 candidates (lr), 2-fold, ``refit=False``,
+with ``n_jobs=1`` and ``n_jobs=2`` (joblib's loky workers), per policy.
+
+Run: ``python benchmarks/bench_threads.py [--smoke] [--fits-only | --grid-only] [--methods DSCMR,DSE]``
+(``--smoke``: DSCMR only, 200 pairs, a few steps, one round, no grid).
+"""
+
+import multiprocessing
+import os
+import time
+
+from _utils import find_data_home, print_table
+
+METHODS = ("DCCA", "DSCMR", "DSE", "UNCSM", "SSPE")
+POLICIES = ("auto", "1", "2")
+
+
+def _spin(stop):
+    while not stop.is_set():
+        pass
+
+
+class BusyNeighbour:
+    """One single-thread process spinning on the CPU while the block runs."""
+
+    def __enter__(self):
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._process = context.Process(target=_spin, args=(self._stop,), daemon=True)
+        self._process.start()
+        time.sleep(1.0)  # running, and seen by the load sampling
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._process.join(5)
+
+
+def _data(data_home):
+    """The shared Wikipedia features, or the identical copy bundled with skcross."""
+    from skcross.datasets import load_dataset, load_wikipedia
+
+    return load_dataset("wikipedia", data_home=data_home) if data_home else load_wikipedia()
+
+
+def _estimator(name, n_samples, iterations):
+    from skcross import deep
+    from skcross.utils._budget import few_iterations_params
+
+    estimator = getattr(deep, name)()
+    return estimator.set_params(**few_iterations_params(estimator, n_samples, iterations))
+
+
+def _child_fits(policy, methods, iterations, data_home, n_train, queue):
+    """Fresh process: each method fitted once; seconds, the threads chosen and the test mAP."""
+    os.environ["SKCROSS_TORCH_THREADS"] = policy
+    from skcross.metrics import cross_modal_map
+
+    d = _data(data_home)
+    X_img, X_txt, y = d.X_img_train[:n_train], d.X_txt_train[:n_train], d.y_train[:n_train]
+    rows = {}
+    for name in methods:
+        estimator = _estimator(name, len(y), iterations)
+        start = time.perf_counter()
+        estimator.fit(X_img, X_txt, y)
+        seconds = time.perf_counter() - start
+        chosen = sorted({threads for _, threads in estimator.fit_threads_})
+        score = cross_modal_map(estimator, d.X_img_test, d.X_txt_test, d.y_test)["mean"]
+        rows[name] = {"seconds": seconds, "threads": "/".join(map(str, chosen)), "map": score}
+    queue.put(rows)
+
+
+def best_of_rounds(methods, iterations, data_home, rounds=2, n_train=None):
+    """Each policy once per round, every other round in reverse order so that no policy always runs first; the best."""
+    runs = {policy: [] for policy in POLICIES}
+    for k in range(rounds):
+        for policy in POLICIES[::-1] if k % 2 else POLICIES:
+            runs[policy].append(run_fits(policy, methods, iterations, data_home, n_train))
+    best = {}
+    for policy, per_round in runs.items():
+        best[policy] = {}
+        for name in methods:
+            fits = [run[name] for run in per_round]
+            best[policy][name] = {**min(fits, key=lambda r: r["seconds"]), "maps": [r["map"] for r in fits],
+                                  "threads": "/".join(sorted({r["threads"] for r in fits}))}
+    return best
+
+
+def run_fits(policy, methods, iterations, data_home, n_train):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_child_fits, args=(policy, methods, iterations, data_home, n_train, queue))
+    child.start()
+    rows = queue.get()
+    child.join()
+    return rows
+
+
+def _child_grid(policy, name, iterations, data_home, queue):
+    os.environ["SKCROSS_TORCH_THREADS"] = policy
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from skcross import paired
+    from skcross.metrics import get_scorer
+
+    d = _data(data_home)
+    X, y = paired(d.X_img_train, d.X_txt_train), d.y_train
+    estimator = _estimator(name, len(y) // 2, iterations)
+    grid = {"lr": [estimator.lr * f for f in (0.3, 1.0, 3.0, 0.1)]}
+    seconds = {}
+    for n_jobs in (1, 2):
+        search = GridSearchCV(estimator, grid, scoring=get_scorer("map"), refit=False, n_jobs=n_jobs,
+                              cv=StratifiedKFold(2, shuffle=True, random_state=0))
+        start = time.perf_counter()
+        search.fit(X, y)
+        seconds[n_jobs] = time.perf_counter() - start
+    queue.put(seconds)
+
+
+def run_grid(policy, name, iterations, data_home):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_child_grid, args=(policy, name, iterations, data_home, queue))
+    child.start()
+    seconds = queue.get()
+    child.join()
+    return seconds
+
+
+def main():
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI: checks the script runs")
+    parser.add_argument("--fits-only", action="store_true")
+    parser.add_argument("--grid-only", action="store_true")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated, default all five")
+    args = parser.parse_args()
+    try:
+        import skorch  # noqa: F401
+        import torch
+    except ImportError as exc:
+        print(f"skipped: the deep extra is not installed ({exc})")
+        return
+    from skcross.utils._threads import usable_cpus
+
+    data_home = find_data_home()
+    methods = ("DSCMR",) if args.smoke else tuple(args.methods.split(","))
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        parser.error(f"--methods: unknown {unknown}; choose among {', '.join(METHODS)}")
+    iterations = 10 if args.smoke else 200
+    print(f"{usable_cpus()} usable CPUs; torch {torch.__version__}, default intra-op threads {torch.get_num_threads()}")
+    if not args.grid_only:
+        fit_table(methods, iterations, data_home, rounds=1 if args.smoke else 2, n_train=200 if args.smoke else None)
+    if not (args.smoke or args.fits_only):
+        grid_table(methods, iterations, data_home)
+
+
+def fit_table(methods, iterations, data_home, rounds, n_train):
+    alone = best_of_rounds(methods, iterations, data_home, rounds, n_train)
+    with BusyNeighbour():
+        busy = best_of_rounds(methods, iterations, data_home, rounds, n_train)
+    rows = []
+    for name in methods:
+        row = {"method": name}
+        for label, runs in (("alone", alone), ("busy", busy)):
+            best = min(runs[p][name]["seconds"] for p in ("1", "2"))
+            for policy in POLICIES:
+                row[f"{label} {policy}"] = runs[policy][name]["seconds"]
+            row[f"{label} auto/best"] = runs["auto"][name]["seconds"] / best
+            row[f"{label} auto threads"] = runs["auto"][name]["threads"]
+        maps = [m for runs in (alone, busy) for p in POLICIES for m in runs[p][name]["maps"]]
+        row["mAP min..max"] = f"{min(maps):.4f}..{max(maps):.4f}"
+        rows.append(row)
+    columns = ["method"] + [f"{label} {c}" for label in ("alone", "busy")
+                            for c in ("auto", "1", "2", "auto/best", "auto threads")] + ["mAP min..max"]
+    print_table(rows, columns, title="Fit seconds (best of the rounds): alone, and beside one busy single-thread process")
+
+
+def grid_table(methods, iterations, data_home):
+    grid_rows = []
+    for name in methods:
+        row = {"method": name}
+        for policy in POLICIES:
+            seconds = run_grid(policy, name, iterations, data_home)
+            row[f"{policy}: n_jobs=1"], row[f"{policy}: n_jobs=2"] = seconds[1], seconds[2]
+        grid_rows.append(row)
+    print_table(grid_rows, ["method"] + [f"{p}: n_jobs={n}" for p in POLICIES for n in (1, 2)],
+                title="GridSearchCV, 4 candidates x 2 folds, refit=False: seconds")
+
+
+if __name__ == "__main__":
+    main()
