@@ -202,8 +202,10 @@ def grid_table(methods, iterations, data_home):
         for policy in POLICIES:
             seconds = run_grid(policy, name, iterations, data_home)
             row[f"{policy}: n_jobs=1"], row[f"{policy}: n_jobs=2"] = seconds[1], seconds[2]
+            row[f"{policy}: 2/1"] = seconds[2] / seconds[1]
+            print(f"  grid {name} {policy}: n_jobs=1 {seconds[1]:.1f} s, n_jobs=2 {seconds[2]:.1f} s", flush=True)
         grid_rows.append(row)
-    print_table(grid_rows, ["method"] + [f"{p}: n_jobs={n}" for p in POLICIES for n in (1, 2)],
+    print_table(grid_rows, ["method"] + [f"{p}: {c}" for p in POLICIES for c in ("n_jobs=1", "n_jobs=2", "2/1")],
                 title="GridSearchCV, 4 candidates x 2 folds, refit=False: seconds")
 
 
