@@ -131,6 +131,10 @@ def _child_grid(policy, name, iterations, data_home, queue):
         start = time.perf_counter()
         search.fit(X, y)
         seconds[n_jobs] = time.perf_counter() - start
+    # loky's idle workers are this process's children: without a shutdown its exit waits for their 300 s timeout
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
     queue.put(seconds)
 
 
