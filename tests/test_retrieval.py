@@ -331,7 +331,7 @@ def test_torch_ranking_equals_numpy(labels, k):
     rows = np.arange(S.shape[0])
     kk = _ranking._check_k(k, S.shape[1])
     by_sorting = _ranking._average_precision_by_sorting(rows, S, relevance, kk).sum()
-    by_argsort = _ranking._sum_average_precision(relevance.sorted(rows, _ranking._rank_block(S, kk)))
+    by_argsort = _ranking._average_precision_rows(relevance.sorted(rows, _ranking._rank_block(S, kk))).sum()
     assert by_sorting == pytest.approx(by_argsort, abs=1e-12)
     assert _ranking._average_precision_torch(rows, S, relevance, kk, "cpu").sum() == pytest.approx(by_argsort, abs=1e-12)
 

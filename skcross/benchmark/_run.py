@@ -13,16 +13,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold, ParameterGrid, StratifiedKFold
 
 from ..metrics import (
-    average_precision_per_query,
+    PrecisionRecallCurve,
+    PrecisionScopeCurve,
+    average_over_classes,
     class_prior_similarity,
     cross_modal_instance_scores,
     instance_retrieval_scores,
     get_scorer,
     mean_average_precision,
-    precision_at_k,
-    precision_recall_curve,
-    precision_scope_curve,
     random_precision,
+    rank_queries,
 )
 from ..utils._device import resolve_device
 from ._methods import METHODS, available_methods
@@ -331,7 +331,7 @@ def run_benchmark(
     if groups_test is None:
         prior = class_prior_similarity(y, y_test, len(y_test))
         protocol["class_prior_map"] = {
-            direction: _score_ranking(prior, y_test, y_test, direction, "class prior", result)
+            direction: _score_ranking(prior, y_test, y_test, direction, "class prior", result)[0]
             for direction in DIRECTIONS
         }
     else:
@@ -493,25 +493,34 @@ def _run_one(method, seed, device, select, cv, quick, progress, train, test, res
         row["map_mean"] = (row["map_i2t"] + row["map_t2i"]) / 2
         return row
     for direction, S_d in zip(DIRECTIONS, (S, S.T)):
-        scores = _score_ranking(S_d, y_test, y_test, direction, method.name, result)
+        scores, result.per_query_ap[(method.name, seed, direction)] = _score_ranking(
+            S_d, y_test, y_test, direction, method.name, result)
         row.update({f"{measure}_{direction}": value for measure, value in scores.items()})
-        result.per_query_ap[(method.name, seed, direction)] = average_precision_per_query(S_d, y_test, y_test)
     row["map_mean"] = (row["map_i2t"] + row["map_t2i"]) / 2
     return row
 
 
 def _score_ranking(S, y_query, y_db, direction, name, result):
-    """mAP@all, mAP@50 and P@10 of one direction's similarities; its curves are added to ``result``."""
-    n_db = S.shape[1]
-    scopes = np.unique(np.linspace(1, n_db, num=min(20, n_db)).round().astype(int))
-    result.curves.setdefault((name, direction, "pr"), []).append(precision_recall_curve(S, y_query, y_db))
-    result.curves.setdefault((name, direction, "scope"), []).append(precision_scope_curve(S, y_query, y_db, scopes=scopes))
+    """``(scores, per-query AP)`` of one direction's similarities, all from one ranking of each query.
+
+    The scores are mAP@all, class-balanced mAP, mAP@50 and P@10
+    (reductions of :func:`~skcross.metrics.rank_queries`' arrays); the
+    precision-recall and precision-scope curves are added to ``result``.
+    """
+    n_query, precision_at = S.shape[0], min(PRECISION_AT, S.shape[1])
+    scopes = np.unique(np.linspace(1, S.shape[1], num=min(20, S.shape[1])).round().astype(int))
+    values = rank_queries(S, y_query, y_db, ["ap", f"ap@{MAP_AT}", f"hits@{precision_at}", "scope", "pr"],
+                          scopes=scopes)
+    result.curves.setdefault((name, direction, "pr"), []).append(
+        PrecisionRecallCurve(values["pr"].sum(axis=0) / n_query, np.linspace(0, 1, 11)))
+    result.curves.setdefault((name, direction, "scope"), []).append(
+        PrecisionScopeCurve(scopes, values["scope"].sum(axis=0) / (scopes * n_query)))
     return {
-        "map": mean_average_precision(S, y_query, y_db),
-        "balanced_map": mean_average_precision(S, y_query, y_db, average="classes"),
-        f"map@{MAP_AT}": mean_average_precision(S, y_query, y_db, k=MAP_AT),
-        f"p@{PRECISION_AT}": precision_at_k(S, y_query, y_db, k=PRECISION_AT),
-    }
+        "map": float(values["ap"].sum() / n_query),
+        "balanced_map": average_over_classes(values["ap"], y_query),
+        f"map@{MAP_AT}": float(values[f"ap@{MAP_AT}"].sum() / n_query),
+        f"p@{PRECISION_AT}": float(values[f"hits@{precision_at}"].sum() / precision_at / n_query),
+    }, values["ap"]
 
 
 def estimator_requires_labels(method):

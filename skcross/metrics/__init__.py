@@ -16,6 +16,7 @@ from ._ranking import (
     precision_at_k,
     precision_recall_curve,
     precision_scope_curve,
+    rank_queries,
     recall_at_k,
     top_k,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "precision_recall_curve",
     "precision_scope_curve",
     "random_precision",
+    "rank_queries",
     "recall_at_k",
     "split_labels",
     "top_k",

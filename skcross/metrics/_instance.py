@@ -13,40 +13,11 @@ import numbers
 
 import numpy as np
 
-from ._ranking import _average_precision_by_sorting, _check_similarity, _map_blocks, _Relevance, _row_blocks
+from ._ranking import Statistic, _check_similarity, _Relevance, _row_blocks, _statistic_of, per_query_statistics
 
 __all__ = ["first_relevant_rank", "instance_retrieval_scores", "unique_images"]
 
 DEFAULT_KS = (1, 5, 10)
-
-
-def _first_relevant_rank_block(rows, S_block, relevance):
-    """1-based rank of each row's best-ranked relevant item (ties keep database order); inf without one.
-
-    No sort: the rank is one plus the number of larger similarities plus the
-    number of equal ones earlier in the database.
-    """
-    n = S_block.shape[1]
-    mask = relevance.mask(rows, n)
-    has = mask.any(axis=1)
-    best = np.where(mask, S_block, -np.inf).max(axis=1, keepdims=True)
-    at_best = S_block == best
-    first = np.argmax(mask & at_best, axis=1)
-    larger = np.count_nonzero(S_block > best, axis=1)
-    equal_before = np.count_nonzero(at_best & (np.arange(n) < first[:, None]), axis=1)
-    return np.where(has, 1.0 + larger + equal_before, np.inf)
-
-
-def _per_query(blocks, relevance, n_jobs, with_ap):
-    """``(first relevant rank, AP or None)`` of every query of ``blocks`` (``(rows, S_block)`` pairs), in order."""
-
-    def task(rows, S_block):
-        ap = _average_precision_by_sorting(rows, S_block, relevance, None) if with_ap else None
-        return _first_relevant_rank_block(rows, S_block, relevance), ap
-
-    results = list(_map_blocks(task, blocks, n_jobs))
-    ranks = np.concatenate([rank for rank, _ in results])
-    return ranks, (np.concatenate([ap for _, ap in results]) if with_ap else None)
 
 
 def first_relevant_rank(S, y_query=None, y_db=None, *, n_jobs=None):
@@ -76,10 +47,7 @@ def first_relevant_rank(S, y_query=None, y_db=None, *, n_jobs=None):
     >>> first_relevant_rank([[0.1, 0.9, 0.5], [0.3, 0.3, 0.3]], [8, 8], [8, 7, 8]).tolist()
     [2.0, 1.0]
     """
-    S = _check_similarity(S)
-    relevance = _Relevance(y_query, y_db, *S.shape)
-    ranks, _ = _per_query(_row_blocks(*S.shape, lambda rows: S[rows]), relevance, n_jobs, with_ap=False)
-    return ranks
+    return _statistic_of(S, y_query, y_db, "first_rank", None, n_jobs)[0]
 
 
 def _check_ks(ks):
@@ -152,7 +120,8 @@ def _instance_two_way(n_images, n_texts, image_ids, text_groups, i2t_block, t2i_
         ("t2i", n_texts, n_images, text_groups, image_ids, t2i_block),
     ):
         relevance = _Relevance(y_q, y_db, n_q, n_db)
-        ranks, ap = _per_query(_row_blocks(n_q, n_db, block, lazy=True), relevance, n_jobs, with_ap=True)
+        ranks, ap = per_query_statistics(_row_blocks(n_q, n_db, block, lazy=True), relevance,
+                                         [Statistic("first_rank"), Statistic("ap")], n_jobs)
         scores[direction] = {**_summary(ranks, ks), "map": float(ap.mean())}
         queries[direction] = {"rank": ranks, "ap": ap}
     scores["rsum"] = sum(scores[d][f"R@{k}"] for d in ("i2t", "t2i") for k in ks)

@@ -8,6 +8,7 @@ stays bounded by ``block_size x n_database`` whatever the number of queries.
 
 import functools
 import numbers
+import re
 import sys
 from typing import NamedTuple
 
@@ -27,6 +28,7 @@ __all__ = [
     "precision_at_k",
     "precision_scope_curve",
     "precision_recall_curve",
+    "rank_queries",
     "recall_at_k",
 ]
 
@@ -473,46 +475,202 @@ def _map_blocks(task, S_blocks, n_jobs):
     )
 
 
-def _sum_over_ranked_blocks(S_blocks, relevance, k, reduce, n_jobs=None, device=None, per_query=False):
-    """Sum ``reduce(sorted_relevance)`` over the ``(rows, S_block)`` of ``S_blocks``.
+class Statistic(NamedTuple):
+    """One per-query statistic of a ranking, as :func:`per_query_statistics` computes it.
 
-    Blocks are ranked in ``n_jobs`` threads (NumPy's sorts release the GIL;
-    see :func:`_map_blocks`). Average precision over most of the ranking
-    (mAP@all, or a ``k`` of at least a quarter of the database) takes the
-    value-sorting path for float64 blocks and for float32 rows of at least
-    :data:`_FLOAT32_VALUE_SORT_FROM` items of which few are relevant
-    (:func:`_average_precision_float32`); with a torch ``device``, average
-    precision is ranked there.
-
-    With ``per_query=True`` the value of every query is returned instead of
-    the sum (``reduce`` must then be one of :data:`_PER_QUERY`'s keys).
+    ``what`` is ``"ap"`` (average precision of the top ``at``; None: the
+    whole ranking), ``"hits"`` (relevant items in the top ``at``),
+    ``"found"`` (whether one is in the top ``at``), ``"first_rank"`` (rank
+    from 1 of the best-ranked relevant item, inf without one), ``"scope"``
+    (relevant items in the top k for each k of the increasing ``at``) or
+    ``"pr"`` (interpolated precision at each recall level of ``at``).
     """
-    row_values = _PER_QUERY.get(reduce)
-    if per_query and row_values is None:
-        raise ValueError(f"{reduce!r} has no per-query form.")
+
+    what: str
+    at: object = None
+
+
+def _depth(statistic, n_db):
+    """How many of the best-ranked items ``statistic`` looks at (None: all of them)."""
+    if statistic.what == "scope":
+        return int(statistic.at[-1])
+    if statistic.what in ("ap", "hits", "found") and statistic.at is not None and statistic.at < n_db:
+        return int(statistic.at)
+    return None
+
+
+def _from_ranked(statistic, rel):
+    """``statistic`` of each row of a ranked relevance block ``rel`` (best first)."""
+    what, at = statistic
+    if what == "scope":
+        return np.cumsum(rel, axis=1)[:, np.asarray(at) - 1]
+    if what == "pr":
+        return _interpolated_precision_rows(rel, at)
+    if what == "first_rank":
+        return np.where(rel.any(axis=1), rel.argmax(axis=1) + 1.0, np.inf)
+    top = rel if at is None else rel[:, :at]
+    if what == "ap":
+        return _average_precision_rows(top)
+    return np.count_nonzero(top, axis=1) if what == "hits" else top.any(axis=1)
+
+
+def _as_numpy(S_block):
+    return S_block.cpu().numpy() if hasattr(S_block, "cpu") else S_block
+
+
+def _block_statistics(rows, S_block, relevance, statistics, device):
+    """The kernel choice, in one place: every statistic of one block of query rows.
+
+    - AP only, on a torch ``device``: :func:`_average_precision_torch`.
+    - AP over most of the ranking (``at`` None or at least a quarter of the
+      database) and first ranks only: no ranked list. AP by sorting values
+      (float64 rows, and float32 rows of at least
+      :data:`_FLOAT32_VALUE_SORT_FROM` items:
+      :func:`_average_precision_float32`), first ranks by counting
+      (:func:`_first_relevant_rank_block`).
+    - Anything else: the block is ranked once, as deep as the deepest
+      statistic needs (:func:`_rank_block`), and each statistic read from it.
+    """
+    n = S_block.shape[1]
+    if device is not None and all(s.what == "ap" for s in statistics):
+        return [_average_precision_torch(rows, S_block, relevance, s.at, device) for s in statistics]
+    S_block = _as_numpy(S_block)
+    deep_ap = all(s.what == "first_rank" or (s.what == "ap" and (s.at is None or 4 * s.at >= n))
+                  for s in statistics)
+    if deep_ap and (S_block.dtype != np.float32 or n >= _FLOAT32_VALUE_SORT_FROM or
+                    all(s.what == "first_rank" for s in statistics)):
+        ap_of = _average_precision_float32 if S_block.dtype == np.float32 else _average_precision_by_sorting
+        return [_first_relevant_rank_block(rows, S_block, relevance) if s.what == "first_rank"
+                else ap_of(rows, S_block, relevance, s.at) for s in statistics]
+    depths = [_depth(s, n) for s in statistics]
+    rel = relevance.sorted(rows, _rank_block(S_block, None if None in depths else max(depths)))
+    return [_from_ranked(s, rel) for s in statistics]
+
+
+def per_query_statistics(S_blocks, relevance, statistics, n_jobs=None, device=None):
+    """Every query's value of each :class:`Statistic`: the one ranking pass behind every metric.
+
+    Each block of query rows of ``S_blocks`` (``(rows, S_block)`` pairs, see
+    :func:`_row_blocks`) is ranked once, in ``n_jobs`` threads (NumPy's
+    sorts release the GIL), by the kernel :func:`_block_statistics` chooses.
+    Returns one array per statistic, in the queries' order: shape
+    (n_queries,), or (n_queries, len(at)) for ``"scope"`` and ``"pr"``.
+    """
 
     def task(rows, S_block):
-        if reduce is _sum_average_precision and device is not None:
-            values = _average_precision_torch(rows, S_block, relevance, k, device)
-        # Average precision over most of the ranking: a float64 row by sorting its values (faster than an
-        # index sort); a float32 block by sorting integer keys below _FLOAT32_VALUE_SORT_FROM items, from
-        # there on by sorting values where few items are relevant.
-        elif reduce is _sum_average_precision and (k is None or 4 * k >= S_block.shape[1]) and (
-                S_block.dtype != np.float32 or S_block.shape[1] >= _FLOAT32_VALUE_SORT_FROM):
-            ap_of = _average_precision_float32 if S_block.dtype == np.float32 else _average_precision_by_sorting
-            values = ap_of(rows, S_block, relevance, k)
-        else:
-            ranked = relevance.sorted(rows, _rank_block(S_block, k))
-            return row_values(ranked) if per_query else reduce(ranked)
-        return values if per_query else float(values.sum())
+        return _block_statistics(rows, S_block, relevance, statistics, device)
 
-    results = _map_blocks(task, S_blocks, n_jobs)
-    if per_query:  # in the blocks' order
-        return np.concatenate(list(results)).astype(np.float64)
-    total = 0
-    for result in results:
-        total = total + result
-    return total
+    blocks = list(_map_blocks(task, S_blocks, n_jobs))
+    return [np.concatenate([block[i] for block in blocks]) for i in range(len(statistics))]
+
+
+def _first_relevant_rank_block(rows, S_block, relevance):
+    """1-based rank of each row's best-ranked relevant item (ties keep database order); inf without one.
+
+    No sort: the rank is one plus the number of larger similarities plus the
+    number of equal ones earlier in the database.
+    """
+    n = S_block.shape[1]
+    mask = relevance.mask(rows, n)
+    has = mask.any(axis=1)
+    best = np.where(mask, S_block, -np.inf).max(axis=1, keepdims=True)
+    at_best = S_block == best
+    first = np.argmax(mask & at_best, axis=1)
+    larger = np.count_nonzero(S_block > best, axis=1)
+    equal_before = np.count_nonzero(at_best & (np.arange(n) < first[:, None]), axis=1)
+    return np.where(has, 1.0 + larger + equal_before, np.inf)
+
+
+_STATISTIC_NAME = re.compile(r"^(?P<what>ap|hits|found)(?:@(?P<k>[1-9][0-9]*))?$|^(?P<bare>first_rank|scope|pr)$")
+
+
+def rank_queries(S, y_query=None, y_db=None, statistics=("ap",), *, scopes=None, recall_levels=None, n_jobs=None):
+    """Rank every query once and return its per-query statistics: the one currency of skcross's evaluation.
+
+    Every metric of :mod:`skcross.metrics` is a reduction of these arrays:
+    mAP is the mean of ``"ap"``, class-balanced mAP its
+    :func:`average_over_classes`, precision@k the mean of ``"hits@k"`` over
+    k, Recall@k the mean of ``"found@k"``, median rank the median of
+    ``"first_rank"``, and the curves the means of ``"scope"`` and ``"pr"``.
+    Asking for several statistics ranks each query once for all of them.
+
+    Parameters
+    ----------
+    S : array-like of shape (n_queries, n_database)
+        Similarities; larger means more similar.
+    y_query, y_db : array-like or None, default=None
+        Labels defining relevance, as in :func:`mean_average_precision`.
+    statistics : sequence of str, default=("ap",)
+        ``"ap"`` / ``"ap@K"`` (average precision of the whole ranking / of
+        the top K), ``"hits@K"`` (relevant items in the top K),
+        ``"found@K"`` (a relevant item in the top K), ``"first_rank"`` (rank
+        from 1 of the first relevant item, inf without one), ``"scope"``
+        (relevant items in the top k for each of ``scopes``) and ``"pr"``
+        (interpolated precision at each of ``recall_levels``). A K beyond the
+        database is clipped to its size.
+    scopes : array-like of int, default=None
+        Cut-offs of ``"scope"``, as in :func:`precision_scope_curve`.
+    recall_levels : array-like of float, default=None
+        Levels of ``"pr"``, as in :func:`precision_recall_curve`.
+    n_jobs : int, default=None
+        Threads ranking blocks of queries in parallel.
+
+    Returns
+    -------
+    values : dict
+        ``{name: ndarray}``: shape (n_queries,), or (n_queries, n_levels)
+        for ``"scope"`` and ``"pr"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import rank_queries
+    >>> S = np.array([[0.9, 0.8, 0.1],
+    ...               [0.2, 0.6, 0.7]])
+    >>> values = rank_queries(S, [0, 1], [0, 1, 0], ["ap", "hits@2", "first_rank"])
+    >>> values["ap"].round(4).tolist(), values["hits@2"].tolist(), values["first_rank"].tolist()
+    ([0.8333, 0.5], [1, 1], [1.0, 2.0])
+    """
+    S, relevance = _prepare(S, y_query, y_db)
+    if isinstance(statistics, str) or not len(statistics):
+        raise ValueError(f"statistics must be a non-empty list of names such as ['ap', 'hits@10'], got {statistics!r}.")
+    parsed = []
+    for name in statistics:
+        match = _STATISTIC_NAME.match(name) if isinstance(name, str) else None
+        if match is None:
+            raise ValueError(f"statistics: {name!r} is not a statistic; use 'ap', 'ap@K', 'hits@K', 'found@K', "
+                             "'first_rank', 'scope' or 'pr' (K a positive integer).")
+        if match["what"] in ("hits", "found") and match["k"] is None:
+            raise ValueError(f"statistics: {name!r} needs a cut-off, e.g. '{name}@10'.")
+        if match["bare"] == "scope":
+            parsed.append(Statistic("scope", _check_scopes(scopes, S.shape[1])))
+        elif match["bare"] == "pr":
+            parsed.append(Statistic("pr", _check_recall_levels(recall_levels)))
+        else:
+            what = match["what"] or match["bare"]
+            parsed.append(Statistic(what, _check_k(int(match["k"]), S.shape[1]) if match["k"] else None))
+    values = per_query_statistics(_blocks_of(S), relevance, parsed, n_jobs)
+    return dict(zip(statistics, values))
+
+
+def _check_scopes(scopes, n_db):
+    if scopes is None:
+        return np.unique(np.linspace(1, n_db, num=min(20, n_db)).round().astype(int))
+    scopes = np.asarray(scopes)
+    if scopes.ndim != 1 or scopes.size == 0:
+        raise ValueError("scopes must be a non-empty 1-D array of positive integers.")
+    for k in scopes:
+        _check_k(k.item() if hasattr(k, "item") else k, n_db, name="scopes value", allow_none=False, clip=False)
+    if np.any(np.diff(scopes) <= 0):
+        raise ValueError("scopes must be strictly increasing.")
+    return scopes
+
+
+def _check_recall_levels(recall_levels):
+    levels = np.linspace(0, 1, 11) if recall_levels is None else np.asarray(recall_levels, float)
+    if levels.ndim != 1 or levels.size == 0 or not np.all((levels >= 0) & (levels <= 1)):
+        raise ValueError("recall_levels must be a non-empty 1-D array of values in [0, 1].")
+    return levels
 
 
 def _blocks_of(S):
@@ -536,29 +694,32 @@ def _average_precision_rows(rel):
     return np.divide(total, per_row, out=np.zeros(rel.shape[0]), where=per_row > 0)
 
 
-def _sum_average_precision(rel):
-    return _average_precision_rows(rel).sum()
-
-
-def _count_found(rel):
-    return np.count_nonzero(rel.any(axis=1))
-
-
-def _count_hits(rel):
-    return np.count_nonzero(rel)
-
-
-# the per-query form of each summed reducer that has one (for averages over query classes)
-_PER_QUERY = {
-    _sum_average_precision: _average_precision_rows,
-    _count_found: lambda rel: rel.any(axis=1),
-    _count_hits: lambda rel: np.count_nonzero(rel, axis=1),
-}
+def _interpolated_precision_rows(rel, levels):
+    """Each row's interpolated precision at each recall level (0 for a row without a relevant item)."""
+    row, rank, hit, per_row = _relevant_positions(rel)
+    out = np.zeros((rel.shape[0], len(levels)))
+    if len(row) == 0:
+        return out
+    # Precision at the j-th hit, padded per row, then a suffix maximum.
+    precision = np.zeros((rel.shape[0], per_row.max()))
+    precision[row, hit - 1] = hit / rank
+    best_after = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+    has_hits = np.flatnonzero(per_row > 0)
+    needed = np.ceil(np.asarray(levels)[None, :] * per_row[has_hits, None] - 1e-12).astype(int)
+    out[has_hits] = best_after[has_hits[:, None], np.maximum(needed, 1) - 1]
+    return out
 
 
 def _prepare(S, y_query, y_db):
     S = _check_similarity(S)
     return S, _Relevance(y_query, y_db, *S.shape)
+
+
+def _statistic_of(S, y_query, y_db, what, k, n_jobs=None, allow_none=True):
+    """``(values, k)``: every query's ``what`` at cut-off ``k`` (checked, clipped) of a similarity matrix."""
+    S, relevance = _prepare(S, y_query, y_db)
+    k = _check_k(k, S.shape[1], allow_none=allow_none)
+    return per_query_statistics(_blocks_of(S), relevance, [Statistic(what, k)], n_jobs)[0], k
 
 
 _AVERAGES = ("queries", "classes")
@@ -624,11 +785,16 @@ def average_over_classes(values, y_query):
     return float(np.mean((values @ indicator)[present] / counts[present]))
 
 
-def _averaged(per_query, y_query, average, n_query):
-    """The query mean of ``per_query`` values (a sum when ``average="queries"``), or their class average."""
+def _mean_precision(hits, k, y_query, average):
+    """Precision@k from each query's hits in its top ``k``, averaged as :func:`_average` does."""
+    return float(hits.sum() / k / len(hits)) if average == "queries" else average_over_classes(hits / k, y_query)
+
+
+def _average(values, y_query, average):
+    """The mean of per-query ``values`` over queries (``average="queries"``) or over query classes."""
     if average == "queries":
-        return float(per_query / n_query)
-    return average_over_classes(per_query, y_query)
+        return float(values.sum() / len(values))
+    return average_over_classes(values, y_query)
 
 
 # --------------------------------------------------------------------------
@@ -690,11 +856,8 @@ def mean_average_precision(S, y_query=None, y_db=None, k=None, *, average="queri
     >>> mean_average_precision(S, [0, 1], [0, 1, 0], k=1)
     0.5
     """
-    S, relevance = _prepare(S, y_query, y_db)
-    k = _check_k(k, S.shape[1])
-    per_query = _check_average(average, y_query)
-    total = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, _sum_average_precision, n_jobs, per_query=per_query)
-    return _averaged(total, y_query, average, S.shape[0])
+    _check_average(average, y_query)
+    return _average(_statistic_of(S, y_query, y_db, "ap", k, n_jobs)[0], y_query, average)
 
 
 def average_precision_per_query(S, y_query=None, y_db=None, k=None):
@@ -733,12 +896,7 @@ def average_precision_per_query(S, y_query=None, y_db=None, k=None):
     >>> average_precision_per_query(S, [0, 1], [0, 1, 0]).round(4)
     array([0.8333, 0.5   ])
     """
-    S, relevance = _prepare(S, y_query, y_db)
-    k = _check_k(k, S.shape[1])
-    ap = np.empty(S.shape[0])
-    for rows, S_block in _blocks_of(S):
-        ap[rows] = _average_precision_rows(relevance.sorted(rows, _rank_block(S_block, k)))
-    return ap
+    return _statistic_of(S, y_query, y_db, "ap", k)[0]
 
 
 def precision_at_k(S, y_query=None, y_db=None, k=10, *, average="queries", n_jobs=None):
@@ -774,11 +932,9 @@ def precision_at_k(S, y_query=None, y_db=None, k=10, *, average="queries", n_job
     >>> precision_at_k(S, [0], [0, 1, 0], k=2)
     0.5
     """
-    S, relevance = _prepare(S, y_query, y_db)
-    k = _check_k(k, S.shape[1], allow_none=False)
-    per_query = _check_average(average, y_query)
-    hits = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, _count_hits, n_jobs, per_query=per_query)
-    return _averaged(hits / k, y_query, average, S.shape[0])
+    _check_average(average, y_query)
+    hits, k = _statistic_of(S, y_query, y_db, "hits", k, n_jobs, allow_none=False)
+    return _mean_precision(hits, k, y_query, average)
 
 
 def precision_scope_curve(S, y_query=None, y_db=None, scopes=None, *, n_jobs=None):
@@ -815,24 +971,9 @@ def precision_scope_curve(S, y_query=None, y_db=None, scopes=None, *, n_jobs=Non
     array([1.        , 0.5       , 0.66666667])
     """
     S, relevance = _prepare(S, y_query, y_db)
-    n_db = S.shape[1]
-    if scopes is None:
-        scopes = np.unique(np.linspace(1, n_db, num=min(20, n_db)).round().astype(int))
-    scopes = np.asarray(scopes)
-    if scopes.ndim != 1 or scopes.size == 0:
-        raise ValueError("scopes must be a non-empty 1-D array of positive integers.")
-    for k in scopes:
-        _check_k(k.item() if hasattr(k, "item") else k, n_db, name="scopes value", allow_none=False, clip=False)
-    if np.any(np.diff(scopes) <= 0):
-        raise ValueError("scopes must be strictly increasing.")
-    hits = _sum_over_ranked_blocks(
-        _blocks_of(S),
-        relevance,
-        int(scopes[-1]),
-        lambda rel: np.cumsum(rel, axis=1)[:, scopes - 1].sum(axis=0),
-        n_jobs,
-    )
-    return PrecisionScopeCurve(scopes, hits / (scopes * S.shape[0]))
+    scopes = _check_scopes(scopes, S.shape[1])
+    (hits,) = per_query_statistics(_blocks_of(S), relevance, [Statistic("scope", scopes)], n_jobs)
+    return PrecisionScopeCurve(scopes, hits.sum(axis=0) / (scopes * S.shape[0]))
 
 
 def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None, *, n_jobs=None):
@@ -873,25 +1014,10 @@ def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None, *, n_
     array([1.        , 0.66666667])
     """
     S, relevance = _prepare(S, y_query, y_db)
-    levels = np.linspace(0, 1, 11) if recall_levels is None else np.asarray(recall_levels, float)
-    if levels.ndim != 1 or levels.size == 0 or not np.all((levels >= 0) & (levels <= 1)):
-        raise ValueError("recall_levels must be a non-empty 1-D array of values in [0, 1].")
+    levels = _check_recall_levels(recall_levels)
 
-    def interpolated_precision(rel):
-        row, rank, hit, per_row = _relevant_positions(rel)
-        if len(row) == 0:
-            return np.zeros(len(levels))
-        # Precision at the j-th hit, padded per row, then a suffix maximum.
-        precision = np.zeros((rel.shape[0], per_row.max()))
-        precision[row, hit - 1] = hit / rank
-        best_after = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
-        has_hits = per_row > 0
-        needed = np.ceil(levels[None, :] * per_row[has_hits, None] - 1e-12).astype(int)
-        rows = np.arange(has_hits.sum())[:, None]
-        return best_after[has_hits][rows, np.maximum(needed, 1) - 1].sum(axis=0)
-
-    total = _sum_over_ranked_blocks(_blocks_of(S), relevance, None, interpolated_precision, n_jobs)
-    return PrecisionRecallCurve(total / S.shape[0], levels)
+    (precision,) = per_query_statistics(_blocks_of(S), relevance, [Statistic("pr", levels)], n_jobs)
+    return PrecisionRecallCurve(precision.sum(axis=0) / S.shape[0], levels)
 
 
 def recall_at_k(S, y_query=None, y_db=None, k=1, *, n_jobs=None):
@@ -927,7 +1053,5 @@ def recall_at_k(S, y_query=None, y_db=None, k=1, *, n_jobs=None):
     >>> recall_at_k(S, k=1)  # query 0 finds item 0; query 1 ranks item 0 first
     0.5
     """
-    S, relevance = _prepare(S, y_query, y_db)
-    k = _check_k(k, S.shape[1], allow_none=False)
-    found = _sum_over_ranked_blocks(_blocks_of(S), relevance, k, _count_found, n_jobs)
-    return float(found / S.shape[0])
+    found, _ = _statistic_of(S, y_query, y_db, "found", k, n_jobs, allow_none=False)
+    return float(np.count_nonzero(found) / len(found))

@@ -13,22 +13,9 @@ from ..utils._device import resolve_device
 from ..utils._memory import fits_in_one_block
 from ..utils._modality_steps import modality_steps, through_steps
 from ._instance import DEFAULT_KS, _instance_two_way, unique_images
-from ._ranking import (
-    _averaged,
-    _check_average,
-    _check_k,
-    _count_found,
-    _count_hits,
-    _Relevance,
-    _row_blocks,
-    _sum_average_precision,
-    _sum_over_ranked_blocks,
-)
+from ._ranking import Statistic, _average, _check_average, _check_k, _mean_precision, _Relevance, _row_blocks, per_query_statistics
 
 __all__ = ["instance_scores_both_ways", "cross_modal_instance_scores", "cross_modal_map", "cross_modal_recall", "get_scorer", "get_scorer_names"]
-
-_DIRECTIONS = ("i2t", "t2i")
-
 
 def _as_rows(X):
     """Something whose rows can be sliced with ``X[rows]`` (arrays, sparse matrices and lists)."""
@@ -183,11 +170,11 @@ def _cosine_on_device(Z_img, Z_txt, device):
     return unit(Z_img), unit(Z_txt), lambda A, B: A @ B.T  # blocks stay on the device, ranked there
 
 
-def _cross_modal_scores(estimator, X_img, X_txt, y, *, reduce, k, n_jobs, device=None, average="queries"):
+def _cross_modal_scores(estimator, X_img, X_txt, y, *, what, k, n_jobs, device=None, average="queries"):
     """An estimator's two-way scores: its ranker's embeddings, then :func:`_two_way_scores`."""
     _check_average(average, y)
     ranker, E_img, E_txt = _ranking_space(estimator, X_img, X_txt)
-    return _two_way_scores(E_img, E_txt, y, None if ranker.cosine else ranker.similarity, reduce=reduce, k=k,
+    return _two_way_scores(E_img, E_txt, y, None if ranker.cosine else ranker.similarity, what=what, k=k,
                            n_jobs=n_jobs, device=device, name=type(ranker.estimator).__name__, average=average)
 
 
@@ -231,11 +218,11 @@ def _block_similarities(E_img, E_txt, similarity, device=None, name="the estimat
             checked(lambda rows: transposed(as_block(similarity(E_img, E_txt[rows])))))
 
 
-def _two_way_scores(E_img, E_txt, y, similarity, *, reduce, k, n_jobs, device=None, name="the estimator",
+def _two_way_scores(E_img, E_txt, y, similarity, *, what, k, n_jobs, device=None, name="the estimator",
                     average="queries"):
-    """Average a per-block reducer over both directions' queries (or their classes); similarities made
-    block by block (None: cosine)."""
-    per_query = _check_average(average, y)
+    """Both directions' mean of the per-query statistic ``what`` at ``k`` (``"hits"``: precision, hits over k),
+    over queries or their classes; similarities made block by block (None: cosine)."""
+    _check_average(average, y)
     n_img, n_txt = E_img.shape[0], E_txt.shape[0]
     y_img, y_txt = split_labels(y, n_img, n_txt)
     if device is not None:
@@ -249,10 +236,9 @@ def _two_way_scores(E_img, E_txt, y, similarity, *, reduce, k, n_jobs, device=No
         blocks = _row_blocks(n_q, n_db, block_similarity, lazy=True)
         relevance = _Relevance(y_q, y_db, n_q, n_db)
         k_d = _check_k(k, n_db)
-        total = _sum_over_ranked_blocks(blocks, relevance, k_d, reduce, n_jobs, device, per_query=per_query)
-        if reduce is _count_hits:  # precision@k: hits over k
-            total = total / k_d
-        scores[direction] = _averaged(total, y_q, average, n_q)
+        (values,) = per_query_statistics(blocks, relevance, [Statistic(what, k_d)], n_jobs, device)
+        scores[direction] = (_mean_precision(values, k_d, y_q, average) if what == "hits"
+                             else _average(values.astype(np.float64), y_q, average))
     scores["mean"] = (scores["i2t"] + scores["t2i"]) / 2
     return scores
 
@@ -304,7 +290,7 @@ def map_both_ways(E_img, E_txt, y=None, *, similarity=None, k=None, average="que
             raise ValueError(f"{name} must be a 2-D array of embeddings, got shape {getattr(E, 'shape', None)}.")
     if similarity is not None and not callable(similarity):
         raise TypeError(f"similarity must be a callable or None (cosine), got {type(similarity).__name__}.")
-    return _two_way_scores(E_img, E_txt, y, similarity, reduce=_sum_average_precision, k=k, n_jobs=n_jobs,
+    return _two_way_scores(E_img, E_txt, y, similarity, what="ap", k=k, n_jobs=n_jobs,
                            device=device, average=average)
 
 
@@ -376,7 +362,7 @@ def cross_modal_map(estimator, X_img, X_txt, y=None, k=None, *, average="queries
     ['i2t', 'mean', 't2i']
     """
     return _cross_modal_scores(
-        estimator, X_img, X_txt, y, reduce=_sum_average_precision, k=k, n_jobs=n_jobs, device=device, average=average
+        estimator, X_img, X_txt, y, what="ap", k=k, n_jobs=n_jobs, device=device, average=average
     )
 
 
@@ -416,7 +402,7 @@ def cross_modal_recall(estimator, X_img, X_txt, y=None, k=1, *, n_jobs=None):
     True
     """
     _check_k(k, np.inf, allow_none=False)
-    return _cross_modal_scores(estimator, X_img, X_txt, y, reduce=_count_found, k=k, n_jobs=n_jobs)
+    return _cross_modal_scores(estimator, X_img, X_txt, y, what="found", k=k, n_jobs=n_jobs)
 
 
 def cross_modal_instance_scores(estimator, X_img, X_txt, groups, *, image_ids=None, ks=DEFAULT_KS, n_jobs=None,
@@ -553,22 +539,55 @@ def instance_scores_both_ways(E_img, E_txt, groups, image_ids=None, *, similarit
 # ----------------------------------------------------------------------------
 # scorers
 # ----------------------------------------------------------------------------
-class _CrossModalScorer:
-    """Picklable ``scorer(estimator, X, y)`` for a cross-modal metric."""
+# a scorer name: [neg_][balanced_][instance_]metric[@K][_i2t|_t2i]
+_SCORER_NAME = re.compile(r"^(?P<neg>neg_)?(?P<balanced>balanced_)?(?P<instance>instance_)?"
+                          r"(?P<metric>map|precision|recall|rsum|medr|meanr)(?:@(?P<k>[1-9][0-9]*))?"
+                          r"(?:_(?P<direction>i2t|t2i))?$")
 
-    def __init__(self, metric, k, direction, average="queries"):
+
+class _Grammar(NamedTuple):
+    """What a metric's scorer name may carry."""
+
+    k: str  # "required", "optional" or "none"
+    balanced: bool = False  # "balanced_" (averaged over query classes)
+    negated: bool = False  # "neg_" (required: a rank, where smaller is better)
+    direction: bool = True  # "_i2t" / "_t2i"
+
+
+# (instance, metric) -> its grammar; class-level metrics rank by labels, instance ones by X.groups
+_GRAMMAR = {
+    (False, "map"): _Grammar("optional", balanced=True),
+    (False, "precision"): _Grammar("required", balanced=True),
+    (False, "recall"): _Grammar("required"),
+    (True, "map"): _Grammar("none"),
+    (True, "recall"): _Grammar("required"),
+    (True, "rsum"): _Grammar("none", direction=False),
+    (True, "medr"): _Grammar("none", negated=True),
+    (True, "meanr"): _Grammar("none", negated=True),
+}
+_STATISTIC = {"map": "ap", "precision": "hits", "recall": "found"}  # class-level metric -> per-query statistic
+
+
+class _CrossModalScorer:
+    """Picklable ``scorer(estimator, X, y)`` of one cross-modal metric, as :func:`get_scorer` parsed its name."""
+
+    def __init__(self, metric, k, direction, average="queries", instance=False):
         self.metric = metric
         self.k = k
         self.direction = direction
         self.average = average
+        self.instance = instance
 
     @property
     def name(self):
-        name = ("balanced_" if self.average == "classes" else "") + self.metric
-        name += f"@{self.k}" if self.k is not None else ""
+        name = (("neg_" if _GRAMMAR[self.instance, self.metric].negated else "")
+                + ("balanced_" if self.average == "classes" else "") + ("instance_" if self.instance else "")
+                + self.metric + (f"@{self.k}" if self.k is not None else ""))
         return name if self.direction == "mean" else f"{name}_{self.direction}"
 
     def __call__(self, estimator, X, y=None):
+        if self.instance:
+            return self._instance_score(estimator, X)
         if isinstance(X, PairedData):
             X_img, X_txt = X.image, X.text
         elif isinstance(X, tuple) and len(X) == 2:
@@ -578,14 +597,26 @@ class _CrossModalScorer:
                 f"The {self.name!r} scorer needs X as a PairedData (skcross.paired(X_img, X_txt)) "
                 f"or, for sets of different sizes, a tuple (X_img, X_txt); got {type(X).__name__}."
             )
-        if self.metric == "map":
-            scores = cross_modal_map(estimator, X_img, X_txt, y, k=self.k, average=self.average)
-        elif self.metric == "precision":
-            scores = _cross_modal_scores(estimator, X_img, X_txt, y, reduce=_count_hits, k=self.k, n_jobs=None,
-                                         average=self.average)
-        else:
-            scores = cross_modal_recall(estimator, X_img, X_txt, y, k=self.k)
+        scores = _cross_modal_scores(estimator, X_img, X_txt, y, what=_STATISTIC[self.metric], k=self.k,
+                                     n_jobs=None, average=self.average)
         return scores[self.direction]
+
+    def _instance_score(self, estimator, X):
+        groups = getattr(X, "groups", None)
+        if not isinstance(X, PairedData) or groups is None:
+            raise TypeError(
+                f"The {self.name!r} scorer needs to know which pairs show the same image: pass X as "
+                "skcross.paired(X_img, X_txt, groups=groups) (groups: the image of each pair); "
+                f"got {type(X).__name__} without groups."
+            )
+        ks = (self.k,) if self.metric == "recall" else DEFAULT_KS
+        scores = cross_modal_instance_scores(estimator, X.image, X.text, groups, ks=ks)
+        if self.metric == "rsum":
+            return scores["rsum"]
+        key = f"R@{self.k}" if self.metric == "recall" else self.metric
+        directions = ("i2t", "t2i") if self.direction == "mean" else (self.direction,)
+        value = float(np.mean([scores[d][key] for d in directions]))
+        return -value if _GRAMMAR[True, self.metric].negated else value  # greater is better, as scikit-learn's neg_*
 
     # scikit-learn's metadata routing: the metrics take no metadata besides y
     def get_metadata_routing(self):
@@ -623,42 +654,19 @@ class _CrossModalScorer:
         return f"get_scorer({self.name!r})"
 
 
-class _InstanceScorer(_CrossModalScorer):
-    """Picklable ``scorer(estimator, X, y)`` of instance retrieval; the images come from ``X.groups``."""
-
-    @property
-    def name(self):
-        if self.metric == "rsum":
-            return "instance_rsum"
-        sign = "neg_" if self.metric in ("medr", "meanr") else ""
-        name = f"{sign}instance_{self.metric}" + (f"@{self.k}" if self.k is not None else "")
-        return name if self.direction == "mean" else f"{name}_{self.direction}"
-
-    def __call__(self, estimator, X, y=None):
-        groups = getattr(X, "groups", None)
-        if not isinstance(X, PairedData) or groups is None:
-            raise TypeError(
-                f"The {self.name!r} scorer needs to know which pairs show the same image: pass X as "
-                "skcross.paired(X_img, X_txt, groups=groups) (groups: the image of each pair); "
-                f"got {type(X).__name__} without groups."
-            )
-        ks = (self.k,) if self.metric == "recall" else DEFAULT_KS
-        scores = cross_modal_instance_scores(estimator, X.image, X.text, groups, ks=ks)
-        if self.metric == "rsum":
-            return scores["rsum"]
-        key = f"R@{self.k}" if self.metric == "recall" else self.metric
-        directions = ("i2t", "t2i") if self.direction == "mean" else (self.direction,)
-        value = float(np.mean([scores[d][key] for d in directions]))
-        return -value if self.metric in ("medr", "meanr") else value  # greater is better, as scikit-learn's neg_*
-
-
-_INSTANCE_PATTERN = re.compile(
-    r"^(?:instance_(?P<metric>map|recall)(?:@(?P<k>[1-9][0-9]*))?|neg_instance_(?P<rank>medr|meanr)|"
-    r"(?P<rsum>instance_rsum))(?:_(?P<direction>i2t|t2i))?$"
-)
-_NAME_PATTERN = re.compile(
-    r"^(?P<balanced>balanced_)?(?P<metric>map|precision|recall)(?:@(?P<k>[1-9][0-9]*))?(?:_(?P<direction>i2t|t2i))?$"
-)
+def _parse_scorer_name(scoring):
+    """``(instance, metric, k, direction, average)`` of a scorer name; None if the grammar refuses it."""
+    match = _SCORER_NAME.match(scoring) if isinstance(scoring, str) else None
+    if match is None:
+        return None
+    instance, metric, k = bool(match["instance"]), match["metric"], match["k"]
+    rules = _GRAMMAR.get((instance, metric))
+    if (rules is None or bool(match["neg"]) != rules.negated or (match["balanced"] and not rules.balanced)
+            or (match["direction"] and not rules.direction) or (k is None and rules.k == "required")
+            or (k is not None and rules.k == "none")):
+        return None
+    return (instance, metric, None if k is None else int(k), match["direction"] or "mean",
+            "classes" if match["balanced"] else "queries")
 
 
 def get_scorer_names():
@@ -675,15 +683,14 @@ def get_scorer_names():
     >>> "map" in get_scorer_names() and "recall@10" in get_scorer_names()
     True
     """
-    names = []
-    for direction in ("", "_i2t", "_t2i"):
-        for prefix in ("", "balanced_"):
-            names += [f"{prefix}map{direction}"] + [f"{prefix}map@{k}{direction}" for k in (10, 50, 100)]
-            names += [f"{prefix}precision@{k}{direction}" for k in (10, 50)]
-        names += [f"recall@{k}{direction}" for k in (1, 5, 10)]
-        names += [f"instance_map{direction}", f"neg_instance_medr{direction}", f"neg_instance_meanr{direction}"]
-        names += [f"instance_recall@{k}{direction}" for k in (1, 5, 10)]
-    return sorted(names + ["instance_rsum"])
+    examples = {"map": (None, 10, 50, 100), "precision": (10, 50), "recall": (1, 5, 10)}  # any K works
+    return sorted(
+        _CrossModalScorer(metric, k, direction, average, instance).name
+        for (instance, metric), rules in _GRAMMAR.items()
+        for k in ((None,) if rules.k == "none" else examples[metric])
+        for average in (("queries", "classes") if rules.balanced else ("queries",))
+        for direction in (("mean", "i2t", "t2i") if rules.direction else ("mean",))
+    )
 
 
 def get_scorer(scoring):
@@ -723,22 +730,14 @@ def get_scorer(scoring):
     """
     if callable(scoring):
         return scoring
-    instance = _INSTANCE_PATTERN.match(scoring) if isinstance(scoring, str) else None
-    if instance is not None and not (instance["rsum"] and instance["direction"]) and not (
-            instance["metric"] == "recall" and instance["k"] is None) and not (
-            instance["metric"] == "map" and instance["k"] is not None):
-        metric = instance["metric"] or instance["rank"] or "rsum"
-        return _InstanceScorer(metric, int(instance["k"]) if instance["k"] else None, instance["direction"] or "mean")
-    match = _NAME_PATTERN.match(scoring) if isinstance(scoring, str) else None
-    if (match is None or (match["metric"] != "map" and match["k"] is None)
-            or (match["metric"] == "recall" and match["balanced"])):
+    parsed = _parse_scorer_name(scoring)
+    if parsed is None:
         raise ValueError(
             f"{scoring!r} is not a valid scoring value; use one of {get_scorer_names()} "
             "(any positive K in '@K'; 'precision' and 'recall' need '@K'; 'balanced_' goes with map and precision)."
         )
-    k = int(match["k"]) if match["k"] else None
-    return _CrossModalScorer(match["metric"], k, match["direction"] or "mean",
-                             "classes" if match["balanced"] else "queries")
+    instance, metric, k, direction, average = parsed
+    return _CrossModalScorer(metric, k, direction, average, instance)
 
 
 def get_scorers(scoring):
