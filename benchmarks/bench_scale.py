@@ -94,9 +94,9 @@ def search_part(n_gallery, n_queries, smoke):
         _, build, build_peak = timed(index.add, X_txt, modality="text")
         for knob, value in searches:  # one build, several search settings (faiss's own attributes)
             if knob == "efSearch":
-                index._faiss_index.hnsw.efSearch = value
+                index._backend.faiss_index.hnsw.efSearch = value
             else:
-                index._faiss_index.nprobe = value
+                index._backend.faiss_index.nprobe = value
             (scores, ids), seconds, peak = timed(index.search, X_img, k=10)
             recall = np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(ids, exact_ids)])
             rows.append({"index": f"{name}, {knob} {value}", "build s": build, "search s": seconds,

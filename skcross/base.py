@@ -19,8 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._paired import PairedData
 from .metrics import map_both_ways
 from .utils._sklearn_compat import _fit_context
-from .utils.validation import (  # noqa: F401  (the validators are public here too, as before)
-    MULTILABEL_ESTIMATORS,
+from .utils.validation import (  # noqa: F401  (the public validators are re-exported here, as before)
     _feature_names,
     _n_rows,
     _refuse_labels_as_texts,

@@ -149,7 +149,7 @@ class CrossModalIndex:
         self.ids_ = np.empty(0, dtype=np.int64)
         self.groups_ = None
         self.embeddings_ = None
-        self._faiss_index = None
+        self._backend = _FaissBackend(index_type, index_params, self.device) if backend == "faiss" else _ExactBackend()
 
     def _adapt(self, estimator):
         """How ``estimator`` embeds and compares, read once by the one adapter (:func:`~skcross.metrics.as_ranker`)."""
@@ -177,6 +177,14 @@ class CrossModalIndex:
             raise ValueError(f"rerank must be None, True or False, got {self.rerank!r}.")
         if self.device is not None:
             self.device = resolve_device(self.device)
+
+    @property
+    def index_type_(self):
+        """The faiss index type built by the first ``add`` (faiss backend only)."""
+        built = getattr(self._backend, "index_type_", None)
+        if built is None:
+            raise AttributeError("index_type_ is set by the first add() of a faiss index (backend='faiss').")
+        return built
 
     @property
     def reranks(self):
@@ -246,9 +254,8 @@ class CrossModalIndex:
             raise ValueError(f"{type(self._final).__name__} produced NaN or infinite embeddings for X.")
         all_ids = _joined_ids(self.ids_, ids, len(E))
         all_groups = self._joined_groups(groups, len(E))
-        if self.backend == "faiss":
-            self._faiss_add(E)
-        if self.backend == "exact" or self.reranks:
+        self._backend.add(E)
+        if self._backend.needs_embeddings or self.reranks:
             self.embeddings_ = E if self.embeddings_ is None else np.concatenate([self.embeddings_, E])
         self.modality_ = modality
         self.ids_ = all_ids
@@ -322,33 +329,6 @@ class CrossModalIndex:
         first_hit = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, np.inf)
         return {f"R@{k}": float(np.mean(first_hit <= k)) for k in ks}
 
-    def _faiss_add(self, E):
-        faiss = _import_faiss()
-        vectors = np.ascontiguousarray(normalize(E), dtype=np.float32)
-        params = self.index_params or {}
-        if self._faiss_index is None:
-            d = vectors.shape[1]
-            self.index_type_ = self.index_type
-            if self.index_type == "auto":
-                self.index_type_ = "flat" if len(vectors) < _FLAT_BELOW else "hnsw"
-            if self.index_type_ == "flat":
-                index = faiss.IndexFlatIP(d)
-            elif self.index_type_ == "ivf":
-                nlist = params.get("nlist", max(1, int(4 * np.sqrt(len(vectors)))))
-                index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-                index.train(vectors)
-                index.nprobe = params.get("nprobe", 16)
-            else:
-                index = faiss.IndexHNSWFlat(d, params.get("M", 32), faiss.METRIC_INNER_PRODUCT)
-                index.hnsw.efConstruction = params.get("ef_construction", 200)
-                index.hnsw.efSearch = params.get("ef_search", 128)
-            if self.device is not None and self.device.startswith("cuda") and hasattr(faiss, "StandardGpuResources"):
-                self._gpu_resources = faiss.StandardGpuResources()
-                gpu = int(self.device.partition(":")[2] or 0)
-                index = faiss.index_cpu_to_gpu(self._gpu_resources, gpu, index)
-            self._faiss_index = index
-        self._faiss_index.add(vectors)
-
     # ------------------------------------------------------------------ searching
     def search(self, queries, k=10):
         """The ``k`` most similar indexed items of each query.
@@ -400,119 +380,15 @@ class CrossModalIndex:
         return np.asarray(self._similarity(G, Q)).T
 
     def _search_block(self, Q, k):
+        """Top ``k`` of query embeddings ``Q``: the backend's top (cosine candidates when re-ranking), re-ranked."""
         rerank = self.reranks
-        depth = max(k, self.n_candidates) if rerank else k
-        depth = min(depth, len(self.ids_))
-        if self.backend == "faiss":
-            scores, positions = self._faiss_search(np.ascontiguousarray(normalize(Q), dtype=np.float32), depth)
-        elif self._cosine or rerank:
-            scores, positions = self._exact_top(normalize(Q), depth, cosine=True)
-        else:
-            scores, positions = self._exact_top(Q, depth, cosine=False)
+        depth = min(max(k, self.n_candidates) if rerank else k, len(self.ids_))
+        scores, positions = self._backend.top(self, Q, depth, cosine=self._cosine or rerank)
         if rerank:
-            scores, positions = self._rerank(Q, positions, k)
+            scores, positions = self._rerank(Q, positions)
         return scores[:, :k], positions[:, :k]
 
-    def _faiss_search(self, Q, depth):
-        """faiss's top-``depth``, searched deeper where the approximate index returns fewer results."""
-        index = self._faiss_index
-        hnsw = getattr(index, "hnsw", None)
-        if hnsw is not None and hnsw.efSearch < depth:  # HNSW returns at most ef_search results
-            ef_search = hnsw.efSearch
-            hnsw.efSearch = depth
-            try:
-                scores, positions = index.search(Q, depth)
-            finally:
-                hnsw.efSearch = ef_search
-        else:
-            scores, positions = index.search(Q, depth)
-        short = np.flatnonzero((positions < 0).any(axis=1))
-        if len(short) and hasattr(index, "nprobe") and hasattr(index, "nlist"):  # IVF: probe every list
-            nprobe = index.nprobe
-            index.nprobe = index.nlist
-            try:
-                scores[short], positions[short] = index.search(np.ascontiguousarray(Q[short]), depth)
-            finally:
-                index.nprobe = nprobe
-        if (positions < 0).any():
-            raise RuntimeError(
-                f"faiss found fewer than {depth} results for some queries even searching exhaustively "
-                f"(index_type_={self.index_type_!r}); use index_type='flat' or backend='exact'."
-            )
-        return scores, positions
-
-    def _exact_top(self, Q, depth, cosine):
-        """Top-``depth`` over the gallery, one block of items at a time; ties keep insertion order.
-
-        Each block's own top-``depth`` (torch's ``topk`` or NumPy's
-        ``argpartition``) is merged with the running best, so memory is about
-        ``len(Q) x batch_size`` similarities whatever the gallery size.
-        """
-        torch_device = self._torch_device()
-        if cosine:  # the gallery is normalised (and uploaded) once, not once per query batch
-            gallery = self._unit_gallery(torch_device)
-        if cosine and torch_device is not None:
-            import torch
-
-            Q_device = torch.as_tensor(np.ascontiguousarray(Q, dtype=np.float32), device=torch_device)
-        best_scores = np.empty((len(Q), 0))
-        best_positions = np.empty((len(Q), 0), dtype=np.int64)
-        for start in range(0, len(self.embeddings_), self.batch_size):
-            if cosine and torch_device is not None:
-                scores, positions = self._block_top_torch(Q_device @ gallery[start:start + self.batch_size].T, depth)
-            else:
-                G = gallery[start:start + self.batch_size] if cosine else self.embeddings_[start:start + self.batch_size]
-                S = Q @ G.T if cosine else self._pair_similarity(Q, G)
-                scores, positions = top_k(np.asarray(S), depth)
-            scores = np.concatenate([best_scores, scores], axis=1)
-            positions = np.concatenate([best_positions, positions + start], axis=1)
-            order = np.lexsort((positions, -scores), axis=1)[:, :depth]
-            best_scores = np.take_along_axis(scores, order, axis=1)
-            best_positions = np.take_along_axis(positions, order, axis=1)
-        return best_scores, best_positions
-
-    def _unit_gallery(self, torch_device):
-        """The gallery's unit-normalised embeddings, kept between searches: a float32 tensor on
-        ``torch_device`` (a view of the array on the CPU), or an array when torch is not used."""
-        key = (torch_device, len(self.embeddings_))
-        cached = self.__dict__.get("_unit_gallery_cache")
-        if cached is None or cached[0] != key:
-            unit = normalize(self.embeddings_)
-            if torch_device is not None:
-                import torch
-
-                unit = torch.as_tensor(np.ascontiguousarray(unit, dtype=np.float32), device=torch_device)
-            self._unit_gallery_cache = (key, unit)
-        return self._unit_gallery_cache[1]
-
-    def _torch_device(self):
-        """The torch device of the exact search: ``device``, else the (deep) estimator's, else the CPU."""
-        if self.device is not None:
-            return self.device
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            return None
-        return getattr(self._final, "device_", "cpu")
-
-    @staticmethod
-    def _block_top_torch(S, depth):
-        import torch
-
-        if depth >= S.shape[1]:
-            S = S.cpu().numpy()
-            return S, np.broadcast_to(np.arange(S.shape[1]), S.shape)
-        values, positions = torch.topk(S, depth, dim=1)
-        # rows where an item left out equals the last one kept: the stable top-k decides the cut (ties
-        # inside the kept items are ordered by the running merge)
-        ambiguous = ((S >= values[:, -1:]).sum(dim=1) > depth).cpu().numpy()
-        values, positions = values.cpu().numpy(), positions.cpu().numpy()
-        if ambiguous.any():
-            rows = np.flatnonzero(ambiguous)
-            values[rows], positions[rows] = top_k(S[torch.as_tensor(rows, device=S.device)].cpu().numpy(), depth)
-        return values, positions
-
-    def _rerank(self, Q, candidates, k):
+    def _rerank(self, Q, candidates):
         """Exact re-ranking of each query's candidates by the estimator's similarity."""
         scores = np.empty(candidates.shape, dtype=np.float64)
         for row in range(len(Q)):
@@ -523,25 +399,13 @@ class CrossModalIndex:
     # ------------------------------------------------------------------ persistence
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_gpu_resources", None)
-        state.pop("_unit_gallery_cache", None)  # rebuilt at the first search
-        state.pop("_embed", None)
-        state.pop("_similarity", None)
-        state.pop("_final", None)
-        if state.get("_faiss_index") is not None:
-            faiss = _import_faiss()
-            index = state["_faiss_index"]
-            if hasattr(faiss, "index_gpu_to_cpu") and "Gpu" in type(index).__name__:
-                index = faiss.index_gpu_to_cpu(index)
-            state["_faiss_index"] = faiss.serialize_index(index)
+        for adapted in ("_embed", "_similarity", "_final"):  # read again from the estimator
+            state.pop(adapted, None)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._adapt(self.estimator)
-        if self.__dict__.get("_faiss_index") is not None:
-            faiss = _import_faiss()
-            self._faiss_index = faiss.deserialize_index(self._faiss_index)
 
     def save(self, path):
         """Write the index (estimator, ids, embeddings, faiss index) to ``path`` with joblib.
@@ -558,6 +422,191 @@ class CrossModalIndex:
         if not isinstance(index, cls):
             raise TypeError(f"{path} holds a {type(index).__name__}, not a {cls.__name__}.")
         return index
+
+
+
+class _ExactBackend:
+    """Every query compared with every item, one block of ``batch_size`` items at a time, keeping a running top.
+
+    The exact search: equal scores keep insertion order, as
+    :func:`~skcross.metrics.top_k` ranks them. Cosine blocks are multiplied
+    and cut with torch where it is installed (its ``topk`` is about ten times
+    faster than NumPy's ``argpartition``); any other similarity is the
+    estimator's on each block. The index keeps the embeddings it searches.
+    """
+
+    needs_embeddings = True
+
+    def __init__(self):
+        self._unit_gallery_cache = None
+
+    def add(self, E):
+        pass  # the index keeps the embeddings
+
+    def top(self, index, Q, depth, cosine):
+        """``(scores, positions)`` of the top ``depth`` items of each query embedding of ``Q``, best first.
+
+        Each block's own top (torch's ``topk`` or :func:`~skcross.metrics.top_k`)
+        is merged with the running best, so memory is about ``len(Q) x
+        batch_size`` similarities whatever the gallery size.
+        """
+        torch_device = _torch_device(index)
+        if cosine:  # the gallery is normalised (and uploaded) once, not once per query batch
+            Q, gallery = normalize(Q), self._unit_gallery(index.embeddings_, torch_device)
+        if cosine and torch_device is not None:
+            import torch
+
+            Q = torch.as_tensor(np.ascontiguousarray(Q, dtype=np.float32), device=torch_device)
+        best_scores = np.empty((len(Q), 0))
+        best_positions = np.empty((len(Q), 0), dtype=np.int64)
+        for start in range(0, len(index.embeddings_), index.batch_size):
+            items = slice(start, start + index.batch_size)
+            if cosine and torch_device is not None:
+                scores, positions = _block_top_torch(Q @ gallery[items].T, depth)
+            else:
+                S = Q @ gallery[items].T if cosine else index._pair_similarity(Q, index.embeddings_[items])
+                scores, positions = top_k(np.asarray(S), depth)
+            scores = np.concatenate([best_scores, scores], axis=1)
+            positions = np.concatenate([best_positions, positions + start], axis=1)
+            order = np.lexsort((positions, -scores), axis=1)[:, :depth]
+            best_scores = np.take_along_axis(scores, order, axis=1)
+            best_positions = np.take_along_axis(positions, order, axis=1)
+        return best_scores, best_positions
+
+    def _unit_gallery(self, embeddings, torch_device):
+        """The gallery's unit-normalised embeddings, kept between searches: a float32 tensor on
+        ``torch_device`` (a view of the array on the CPU), or an array when torch is not used."""
+        key = (torch_device, len(embeddings))
+        if self._unit_gallery_cache is None or self._unit_gallery_cache[0] != key:
+            unit = normalize(embeddings)
+            if torch_device is not None:
+                import torch
+
+                unit = torch.as_tensor(np.ascontiguousarray(unit, dtype=np.float32), device=torch_device)
+            self._unit_gallery_cache = (key, unit)
+        return self._unit_gallery_cache[1]
+
+    def __getstate__(self):
+        return {"_unit_gallery_cache": None}  # rebuilt at the first search
+
+
+def _torch_device(index):
+    """The torch device of the exact search: ``device``, else the (deep) estimator's, else the CPU; None
+    without torch."""
+    if index.device is not None:
+        return index.device
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return None
+    return getattr(index._final, "device_", "cpu")
+
+
+def _block_top_torch(S, depth):
+    """:func:`~skcross.metrics.top_k` of a torch block: ``topk``, and the stable top where a tie crosses the cut."""
+    import torch
+
+    if depth >= S.shape[1]:
+        S = S.cpu().numpy()
+        return S, np.broadcast_to(np.arange(S.shape[1]), S.shape)
+    values, positions = torch.topk(S, depth, dim=1)
+    # rows where an item left out equals the last one kept: the stable top-k decides the cut (ties
+    # inside the kept items are ordered by the running merge)
+    ambiguous = ((S >= values[:, -1:]).sum(dim=1) > depth).cpu().numpy()
+    values, positions = values.cpu().numpy(), positions.cpu().numpy()
+    if ambiguous.any():
+        rows = np.flatnonzero(ambiguous)
+        values[rows], positions[rows] = top_k(S[torch.as_tensor(rows, device=S.device)].cpu().numpy(), depth)
+    return values, positions
+
+
+class _FaissBackend:
+    """A faiss index over the unit-normalised embeddings, searched by inner product (= cosine).
+
+    Built by the first ``add`` (flat, IVF or HNSW); on a CUDA ``device`` it
+    moves to the GPU when faiss has GPU support. Pickled in faiss's own
+    serialisation (a GPU index as its CPU copy).
+    """
+
+    needs_embeddings = False
+
+    def __init__(self, index_type, index_params, device):
+        self.index_type, self.index_params, self.device = index_type, index_params or {}, device
+        self.index_type_ = None
+        self.faiss_index = None
+
+    def add(self, E):
+        faiss = _import_faiss()
+        vectors = np.ascontiguousarray(normalize(E), dtype=np.float32)
+        params = self.index_params
+        if self.faiss_index is None:
+            d = vectors.shape[1]
+            self.index_type_ = self.index_type
+            if self.index_type == "auto":
+                self.index_type_ = "flat" if len(vectors) < _FLAT_BELOW else "hnsw"
+            if self.index_type_ == "flat":
+                index = faiss.IndexFlatIP(d)
+            elif self.index_type_ == "ivf":
+                nlist = params.get("nlist", max(1, int(4 * np.sqrt(len(vectors)))))
+                index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+                index.train(vectors)
+                index.nprobe = params.get("nprobe", 16)
+            else:
+                index = faiss.IndexHNSWFlat(d, params.get("M", 32), faiss.METRIC_INNER_PRODUCT)
+                index.hnsw.efConstruction = params.get("ef_construction", 200)
+                index.hnsw.efSearch = params.get("ef_search", 128)
+            if self.device is not None and self.device.startswith("cuda") and hasattr(faiss, "StandardGpuResources"):
+                self._gpu_resources = faiss.StandardGpuResources()
+                gpu = int(self.device.partition(":")[2] or 0)
+                index = faiss.index_cpu_to_gpu(self._gpu_resources, gpu, index)
+            self.faiss_index = index
+        self.faiss_index.add(vectors)
+
+    def top(self, index, Q, depth, cosine):
+        """faiss's top ``depth`` of each query embedding, searched deeper where the approximate index returns
+        fewer results (``cosine`` is always true here: faiss searches the unit embeddings)."""
+        Q = np.ascontiguousarray(normalize(Q), dtype=np.float32)
+        faiss_index = self.faiss_index
+        hnsw = getattr(faiss_index, "hnsw", None)
+        if hnsw is not None and hnsw.efSearch < depth:  # HNSW returns at most ef_search results
+            ef_search = hnsw.efSearch
+            hnsw.efSearch = depth
+            try:
+                scores, positions = faiss_index.search(Q, depth)
+            finally:
+                hnsw.efSearch = ef_search
+        else:
+            scores, positions = faiss_index.search(Q, depth)
+        short = np.flatnonzero((positions < 0).any(axis=1))
+        if len(short) and hasattr(faiss_index, "nprobe") and hasattr(faiss_index, "nlist"):  # IVF: probe every list
+            nprobe = faiss_index.nprobe
+            faiss_index.nprobe = faiss_index.nlist
+            try:
+                scores[short], positions[short] = faiss_index.search(np.ascontiguousarray(Q[short]), depth)
+            finally:
+                faiss_index.nprobe = nprobe
+        if (positions < 0).any():
+            raise RuntimeError(
+                f"faiss found fewer than {depth} results for some queries even searching exhaustively "
+                f"(index_type_={self.index_type_!r}); use index_type='flat' or backend='exact'."
+            )
+        return scores, positions
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_gpu_resources", None)
+        if state["faiss_index"] is not None:
+            faiss = _import_faiss()
+            index = state["faiss_index"]
+            if hasattr(faiss, "index_gpu_to_cpu") and "Gpu" in type(index).__name__:
+                index = faiss.index_gpu_to_cpu(index)
+            state["faiss_index"] = faiss.serialize_index(index)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.faiss_index is not None:
+            self.faiss_index = _import_faiss().deserialize_index(self.faiss_index)
 
 
 

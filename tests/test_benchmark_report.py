@@ -48,11 +48,17 @@ def test_latex_table_is_booktabs_with_bold_best_and_underlined_second(saved_run)
     assert all(line.endswith("\\\\") for line in latex.splitlines() if " & " in line)
 
 
-def test_latex_escapes_method_and_dataset_names(saved_run):
+def test_latex_escapes_method_and_dataset_names(saved_run, monkeypatch):
+    from skcross.benchmark import METHODS
+
     result, _ = saved_run
-    renamed = type(result)(runs=[{**r, "method": r["method"]} for r in result.runs], curves={},
+    monkeypatch.setitem(METHODS, "S_M & 50%", METHODS["SM"])  # the tables look each method up by name
+    renamed = type(result)(runs=[{**r, "method": "S_M & 50%" if r["method"] == "SM" else r["method"]}
+                                 for r in result.runs], curves={},
                            protocol={**result.protocol, "dataset": "my_data & 50%"}, per_query_ap={})
-    assert "my\\_data \\& 50\\%" in to_latex(renamed)
+    latex = to_latex(renamed)
+    assert "my\\_data \\& 50\\%" in latex
+    assert "S\\_M \\& 50\\%" in latex and "S_M & 50%" not in latex
 
 
 def test_json_and_render_from_saved_results_without_refitting(saved_run, tmp_path, monkeypatch, capsys):

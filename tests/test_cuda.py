@@ -22,7 +22,7 @@ from _deep_faults import AtBatch, poison  # noqa: E402
 from conftest import REPO_ROOT  # noqa: E402
 from skcross.datasets import make_cross_modal  # noqa: E402
 from skcross.deep import DSCMR, DeepCrossModalMixin  # noqa: E402
-from skcross.metrics import cross_modal_map  # noqa: E402
+from skcross.metrics import cross_modal_map, mean_average_precision  # noqa: E402
 from skcross.retrieval import CrossModalIndex  # noqa: E402
 from skcross.utils import all_estimators  # noqa: E402
 from skcross.utils._testing import FAST_PARAMS  # noqa: E402
@@ -103,7 +103,9 @@ def test_device_cuda_0(data):
     model = DSCMR(**FAST_PARAMS["DSCMR"]).set_params(device="cuda:0", max_epochs=2).fit(*data)
     assert model.device_ == "cuda:0"
     assert {p.device for p in model.net_.module_.parameters()} == {torch.device("cuda", 0)}
-    assert 0 <= model.score(*data) <= 1
+    S = model.similarity(data[0], data[1])
+    expected = (mean_average_precision(S, data[2], data[2]) + mean_average_precision(S.T, data[2], data[2])) / 2
+    assert model.score(*data) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("name", DEEP_NAMES)

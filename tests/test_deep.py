@@ -19,7 +19,7 @@ from skcross.datasets import make_cross_modal  # noqa: E402
 from skcross.deep import DCCA, DSCMR, UNCSM, resolve_device  # noqa: E402
 from skcross.deep._dscmr import DSCMRLoss  # noqa: E402
 from skcross.linear import CCA  # noqa: E402
-from skcross.metrics import cross_modal_map, get_scorer  # noqa: E402
+from skcross.metrics import cross_modal_map, get_scorer, mean_average_precision  # noqa: E402
 
 def small_dscmr(**kwargs):
     params = dict(hidden_size=32, n_components=16, max_epochs=3, lr=1e-3, verbose=0, random_state=0)
@@ -201,7 +201,9 @@ def test_keyboard_interrupt_leaves_a_usable_model(estimator, data):
         assert epochs == 2 < estimator.max_epochs
     Z = model.transform_image(X_img)
     assert Z.shape[0] == len(X_img) and np.isfinite(Z).all()
-    assert 0 <= model.score(X_img, X_txt, y) <= 1
+    S = model.similarity(X_img, X_txt)
+    assert model.score(X_img, X_txt, y) == pytest.approx(
+        (mean_average_precision(S, y, y) + mean_average_precision(S.T, y, y)) / 2)
 
 
 @DEEP

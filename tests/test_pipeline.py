@@ -39,7 +39,9 @@ def test_skcross_pipeline_has_the_cross_modal_methods(small_data):
     np.testing.assert_allclose(pipe.transform_image(X_img[:4]), cca.transform_image(pca.transform(X_img[:4])))
     np.testing.assert_allclose(pipe.transform_text(X_txt[:7]), cca.transform_text(X_txt[:7]))
     assert pipe.similarity(X_img[:4], X_txt[:7]).shape == (4, 7)
-    assert 0 <= pipe.score(paired(X_img, X_txt), y) <= 1
+    S = pipe.similarity(X_img, X_txt)
+    assert pipe.score(paired(X_img, X_txt), y) == pytest.approx(
+        (mean_average_precision(S, y, y) + mean_average_precision(S.T, y, y)) / 2)
     with pytest.raises(TypeError, match="wrap per-modality transformers"):
         make_pipeline(PCA(2), CCA(2)).transform_image(X_img)
     assert not hasattr(make_pipeline(ModalityTransformer(image=PCA(2)), PCA(2)), "transform_image")

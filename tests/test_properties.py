@@ -51,8 +51,12 @@ def test_average_precision_is_in_unit_interval(problem):
     S, y_q, y_db = problem
     ap = _per_query_ap(S, y_q, y_db)
     assert np.all((ap >= 0) & (ap <= 1))
-    assert 0 <= mean_average_precision(S, y_q, y_db) <= 1
-    assert 0 <= precision_at_k(S, y_q, y_db, k=3) <= 1
+    assert mean_average_precision(S, y_q, y_db) == pytest.approx(ap.mean())
+    # precision@3 by its definition: a stable descending sort, the relevant items among the first three
+    relevant = _Relevance(y_q, y_db, *S.shape).mask(np.arange(S.shape[0]), S.shape[1])
+    top = np.argsort(-S, axis=1, kind="stable")[:, :3]
+    expected = np.take_along_axis(relevant, top, axis=1).sum(axis=1) / min(3, S.shape[1])
+    assert precision_at_k(S, y_q, y_db, k=3) == pytest.approx(expected.mean())
 
 
 @SETTINGS

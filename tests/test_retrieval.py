@@ -11,6 +11,7 @@ from skcross.linear import CCA, SM
 from skcross.pipeline import make_pipeline
 from skcross.preprocessing import ModalityTransformer
 from skcross.reference import SSMAL
+from skcross import retrieval
 from skcross.retrieval import CrossModalIndex
 
 
@@ -24,7 +25,7 @@ def data():
 def top_k_path(request, monkeypatch):
     """Run a test with the exact backend's NumPy top-k and with torch's."""
     if request.param == "numpy":
-        monkeypatch.setattr(CrossModalIndex, "_torch_device", lambda self: None)
+        monkeypatch.setattr(retrieval, "_torch_device", lambda index: None)
     else:
         pytest.importorskip("torch")
     return request.param
@@ -185,7 +186,7 @@ def test_torch_device_matches_numpy(data, monkeypatch):
     pytest.importorskip("torch")
     X_img, X_txt, _, model = data
     with monkeypatch.context() as patch:
-        patch.setattr(CrossModalIndex, "_torch_device", lambda self: None)
+        patch.setattr(retrieval, "_torch_device", lambda index: None)
         a = CrossModalIndex(model).add(X_txt, modality="text").search(X_img[:30], k=7)
     b = CrossModalIndex(model, device="cpu").add(X_txt, modality="text").search(X_img[:30], k=7)
     np.testing.assert_array_equal(a[1], b[1])
@@ -254,7 +255,7 @@ def test_faiss_answers_any_k_up_to_the_gallery(data, index_type, params):
     assert all(sorted(row) == list(range(len(X_txt))) for row in ids.tolist())
     assert (np.diff(scores, axis=1) <= 1e-6).all()
     if index_type == "hnsw":
-        assert index._faiss_index.hnsw.efSearch == 16  # the user's setting is kept for the next searches
+        assert index._backend.faiss_index.hnsw.efSearch == 16  # the user's setting is kept for the next searches
 
 
 def test_faiss_reranks_a_learned_similarity(data):

@@ -16,13 +16,6 @@ __all__ = ["load_results", "save_results", "summarize", "to_json", "to_latex", "
 BEST, TIED = "▲", "†"  # marks of the mAP cells: the best method; not significantly below it
 
 PRIOR = "class prior"  # the name of the query-independent ranking's curves
-HEADERS = {
-    "map_i2t": "mAP i2t", "map_t2i": "mAP t2i", "map_mean": "mAP mean",
-    "balanced_map_i2t": "bal. mAP i2t", "balanced_map_t2i": "bal. mAP t2i",
-    f"map@{MAP_AT}_i2t": f"mAP@{MAP_AT} i2t", f"map@{MAP_AT}_t2i": f"mAP@{MAP_AT} t2i",
-    f"p@{PRECISION_AT}_i2t": f"P@{PRECISION_AT} i2t", f"p@{PRECISION_AT}_t2i": f"P@{PRECISION_AT} t2i",
-    "fit_s": "fit s", "inference_s": "inference s", "peak_mib": "peak MiB", "peak_gpu_mib": "peak GPU MiB",
-}
 _DIRECTION_TITLES = {"i2t": "image query -> text database", "t2i": "text query -> image database"}
 
 
@@ -41,13 +34,14 @@ def _time_cell(row, key):
     return f"{row[key]:.2f}" if row[key] < 10 else f"{row[key]:.0f}"
 
 
-def protocol_lines(protocol):
-    """The protocol, one line each, as printed above the table."""
+def protocol_lines(result):
+    """The protocol of ``result``, one line each, as printed above the table."""
+    protocol, instance = result.protocol, result.relevance == "instance"
     seeds = protocol["seeds"]
     scores = (
         f"Scores: mAP@all, mAP@{MAP_AT} and precision@{PRECISION_AT} on the test split, i2t = image query -> "
         "text database, t2i = the reverse; relevant = same class."
-        if not _is_instance(protocol) else
+        if not instance else
         f"Scores (instance retrieval, {protocol['relevance']}): R@k = share of queries with a relevant item in "
         "their top k (an image query: any of its texts), medr / meanr = median (rounded down) / mean rank of the "
         "first relevant item, from 1; rsum = the sum of the six R@k (fractions; ×100 for papers' percentages); "
@@ -75,7 +69,7 @@ def protocol_lines(protocol):
             "'≤ prior' does not beat it in that direction (by that measure), i.e. its ranking there owes nothing to the query."
         )
     lines.append(
-        ("" if _is_instance(protocol) else
+        ("" if instance else
          "bal. mAP = class-balanced mAP@all, the mean over query classes of each class's mAP (every class counts "
          "once, however many queries it has). ")
         + f"{BEST} = highest mAP in the direction; {TIED} = not significantly "
@@ -113,10 +107,6 @@ def _method_cells(row, n_columns):
             row["similarity"]]
 
 
-def _is_instance(protocol):
-    return str(protocol.get("relevance", "")).startswith("instance")
-
-
 def _instance_table(result):
     """``(headers, rows of cells)`` of an instance-level run: Recall@k, ranks, rsum and instance mAP."""
     rows = summarize(result)
@@ -151,7 +141,7 @@ def _instance_table(result):
 
 def table(result):
     """``(headers, rows of cells)`` of the summary table, the chance level first."""
-    if _is_instance(result.protocol):
+    if result.relevance == "instance":
         return _instance_table(result)
     rows = summarize(result)
     gpu = any("peak_gpu_mib" in row for row in rows)
@@ -245,7 +235,7 @@ def _below_prior(row, key, prior):
 def to_markdown(result):
     """The summary as a markdown table, preceded by the protocol (quoted lines)."""
     headers, body = table(result)
-    lines = [*("> " + line for line in protocol_lines(result.protocol)), "",
+    lines = [*("> " + line for line in protocol_lines(result)), "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
     for title, headers, rows in significance_tables(result):
@@ -263,7 +253,7 @@ def _warning_lines(result):
 def to_rst(result):
     """The summary as a reStructuredText list-table (for the documentation), preceded by the protocol."""
     headers, body = table(result)
-    lines = [f"| {line}" for line in protocol_lines(result.protocol)]
+    lines = [f"| {line}" for line in protocol_lines(result)]
     lines += _rst_list_table(headers, body)
     for title, headers, rows in significance_tables(result):
         lines += ["", title]
@@ -326,7 +316,7 @@ def to_latex(result, *, caption=None, label=None):
     >>> print(to_latex(load_results("benchmarks/results/wikipedia")))  # doctest: +SKIP
     """
     protocol = result.protocol
-    instance = _is_instance(protocol)
+    instance = result.relevance == "instance"
     groups = _LATEX_INSTANCE_GROUPS if instance else _LATEX_GROUPS
     columns = [column for _, group in groups for column in group]
     rows = [row for row in summarize(result) if not _unscored(row)]
@@ -562,8 +552,9 @@ def load_results(directory):
     if (directory / "test_labels.npz").exists():
         with np.load(directory / "test_labels.npz") as saved:
             test_labels = saved["y_test"]
+    # instance runs record their chance level under "chance_instance" (class runs: "chance_map")
     return BenchmarkResult(runs=runs, curves=curves, protocol=protocol, per_query_ap=per_query_ap,
-                           test_labels=test_labels)
+                           test_labels=test_labels, relevance="instance" if "chance_instance" in protocol else "class")
 
 
 def save_results(result, directory, plots=True):

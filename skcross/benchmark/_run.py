@@ -144,6 +144,9 @@ class BenchmarkResult:
     test_labels : ndarray or None
         Labels of the test pairs (the queries of both directions), in the
         order of ``per_query_ap``'s arrays.
+    relevance : {"class", "instance"}
+        What made an item relevant: the same class (scores mAP, mAP@50,
+        P@10), or the same image (instance retrieval: R@k, ranks, rsum).
     protocol : dict
         Dataset, split sizes, selection, device, seeds, what ``quick`` changed,
         the machine and package versions.
@@ -154,6 +157,7 @@ class BenchmarkResult:
     protocol: dict = field(default_factory=dict)
     per_query_ap: dict = field(default_factory=dict)
     test_labels: np.ndarray = None
+    relevance: str = "class"
     analysis: dict = field(default_factory=dict, repr=False)  # computed once from the above (significance)
 
     def summary(self):
@@ -327,19 +331,23 @@ def run_benchmark(
         "class_prior_map": None,
         **_environment(),
     }
-    result = BenchmarkResult(protocol=protocol, test_labels=np.asarray(y_test) if groups_test is None else None)
+    result = BenchmarkResult(protocol=protocol, test_labels=np.asarray(y_test) if groups_test is None else None,
+                             relevance="class" if groups_test is None else "instance")
     if groups_test is None:
         prior = class_prior_similarity(y, y_test, len(y_test))
-        protocol["class_prior_map"] = {
-            direction: _score_ranking(prior, y_test, y_test, direction, "class prior", result)[0]
-            for direction in DIRECTIONS
-        }
+        protocol["class_prior_map"] = {}
+        for direction in DIRECTIONS:
+            protocol["class_prior_map"][direction], _, curves = _score_ranking(prior, y_test, y_test)
+            for kind, curve in curves.items():
+                result.curves.setdefault(("class prior", direction, kind), []).append(curve)
     else:
         groups_test = np.asarray(groups_test)
         protocol["chance_instance"] = _flat_instance(_random_instance_scores(groups_test))
     # a method without randomness (no random_state) gives the same model for every seed: fitted once
     # on data without labels a method that needs them is listed once, unfitted
-    unlabelled = {name for name in names if y is None and estimator_requires_labels(METHODS[name])}
+    needs_labels = {name: estimator_requires_labels(METHODS[name]) for name in names}
+    unlabelled = {name for name in names if y is None and needs_labels[name]}
+    setting = _Setting(device, select, cv, quick, progress, dev)
     jobs = [(name, seed) for name in names
             for seed in (seeds if METHODS[name].randomized and name not in unlabelled else seeds[:1])]
     bar = _progress_bar(len(jobs), progress)
@@ -356,8 +364,13 @@ def run_benchmark(
             continue
         try:
             with _convergence_warnings() as collapsed:
-                row.update(_run_one(method, seed, device, select, cv, quick, progress, (X_img, X_txt, y, groups_train),
-                                    (X_img_test, X_txt_test, y_test, groups_test), result, dev))
+                scores, curves, per_query_ap = _run_one(method, seed, setting, (X_img, X_txt, y, groups_train),
+                                                        (X_img_test, X_txt_test, y_test, groups_test),
+                                                        needs_labels[name])
+            row.update(scores)
+            for (direction, kind), curve in curves.items():
+                result.curves.setdefault((name, direction, kind), []).append(curve)
+            result.per_query_ap.update({(name, seed, direction): ap for direction, ap in per_query_ap.items()})
             if collapsed:
                 row["warnings"] = " | ".join(collapsed)
         except Exception as error:  # one failing method must not lose the others' results
@@ -444,34 +457,51 @@ def _select_on_dev(method, build, train, dev, scoring):
     return best[0], best[1], scores
 
 
-def _run_one(method, seed, device, select, cv, quick, progress, train, test, result, dev=None):
+@dataclass(frozen=True)
+class _Setting:
+    """How every run of one benchmark fits: run_benchmark's arguments, checked once."""
+
+    device: str
+    select: str
+    cv: int
+    quick: bool
+    progress: bool
+    dev: tuple = None  # (X_img, X_txt, y, groups) of the development split, for select="dev"
+
+
+def _run_one(method, seed, setting, train, test, needs_labels):
+    """Fit ``method`` with ``seed`` on ``train`` and score it on ``test``: ``(row, {(direction, kind): curve},
+    {direction: per-query AP})``. A method that trains without labels (``needs_labels`` False) never sees them;
+    a search on folds still scores its candidates with them."""
     X_img, X_txt, y, groups_train = train
+    labels = y if needs_labels else None
     X_img_test, X_txt_test, y_test, groups_test = test
     # a search's many fits show no bars of their own: the outer bar tracks the method
-    verbose = int(progress and select == "paper")
+    verbose = int(setting.progress and setting.select == "paper")
 
     def build():
-        return method.build(random_state=seed, device=device, verbose=verbose, quick=quick, n_train=len(X_txt))
+        return method.build(random_state=seed, device=setting.device, verbose=verbose, quick=setting.quick,
+                            n_train=len(X_txt))
 
     estimator = build()
     scoring = get_scorer("map" if groups_test is None else "instance_rsum")
-    if select == "cv":
+    if setting.select == "cv":
         estimator = GridSearchCV(estimator, method.grid, scoring=scoring,
-                                 cv=_cv_splitter(y, cv, seed, groups_train), error_score="raise")
+                                 cv=_cv_splitter(y, setting.cv, seed, groups_train), error_score="raise")
     row = {}
-    # unsupervised methods never see the labels
-    labels = y if estimator_requires_labels(method) else None
-    gpu = _gpu_peak_reset(getattr(estimator, "device_", None) or _resolved_device(device)) if method.deep else None
+    gpu = (_gpu_peak_reset(getattr(estimator, "device_", None) or _resolved_device(setting.device))
+           if method.deep else None)
     with peak_memory() as memory:
         start = time.perf_counter()
-        if select == "cv":
+        if setting.select == "cv":
             estimator.fit(_paired(X_img, X_txt, groups_train), y, groups=groups_train)
             row["selected"] = estimator.best_params_
             model = estimator.best_estimator_
-        elif select == "dev":
-            labels_dev = dev[2] if labels is not None else None
+        elif setting.select == "dev":
+            X_img_dev, X_txt_dev, y_dev, groups_dev = setting.dev
             row["selected"], model, row["dev_scores"] = _select_on_dev(
-                method, build, (X_img, X_txt, labels, groups_train), (*dev[:2], labels_dev, dev[3]), scoring)
+                method, build, (X_img, X_txt, labels, groups_train),
+                (X_img_dev, X_txt_dev, y_dev if labels is not None else None, groups_dev), scoring)
         else:  # the groups (when given) let a method keep an image's captions from being each other's negatives
             model = estimator.fit(_paired(X_img, X_txt, groups_train), labels)
         row["fit_s"] = time.perf_counter() - start
@@ -486,41 +516,38 @@ def _run_one(method, seed, device, select, cv, quick, progress, train, test, res
     if gpu is not None:
         row["peak_gpu_mib"] = gpu.cuda.max_memory_allocated() / 2**20
     row["epochs"] = getattr(model, "n_epochs_", None)
+    curves, per_query_ap = {}, {}
     if groups_test is not None:
         row.update(_flat_instance(scores))
-        for direction in DIRECTIONS:
-            result.per_query_ap[(method.name, seed, direction)] = per_query[direction]["ap"]
-        row["map_mean"] = (row["map_i2t"] + row["map_t2i"]) / 2
-        return row
-    for direction, S_d in zip(DIRECTIONS, (S, S.T)):
-        scores, result.per_query_ap[(method.name, seed, direction)] = _score_ranking(
-            S_d, y_test, y_test, direction, method.name, result)
-        row.update({f"{measure}_{direction}": value for measure, value in scores.items()})
+        per_query_ap = {direction: per_query[direction]["ap"] for direction in DIRECTIONS}
+    else:
+        for direction, S_d in zip(DIRECTIONS, (S, S.T)):
+            scores, per_query_ap[direction], direction_curves = _score_ranking(S_d, y_test, y_test)
+            row.update({f"{measure}_{direction}": value for measure, value in scores.items()})
+            curves.update({(direction, kind): curve for kind, curve in direction_curves.items()})
     row["map_mean"] = (row["map_i2t"] + row["map_t2i"]) / 2
-    return row
+    return row, curves, per_query_ap
 
 
-def _score_ranking(S, y_query, y_db, direction, name, result):
-    """``(scores, per-query AP)`` of one direction's similarities, all from one ranking of each query.
+def _score_ranking(S, y_query, y_db):
+    """``(scores, per-query AP, {"pr": curve, "scope": curve})`` of one direction's similarities.
 
-    The scores are mAP@all, class-balanced mAP, mAP@50 and P@10
-    (reductions of :func:`~skcross.metrics.rank_queries`' arrays); the
-    precision-recall and precision-scope curves are added to ``result``.
+    Each query is ranked once (:func:`~skcross.metrics.rank_queries`); the
+    scores (mAP@all, class-balanced mAP, mAP@50, P@10) and both curves are
+    reductions of its per-query arrays.
     """
     n_query, precision_at = S.shape[0], min(PRECISION_AT, S.shape[1])
     scopes = np.unique(np.linspace(1, S.shape[1], num=min(20, S.shape[1])).round().astype(int))
     values = rank_queries(S, y_query, y_db, ["ap", f"ap@{MAP_AT}", f"hits@{precision_at}", "scope", "pr"],
                           scopes=scopes)
-    result.curves.setdefault((name, direction, "pr"), []).append(
-        PrecisionRecallCurve(values["pr"].sum(axis=0) / n_query, np.linspace(0, 1, 11)))
-    result.curves.setdefault((name, direction, "scope"), []).append(
-        PrecisionScopeCurve(scopes, values["scope"].sum(axis=0) / (scopes * n_query)))
+    curves = {"pr": PrecisionRecallCurve(values["pr"].sum(axis=0) / n_query, np.linspace(0, 1, 11)),
+              "scope": PrecisionScopeCurve(scopes, values["scope"].sum(axis=0) / (scopes * n_query))}
     return {
         "map": float(values["ap"].sum() / n_query),
         "balanced_map": average_over_classes(values["ap"], y_query),
         f"map@{MAP_AT}": float(values[f"ap@{MAP_AT}"].sum() / n_query),
         f"p@{PRECISION_AT}": float(values[f"hits@{precision_at}"].sum() / precision_at / n_query),
-    }, values["ap"]
+    }, values["ap"], curves
 
 
 def estimator_requires_labels(method):
