@@ -18,7 +18,8 @@ beyond the committed seeds' spread.
 Table 2: ``GridSearchCV`` over 4 candidates (lr), 2-fold, ``refit=False``,
 with ``n_jobs=1`` and ``n_jobs=2`` (joblib's loky workers), per policy.
 
-Run: ``python benchmarks/bench_threads.py [--smoke] [--fits-only | --grid-only] [--methods DSCMR,DSE]``
+Run: ``python benchmarks/bench_threads.py [--smoke] [--fits-only | --grid-only] [--methods DSCMR,DSE]
+[--policies auto,2]``
 (``--smoke``: DSCMR only, 200 pairs, a few steps, one round, no grid).
 """
 
@@ -156,6 +157,7 @@ def main():
     parser.add_argument("--fits-only", action="store_true")
     parser.add_argument("--grid-only", action="store_true")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated, default all five")
+    parser.add_argument("--policies", default=",".join(POLICIES), help="grid table only: comma-separated, default all")
     args = parser.parse_args()
     try:
         import skorch  # noqa: F401
@@ -175,7 +177,10 @@ def main():
     if not args.grid_only:
         fit_table(methods, iterations, data_home, rounds=1 if args.smoke else 2, n_train=200 if args.smoke else None)
     if not (args.smoke or args.fits_only):
-        grid_table(methods, iterations, data_home)
+        policies = tuple(args.policies.split(","))
+        if set(policies) - set(POLICIES):
+            parser.error(f"--policies: choose among {', '.join(POLICIES)}")
+        grid_table(methods, iterations, data_home, policies)
 
 
 def fit_table(methods, iterations, data_home, rounds, n_train):
@@ -199,17 +204,17 @@ def fit_table(methods, iterations, data_home, rounds, n_train):
     print_table(rows, columns, title="Fit seconds (best of the rounds): alone, and beside one busy single-thread process")
 
 
-def grid_table(methods, iterations, data_home):
+def grid_table(methods, iterations, data_home, policies=POLICIES):
     grid_rows = []
     for name in methods:
         row = {"method": name}
-        for policy in POLICIES:
+        for policy in policies:
             seconds = run_grid(policy, name, iterations, data_home)
             row[f"{policy}: n_jobs=1"], row[f"{policy}: n_jobs=2"] = seconds[1], seconds[2]
             row[f"{policy}: 2/1"] = seconds[2] / seconds[1]
             print(f"  grid {name} {policy}: n_jobs=1 {seconds[1]:.1f} s, n_jobs=2 {seconds[2]:.1f} s", flush=True)
         grid_rows.append(row)
-    print_table(grid_rows, ["method"] + [f"{p}: {c}" for p in POLICIES for c in ("n_jobs=1", "n_jobs=2", "2/1")],
+    print_table(grid_rows, ["method"] + [f"{p}: {c}" for p in policies for c in ("n_jobs=1", "n_jobs=2", "2/1")],
                 title="GridSearchCV, 4 candidates x 2 folds, refit=False: seconds")
 
 

@@ -19,6 +19,21 @@ def test_paired_randomization_test_matches_an_exact_enumeration():
     assert paired_test(a, b, test="wilcoxon") == pytest.approx(stats.wilcoxon(a, b).pvalue)
 
 
+@pytest.mark.parametrize("n_queries, n_resamples", [(20, 10_000), (693, 10_000), (300, 2_500)])
+def test_randomization_test_gives_scipys_p_value_and_null_distribution(n_queries, n_resamples):
+    """The swaps are SciPy's and so is the null distribution, bit for bit (saved benchmarks render the same)."""
+    from skcross.metrics._significance import _BATCH, _randomization_p_value
+
+    rng = np.random.default_rng(n_queries)
+    for shift in (0.0, 0.01, 0.05):
+        a, b = rng.random(n_queries), rng.random(n_queries) - shift
+        expected = stats.permutation_test((a, b), lambda x, y, axis: np.mean(x - y, axis=axis),
+                                          permutation_type="samples", vectorized=True, n_resamples=n_resamples,
+                                          alternative="two-sided", batch=_BATCH, rng=np.random.default_rng(7))
+        assert _randomization_p_value(a, b, n_resamples, np.random.default_rng(7)) == float(expected.pvalue)
+        assert paired_test(a, b, n_resamples=n_resamples, random_state=7) == float(expected.pvalue)
+
+
 def test_holm_adjust_matches_its_definition():
     p = np.array([0.01, 0.04, 0.03, 0.005, 0.5])
     order = np.argsort(p)

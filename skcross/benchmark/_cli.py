@@ -106,7 +106,7 @@ def main(argv=None):
     >>> main(["--methods", "CCA,PLS", "--quiet", "--no-plots", "--output", tmp_path_str])  # doctest: +SKIP
     """
     args = _parser().parse_args(argv)
-    from ._report import load_results, save_results, to_markdown
+    from ._report import load_results, save_results
     from ._run import run_benchmark
 
     if args.render is not None:
@@ -115,7 +115,7 @@ def main(argv=None):
                             "the --output folder of an earlier run")
         result = load_results(args.render)
         written = save_results(result, args.render, plots=not args.no_plots)
-        print(to_markdown(result))
+        print((Path(args.render) / "results.md").read_text())
         print("re-rendered, nothing fitted; wrote " + ", ".join(str(path) for path in written))
         return 0
 
@@ -152,9 +152,8 @@ def main(argv=None):
         shlex.quote(arg) for arg in (sys.argv[1:] if argv is None else argv))
     result.protocol["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     result.protocol["wall_s"] = round(time.perf_counter() - start, 1)
-    markdown = to_markdown(result)
     written = save_results(result, output, plots=not args.no_plots)
-    print(markdown)
+    print((output / "results.md").read_text())
     print(f"{len(result.runs)} fits in {result.protocol['wall_s']:.0f} s; wrote "
           + ", ".join(str(path) for path in written))
     if not args.no_plots and not any(path.suffix == ".png" for path in written):

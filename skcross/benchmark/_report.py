@@ -525,6 +525,8 @@ def load_results(directory):
             run = {}
             for key, value in row.items():
                 if value == "":
+                    if key == "epochs":  # a fresh run's rows hold None there (no epochs): its column keeps its place
+                        run[key] = None
                     continue
                 if key in ("method", "error", "warnings", "skipped"):
                     run[key] = value

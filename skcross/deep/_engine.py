@@ -274,18 +274,9 @@ class DeepCrossModalMixin(CrossModalMixin):
         adaptation to other processes' load).
         """
         fixed = os.environ.get("SKCROSS_TORCH_THREADS", "auto")
-        if fixed != "auto":
-            if not fixed.isdigit() or int(fixed) < 1:
-                raise ValueError(f"SKCROSS_TORCH_THREADS must be 'auto' or a positive integer, got {fixed!r}.")
-            found = torch.get_num_threads()
-            torch.set_num_threads(int(fixed))
-            try:
-                yield
-            finally:
-                torch.set_num_threads(found)
-                self.fit_threads_ = [(0.0, int(fixed))]
-            return
-        policy = ThreadPolicy()
+        if fixed != "auto" and (not fixed.isdigit() or int(fixed) < 1):
+            raise ValueError(f"SKCROSS_TORCH_THREADS must be 'auto' or a positive integer, got {fixed!r}.")
+        policy = ThreadPolicy(None if fixed == "auto" else int(fixed))
         policy.start()
         self._thread_policy = policy
         try:

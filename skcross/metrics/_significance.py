@@ -8,7 +8,8 @@ Smucker, Allan & Carterette 2007, "A comparison of statistical significance
 tests for information retrieval evaluation"), or use the Wilcoxon
 signed-rank test; :func:`compare_to_best` corrects for testing the best
 method against every other one (Holm 1979), as ranx's ``compare`` does for IR
-runs. All the resampling is SciPy's.
+runs. The resampling is SciPy's; the randomisation test draws SciPy's
+swaps and computes their null distribution without SciPy's per-query loop.
 """
 
 import inspect
@@ -92,11 +93,42 @@ def paired_test(scores_a, scores_b, *, test="randomization", n_resamples=10_000,
         return 1.0
     if test == "wilcoxon":
         return float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue)
-    result = stats.permutation_test(
-        (a, b), _mean_difference, permutation_type="samples", vectorized=True, n_resamples=n_resamples,
-        alternative="two-sided", batch=1000, **_seeded(stats.permutation_test, random_state),
-    )
-    return float(result.pvalue)
+    if 2 ** a.size <= n_resamples:  # few queries: SciPy enumerates every swap (an exact test)
+        result = stats.permutation_test(
+            (a, b), _mean_difference, permutation_type="samples", vectorized=True, n_resamples=n_resamples,
+            alternative="two-sided", batch=_BATCH, **_seeded(stats.permutation_test, random_state),
+        )
+        return float(result.pvalue)
+    return _randomization_p_value(a, b, n_resamples, np.random.default_rng(random_state))
+
+
+_BATCH = 1000  # resamples drawn at a time
+
+
+def _randomization_p_value(a, b, n_resamples, rng):
+    """``scipy.stats.permutation_test((a, b), mean difference, permutation_type="samples", batch=1000)``'s
+    two-sided p-value, from the same random swaps, with a null distribution equal bit for bit (tested).
+
+    SciPy swaps each query's pair with ``Generator.permuted`` (NumPy's
+    Fisher-Yates: a pair is swapped when the low bit of one 32-bit draw is
+    0) and gathers the pairs in a Python loop over the queries: 0.3 s a test
+    at 693 queries. Here the same draws come in one ``integers`` call and
+    the swapped differences in one ``np.where`` (4x faster: 0.07 s); the
+    sums keep SciPy's memory order, so that every p-value of a saved
+    benchmark renders again identically.
+    """
+    d = a - b
+    observed = np.mean(d)
+    batch = min(_BATCH, n_resamples)  # SciPy draws whole batches, the last one too
+    null = []
+    for start in range(0, n_resamples, _BATCH):
+        swapped = (rng.integers(0, 2**32, size=(batch, d.size), dtype=np.uint32) & 1) == 0
+        null.append(np.mean(np.asfortranarray(np.where(swapped, -d, d)[:min(_BATCH, n_resamples - start)]), axis=-1))
+    null = np.concatenate(null)
+    gamma = abs(100 * np.finfo(np.float64).eps * observed)  # SciPy's tolerance: values this close count as equal
+    less = (np.count_nonzero(null <= observed + gamma) + 1) / (n_resamples + 1)
+    greater = (np.count_nonzero(null >= observed - gamma) + 1) / (n_resamples + 1)
+    return float(min(1.0, 2 * min(less, greater)))
 
 
 def bootstrap_interval(scores, *, confidence=0.95, n_resamples=10_000, random_state=None):

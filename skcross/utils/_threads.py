@@ -133,10 +133,12 @@ class ThreadPolicy:
     at least 0.5 s have passed since the last reading and changes the threads
     when the free CPUs changed; ``stop()`` restores the thread count found at
     ``start()``. ``history`` keeps ``(seconds into the fit, threads)`` for each
-    setting.
+    setting. With ``fixed=N`` the threads are N for the whole fit, whatever
+    the load (``SKCROSS_TORCH_THREADS=N``).
     """
 
-    def __init__(self):
+    def __init__(self, fixed=None):
+        self.fixed = fixed
         self.history = []
 
     def _set(self, threads):
@@ -151,13 +153,13 @@ class ThreadPolicy:
         import torch
 
         self._found = torch.get_num_threads()
-        threads = fit_threads(self._found, busy_cpus_of_others())
+        threads = self.fixed or fit_threads(self._found, busy_cpus_of_others())
         self._began = self._read_at = time.monotonic()
         self._set(threads)
         return self.threads
 
     def revise(self):
-        if time.monotonic() - self._read_at >= _REVISE_EVERY:
+        if self.fixed is None and time.monotonic() - self._read_at >= _REVISE_EVERY:
             self._read_at = time.monotonic()
             self._set(fit_threads(self._found, busy_cpus_of_others()))
         return self.threads
