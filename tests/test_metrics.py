@@ -538,3 +538,41 @@ def test_balanced_scorers_and_errors():
     for bad in ("balanced_recall@1", "precision", "balanced_map_x"):
         with pytest.raises(ValueError, match="not a valid scoring"):
             get_scorer(bad)
+
+
+@pytest.mark.parametrize("labels", ["single", "multi"])
+def test_rank_queries_is_what_every_metric_reduces(labels):
+    """One ranking, many statistics: each equals the public metric it stands behind."""
+    from skcross.metrics import first_relevant_rank, rank_queries
+
+    rng = np.random.default_rng(0)
+    S = np.round(rng.random((60, 80)), 2)  # ties
+    if labels == "single":
+        y_q, y_db = rng.integers(0, 4, 60), rng.integers(0, 4, 80)
+    else:
+        y_q, y_db = rng.integers(0, 2, (60, 3)), rng.integers(0, 2, (80, 3))
+    values = rank_queries(S, y_q, y_db, ["ap", "ap@20", "hits@5", "found@3", "first_rank", "scope", "pr"],
+                          scopes=[1, 10, 80])
+    assert values["ap"].mean() == pytest.approx(mean_average_precision(S, y_q, y_db))
+    np.testing.assert_allclose(values["ap@20"], average_precision_per_query(S, y_q, y_db, k=20), rtol=0, atol=1e-12)
+    assert values["hits@5"].mean() / 5 == pytest.approx(precision_at_k(S, y_q, y_db, k=5))
+    assert values["found@3"].mean() == pytest.approx(recall_at_k(S, y_q, y_db, k=3))
+    np.testing.assert_array_equal(values["first_rank"], first_relevant_rank(S, y_q, y_db))
+    np.testing.assert_allclose(values["scope"].sum(axis=0) / (np.array([1, 10, 80]) * 60),
+                               precision_scope_curve(S, y_q, y_db, scopes=[1, 10, 80]).precision)
+    np.testing.assert_allclose(values["pr"].mean(axis=0), precision_recall_curve(S, y_q, y_db).precision)
+    assert values["pr"].shape == (60, 11) and values["scope"].shape == (60, 3)
+
+
+@pytest.mark.parametrize("statistics, message", [
+    (["map"], "'map' is not a statistic"),
+    (["hits"], "'hits' needs a cut-off, e.g. 'hits@10'"),
+    (["ap@0"], "'ap@0' is not a statistic"),
+    ("ap", "non-empty list of names"),
+    ([], "non-empty list of names"),
+])
+def test_rank_queries_names_the_bad_statistic(statistics, message):
+    from skcross.metrics import rank_queries
+
+    with pytest.raises(ValueError, match=message):
+        rank_queries(np.eye(3), [0, 1, 2], [0, 1, 2], statistics)
