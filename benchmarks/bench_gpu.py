@@ -221,10 +221,8 @@ def cpu_fit_workers(n_jobs, cpu_threads=None):
     from skcross.utils._threads import usable_cpus
 
     usable = usable_cpus()
-    if cpu_threads is None:
-        workers = max(1, min(n_jobs, usable // 2 - 1))
-        return workers, max(1, usable // (workers + 1))
-    return max(1, min(n_jobs, usable // cpu_threads - 1)), cpu_threads
+    workers = max(1, min(n_jobs, usable // (cpu_threads or 2) - 1))  # one share of the CPUs left to this process
+    return workers, cpu_threads or max(1, usable // (workers + 1))
 
 
 def compare_fits(datasets, device, sizes, cpu_threads):

@@ -104,14 +104,19 @@ def best_of_rounds(methods, iterations, data_home, rounds=2, n_train=None):
     return best
 
 
-def run_fits(policy, methods, iterations, data_home, n_train):
+def in_fresh_process(target, *args):
+    """``target(*args, queue)`` in a new spawned process; what it puts on the queue."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=_child_fits, args=(policy, methods, iterations, data_home, n_train, queue))
+    child = context.Process(target=target, args=(*args, queue))
     child.start()
-    rows = queue.get()
+    result = queue.get()
     child.join()
-    return rows
+    return result
+
+
+def run_fits(policy, methods, iterations, data_home, n_train):
+    return in_fresh_process(_child_fits, policy, methods, iterations, data_home, n_train)
 
 
 def _child_grid(policy, name, iterations, data_home, queue):
@@ -140,13 +145,7 @@ def _child_grid(policy, name, iterations, data_home, queue):
 
 
 def run_grid(policy, name, iterations, data_home):
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    child = context.Process(target=_child_grid, args=(policy, name, iterations, data_home, queue))
-    child.start()
-    seconds = queue.get()
-    child.join()
-    return seconds
+    return in_fresh_process(_child_grid, policy, name, iterations, data_home)
 
 
 def main():

@@ -149,7 +149,7 @@ class CrossModalIndex:
         self.ids_ = np.empty(0, dtype=np.int64)
         self.groups_ = None
         self.embeddings_ = None
-        self._backend = _FaissBackend(index_type, index_params, self.device) if backend == "faiss" else _ExactBackend()
+        self._backend = _FaissBackend() if backend == "faiss" else _ExactBackend()
 
     def _adapt(self, estimator):
         """How ``estimator`` embeds and compares, read once by the one adapter (:func:`~skcross.metrics.as_ranker`)."""
@@ -254,7 +254,7 @@ class CrossModalIndex:
             raise ValueError(f"{type(self._final).__name__} produced NaN or infinite embeddings for X.")
         all_ids = _joined_ids(self.ids_, ids, len(E))
         all_groups = self._joined_groups(groups, len(E))
-        self._backend.add(E)
+        self._backend.add(self, E)
         if self._backend.needs_embeddings or self.reranks:
             self.embeddings_ = E if self.embeddings_ is None else np.concatenate([self.embeddings_, E])
         self.modality_ = modality
@@ -424,7 +424,6 @@ class CrossModalIndex:
         return index
 
 
-
 class _ExactBackend:
     """Every query compared with every item, one block of ``batch_size`` items at a time, keeping a running top.
 
@@ -440,7 +439,7 @@ class _ExactBackend:
     def __init__(self):
         self._unit_gallery_cache = None
 
-    def add(self, E):
+    def add(self, index, E):
         pass  # the index keeps the embeddings
 
     def top(self, index, Q, depth, cosine):
@@ -530,36 +529,35 @@ class _FaissBackend:
 
     needs_embeddings = False
 
-    def __init__(self, index_type, index_params, device):
-        self.index_type, self.index_params, self.device = index_type, index_params or {}, device
+    def __init__(self):
         self.index_type_ = None
         self.faiss_index = None
 
-    def add(self, E):
+    def add(self, index, E):
+        """Add the unit embeddings ``E``; the first call builds the faiss index from ``index``'s settings."""
         faiss = _import_faiss()
         vectors = np.ascontiguousarray(normalize(E), dtype=np.float32)
-        params = self.index_params
         if self.faiss_index is None:
-            d = vectors.shape[1]
-            self.index_type_ = self.index_type
-            if self.index_type == "auto":
+            params, device, d = index.index_params or {}, index.device, vectors.shape[1]
+            self.index_type_ = index.index_type
+            if index.index_type == "auto":
                 self.index_type_ = "flat" if len(vectors) < _FLAT_BELOW else "hnsw"
             if self.index_type_ == "flat":
-                index = faiss.IndexFlatIP(d)
+                built = faiss.IndexFlatIP(d)
             elif self.index_type_ == "ivf":
                 nlist = params.get("nlist", max(1, int(4 * np.sqrt(len(vectors)))))
-                index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-                index.train(vectors)
-                index.nprobe = params.get("nprobe", 16)
+                built = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+                built.train(vectors)
+                built.nprobe = params.get("nprobe", 16)
             else:
-                index = faiss.IndexHNSWFlat(d, params.get("M", 32), faiss.METRIC_INNER_PRODUCT)
-                index.hnsw.efConstruction = params.get("ef_construction", 200)
-                index.hnsw.efSearch = params.get("ef_search", 128)
-            if self.device is not None and self.device.startswith("cuda") and hasattr(faiss, "StandardGpuResources"):
+                built = faiss.IndexHNSWFlat(d, params.get("M", 32), faiss.METRIC_INNER_PRODUCT)
+                built.hnsw.efConstruction = params.get("ef_construction", 200)
+                built.hnsw.efSearch = params.get("ef_search", 128)
+            if device is not None and device.startswith("cuda") and hasattr(faiss, "StandardGpuResources"):
                 self._gpu_resources = faiss.StandardGpuResources()
-                gpu = int(self.device.partition(":")[2] or 0)
-                index = faiss.index_cpu_to_gpu(self._gpu_resources, gpu, index)
-            self.faiss_index = index
+                gpu = int(device.partition(":")[2] or 0)
+                built = faiss.index_cpu_to_gpu(self._gpu_resources, gpu, built)
+            self.faiss_index = built
         self.faiss_index.add(vectors)
 
     def top(self, index, Q, depth, cosine):

@@ -726,7 +726,7 @@ _AVERAGES = ("queries", "classes")
 
 
 def _check_average(average, y_query):
-    """Whether ``average`` asks for per-query values (``"classes"``); checked before any ranking."""
+    """Refuse an ``average`` other than "queries" or "classes", and "classes" without labels; before any ranking."""
     if average not in _AVERAGES:
         raise ValueError(
             f"average must be 'queries' (every query weighs the same, the field's habit) or 'classes' "
@@ -737,7 +737,6 @@ def _check_average(average, y_query):
             "average='classes' needs labels: without y_query and y_db every query is its own pair, "
             "so there are no classes to average over."
         )
-    return average == "classes"
 
 
 def average_over_classes(values, y_query):
