@@ -51,7 +51,6 @@ def add_methods(directory, methods, *, data_home=None, quick=False):
     result.curves.update(new.curves)
     result.per_query_ap = {key: value for key, value in result.per_query_ap.items() if key[0] not in methods}
     result.per_query_ap.update(new.per_query_ap)
-    result.analysis = {}
     protocol.setdefault("added", []).append({
         "methods": list(methods),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

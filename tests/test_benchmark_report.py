@@ -1,6 +1,8 @@
 """The benchmark's reports from a saved run: markdown and LaTeX tables, significance marks, JSON, re-rendering."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,3 +83,21 @@ def test_json_and_render_from_saved_results_without_refitting(saved_run, tmp_pat
     with pytest.raises(SystemExit):
         main(["--render", str(tmp_path)])
     assert "no saved benchmark there" in capsys.readouterr().err
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+SAVED = sorted(path.name for path in RESULTS.glob("*") if (path / "protocol.json").exists())
+
+
+@pytest.mark.parametrize("folder", SAVED)
+def test_render_reproduces_every_committed_results_folder(folder, tmp_path):
+    """Each committed run's tables, JSON and CSVs come back identical from its saved files (dates aside)."""
+    shutil.copytree(RESULTS / folder, tmp_path / folder)
+    assert main(["--render", str(tmp_path / folder), "--no-plots"]) == 0
+    for name in ("results.md", "results.rst", "results.tex", "results.json", "summary.csv", "runs.csv",
+                 "protocol.json", "curves.json"):
+        if (RESULTS / folder / name).exists():
+            committed, rendered = ((directory / folder / name).read_text().splitlines()
+                                   for directory in (RESULTS, tmp_path))
+            assert [line for line in rendered if "date" not in line.lower()] == \
+                [line for line in committed if "date" not in line.lower()], name

@@ -1,17 +1,34 @@
 """What a benchmark's saved per-query scores say beyond the means: significance and class-balanced ranks.
 
 Everything here reads a :class:`~skcross.benchmark.BenchmarkResult` (fresh or
-loaded from disk) and refits nothing.
+loaded from disk) and refits nothing. :func:`analyse` is the one step between
+the runs and the reports: the renderers read its :class:`Analysis` only.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
 from ..metrics import compare_to_best
 from ._run import DIRECTIONS, summarize
 
-__all__ = ["ALPHA", "ranking_changes", "significance"]
+__all__ = ["ALPHA", "Analysis", "analyse", "ranking_changes", "significance"]
 
 ALPHA = 0.05  # family-wise level of the marks in the tables
+
+
+class Analysis(NamedTuple):
+    """Everything the reports show about a result's methods, computed once by :func:`analyse`."""
+
+    summary: list  # summarize(result): one row per method
+    significance: dict  # {direction: {method: MethodComparison}}
+    place_changes: dict  # {direction: [(method, place by mAP, place by bal. mAP), ...]}
+
+
+def analyse(result):
+    """The summary rows, the significance tests and the class-balanced place changes of ``result``."""
+    summary = summarize(result)
+    return Analysis(summary, significance(result), ranking_changes(summary))
 
 
 def _seed_mean_ap(result, direction):
@@ -32,7 +49,7 @@ def significance(result, *, alpha=ALPHA, test="randomization", random_state=0):
     over its seeds. The best method (highest mAP@all) is tested against
     every other one with a paired randomisation test on the test queries,
     Holm-corrected over those comparisons; intervals are bootstrap 95 %
-    intervals over queries. Computed once per result and kept on it.
+    intervals over queries.
 
     Parameters
     ----------
@@ -51,22 +68,22 @@ def significance(result, *, alpha=ALPHA, test="randomization", random_state=0):
         ``{direction: {method: MethodComparison}}``; empty when there is no
         per-query AP or fewer than two methods.
     """
-    key = (alpha, test, random_state)
-    cached = result.analysis.get("significance")
-    if cached is not None and cached[0] == key:
-        return cached[1]
     comparisons = {}
     for direction in DIRECTIONS:
         scores = _seed_mean_ap(result, direction)
         if len(scores) >= 2:
             rows = compare_to_best(scores, test=test, alpha=alpha, random_state=random_state)
             comparisons[direction] = {row.method: row for row in rows}
-    result.analysis["significance"] = (key, comparisons)
     return comparisons
 
 
-def ranking_changes(result):
+def ranking_changes(summary):
     """Methods whose place among the methods differs between mAP@all and class-balanced mAP, per direction.
+
+    Parameters
+    ----------
+    summary : list of dict
+        :func:`~skcross.benchmark.summarize`'s rows.
 
     Returns
     -------
@@ -75,7 +92,7 @@ def ranking_changes(result):
         (places from 1), only the methods that move; empty lists when no
         class-balanced score was measured.
     """
-    rows = [row for row in summarize(result) if "error" not in row]
+    rows = [row for row in summary if "error" not in row]
     changes = {}
     for direction in DIRECTIONS:
         scored = [row for row in rows if f"balanced_map_{direction}" in row]

@@ -3,13 +3,14 @@
 import csv
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ..metrics import PrecisionRecallCurve, PrecisionScopeCurve
-from ._analysis import ALPHA, ranking_changes, significance
+from ._analysis import ALPHA, analyse
 from ._methods import METHODS
-from ._run import BALANCED, DIRECTIONS, MAP_AT, PRECISION_AT, RECALL_AT, SCORES, summarize
+from ._run import DIRECTIONS, MAP_AT, PRECISION_AT, RECALL_AT, summarize
 
 __all__ = ["load_results", "save_results", "summarize", "to_json", "to_latex", "to_markdown", "to_rst"]
 
@@ -97,105 +98,92 @@ def _unscored(row):
     return "error" in row or "skipped" in row
 
 
-def _method_cells(row, n_columns):
-    """A method's first cells (name, supervision, similarity); a failed fit's whole row, its error said."""
-    if _unscored(row):
-        reason = f"failed: {row['error']}" if "error" in row else row["skipped"]
-        cells = [row["method"], row["supervision"], row["similarity"], reason]
-        return cells + [""] * (n_columns - len(cells))
-    return [row["method"] + (" (collapsed fit, see below)" if "warnings" in row else ""), row["supervision"],
-            row["similarity"]]
+class _Column(NamedTuple):
+    """One score column of the summary table."""
+
+    key: str  # the summary row's key
+    title: str
+    digits: int = 4
+    vs_prior: bool = False  # marked "≤ prior" where the class-prior ranking is not beaten
 
 
-def _instance_table(result):
-    """``(headers, rows of cells)`` of an instance-level run: Recall@k, ranks, rsum and instance mAP."""
-    rows = summarize(result)
-    keys = ([f"r@{k}_{d}" for d in DIRECTIONS for k in RECALL_AT] + [f"medr_{d}" for d in DIRECTIONS]
-            + [f"meanr_{d}" for d in DIRECTIONS] + ["rsum", "map_i2t", "map_t2i"])
-    titles = ([f"R@{k} {d}" for d in DIRECTIONS for k in RECALL_AT] + [f"medr {d}" for d in DIRECTIONS]
-              + [f"meanr {d}" for d in DIRECTIONS] + ["rsum", "mAP i2t", "mAP t2i"])
-    headers = ["method", "supervision", "similarity", *titles, "fit s", "inference s", "peak MiB"]
-    if any("selected" in row for row in rows):
-        headers.append("selected")
-    body = []
-    chance = result.protocol.get("chance_instance")
-    if chance:
-        cells = ["random ranking", "-", "-"] + [
-            (f"{chance[key]:.1f}" if key.startswith(("medr", "meanr")) else f"{chance[key]:.4f}") if key in chance
-            else "-" for key in keys]
-        body.append(cells + ["-"] * (len(headers) - len(cells)))
-    marks = _marks(result)
-    for row in rows:
-        cells = _method_cells(row, len(headers))
-        if _unscored(row):
-            body.append(cells)
-            continue
-        cells += [_cell(row, key, 1 if key.startswith(("medr", "meanr")) else 4) + marks.get((row["method"], key), "")
-                  for key in keys]
-        cells += [_time_cell(row, "fit_s"), _time_cell(row, "inference_s"), _cell(row, "peak_mib", 0)]
-        if "selected" in headers:
-            cells.append(row.get("selected", "-"))
-        body.append(cells)
-    return headers, body
+def _score_columns(instance):
+    if instance:  # Recall@k, ranks, rsum and instance mAP
+        return ([_Column(f"r@{k}_{d}", f"R@{k} {d}") for d in DIRECTIONS for k in RECALL_AT]
+                + [_Column(f"{m}_{d}", f"{m} {d}", 1) for m in ("medr", "meanr") for d in DIRECTIONS]
+                + [_Column("rsum", "rsum")] + [_Column(f"map_{d}", f"mAP {d}") for d in DIRECTIONS])
+    return ([_Column(f"map_{d}", f"mAP {d}", vs_prior=True) for d in DIRECTIONS] + [_Column("map_mean", "mAP mean")]
+            + [_Column(f"balanced_map_{d}", f"bal. mAP {d}", vs_prior=True) for d in DIRECTIONS]
+            + [_Column(f"{measure}_{d}", f"{title} {d}") for measure, title in
+               ((f"map@{MAP_AT}", f"mAP@{MAP_AT}"), (f"p@{PRECISION_AT}", f"P@{PRECISION_AT}")) for d in DIRECTIONS])
 
 
-def table(result):
-    """``(headers, rows of cells)`` of the summary table, the chance level first."""
-    if result.relevance == "instance":
-        return _instance_table(result)
-    rows = summarize(result)
-    gpu = any("peak_gpu_mib" in row for row in rows)
-    headers = ["method", "supervision", "similarity", "mAP i2t", "mAP t2i", "mAP mean", "bal. mAP i2t",
-               "bal. mAP t2i", f"mAP@{MAP_AT} i2t", f"mAP@{MAP_AT} t2i", f"P@{PRECISION_AT} i2t", f"P@{PRECISION_AT} t2i",
-               "fit s", "inference s", "peak MiB"] + (["peak GPU MiB"] if gpu else [])
-    if any("selected" in row for row in rows):
-        headers.append("selected")
-    body = []
-    chance = result.protocol.get("chance_map")
+class _Reference(NamedTuple):
+    """A ranking every method is compared with (random, class prior): its cells' values by column key."""
+
+    name: str
+    latex_name: str
+    supervision: str
+    values: dict
+
+
+def _references(result):
+    protocol, references = result.protocol, []
+    chance = protocol.get("chance_instance") if result.relevance == "instance" else protocol.get("chance_map")
     if chance is not None:
-        cells = ["random ranking", "-", "-", f"{chance:.4f}", f"{chance:.4f}", f"{chance:.4f}"]
+        values = chance if result.relevance == "instance" else dict.fromkeys(("map_i2t", "map_t2i", "map_mean"), chance)
+        references.append(_Reference("random ranking", "Random ranking", "-", values))
+    prior = protocol.get("class_prior_map")
+    if prior and result.relevance == "class":
+        values = {f"{measure}_{d}": value for d in DIRECTIONS for measure, value in prior[d].items()}
+        values["map_mean"] = (prior["i2t"]["map"] + prior["t2i"]["map"]) / 2
+        references.append(_Reference("class prior (query-independent)", "Class prior", "training labels", values))
+    return references
+
+
+def table(result, analysis=None):
+    """``(headers, rows of cells)`` of the summary table, the reference rankings (chance, class prior) first."""
+    analysis = analysis or analyse(result)
+    rows, marks = analysis.summary, _marks(analysis)
+    columns, prior = _score_columns(result.relevance == "instance"), result.protocol.get("class_prior_map")
+    costs = [("fit s", "fit_s", None), ("inference s", "inference_s", None), ("peak MiB", "peak_mib", 0)]
+    if any("peak_gpu_mib" in row for row in rows):
+        costs.append(("peak GPU MiB", "peak_gpu_mib", 0))
+    headers = ["method", "supervision", "similarity", *(c.title for c in columns), *(title for title, _, _ in costs)]
+    if any("selected" in row for row in rows):
+        headers.append("selected")
+    body = []
+    for reference in _references(result):
+        cells = [reference.name, reference.supervision, "-"] + [
+            "-" if reference.values.get(c.key) is None else f"{reference.values[c.key]:.{c.digits}f}" for c in columns]
         body.append(cells + ["-"] * (len(headers) - len(cells)))
-    prior = result.protocol.get("class_prior_map")
-    if prior:
-        i2t, t2i = prior["i2t"], prior["t2i"]
-        cells = ["class prior (query-independent)", "training labels", "-", f"{i2t['map']:.4f}", f"{t2i['map']:.4f}",
-                 f"{(i2t['map'] + t2i['map']) / 2:.4f}"]
-        cells += [f"{prior[d][key]:.4f}" if key in prior[d] else "-" for key, d in _split([*BALANCED, *SCORES[2:]])]
-        body.append(cells + ["-"] * (len(headers) - len(cells)))
-    marks = _marks(result)
     for row in rows:
-        cells = _method_cells(row, len(headers))
         if _unscored(row):
-            body.append(cells)
+            reason = f"failed: {row['error']}" if "error" in row else row["skipped"]
+            body.append([row["method"], row["supervision"], row["similarity"], reason] + [""] * (len(headers) - 4))
             continue
-        cells += [_cell(row, key) + marks.get((row["method"], key), "") + _below_prior(row, key, prior)
-                  for key in ("map_i2t", "map_t2i")]
-        cells.append(_cell(row, "map_mean"))
-        cells += [_cell(row, key) + _below_prior(row, key, prior) for key in BALANCED]
-        cells += [_cell(row, key) for key in SCORES[2:]]
-        cells += [_time_cell(row, "fit_s"), _time_cell(row, "inference_s"), _cell(row, "peak_mib", 0)]
-        if gpu:
-            cells.append(_cell(row, "peak_gpu_mib", 0))
+        cells = [row["method"] + (" (collapsed fit, see below)" if "warnings" in row else ""), row["supervision"],
+                 row["similarity"]]
+        cells += [_cell(row, c.key, c.digits) + marks.get((row["method"], c.key), "")
+                  + (_below_prior(row, c.key, prior) if c.vs_prior else "") for c in columns]
+        cells += [_time_cell(row, key) if digits is None else _cell(row, key, digits) for _, key, digits in costs]
         if "selected" in headers:
             cells.append(row.get("selected", "-"))
         body.append(cells)
     return headers, body
 
 
-def _marks(result):
+def _marks(analysis):
     """``{(method, "map_<direction>"): " ▲" or " †"}`` from the significance tests."""
-    marks = {}
-    for direction, rows in significance(result).items():
-        for name, comparison in rows.items():
-            if comparison.tied_with_best:
-                marks[(name, f"map_{direction}")] = f" {BEST if comparison.best else TIED}"
-    return marks
+    return {(name, f"map_{direction}"): f" {BEST if comparison.best else TIED}"
+            for direction, rows in analysis.significance.items() for name, comparison in rows.items()
+            if comparison.tied_with_best}
 
 
-def significance_tables(result):
+def significance_tables(analysis):
     """Per direction, ``(title, headers, rows)``: each method's mAP, bootstrap interval and test against the best."""
     tables = []
-    for direction, rows in significance(result).items():
+    for direction, rows in analysis.significance.items():
         title = (f"Significance, {_DIRECTION_TITLES[direction]}: mAP@all, 95 % bootstrap interval over queries, "
                  "paired randomisation test against the best (p, Holm-adjusted p).")
         body = []
@@ -207,21 +195,16 @@ def significance_tables(result):
     return tables
 
 
-def ranking_change_lines(result):
-    """One line per direction: the methods whose place changes under class-balanced mAP."""
+def _closing_lines(analysis):
+    """The class-balanced place changes per direction, then one line per method whose fits warned of a collapse."""
     lines = []
-    rows = summarize(result)
-    for direction, moved in ranking_changes(result).items():
-        if any(f"balanced_map_{direction}" in row for row in rows):
+    for direction, moved in analysis.place_changes.items():
+        if any(f"balanced_map_{direction}" in row for row in analysis.summary):
             text = "; ".join(f"{name} {before} → {after}" for name, before, after in moved) or "none"
             lines.append(f"Places that change under class-balanced mAP, {direction} (place by mAP → by bal. mAP): "
                          f"{text}.")
-    return lines
-
-
-def _split(keys):
-    """``(measure, direction)`` of score keys such as ``"map@50_i2t"``."""
-    return [tuple(key.rsplit("_", 1)) for key in keys]
+    return lines + [f"Collapsed fit, {row['method']}: {row['warnings']}" for row in analysis.summary
+                    if "warnings" in row]
 
 
 def _below_prior(row, key, prior):
@@ -232,42 +215,41 @@ def _below_prior(row, key, prior):
     return " ≤ prior"
 
 
-def to_markdown(result):
-    """The summary as a markdown table, preceded by the protocol (quoted lines)."""
-    headers, body = table(result)
-    lines = [*("> " + line for line in protocol_lines(result)), "",
-             "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in body]
-    for title, headers, rows in significance_tables(result):
-        lines += ["", title, "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    lines += [f"\n{line}" for line in ranking_change_lines(result) + _warning_lines(result)]
+def _document(result, analysis, quote, table_lines, escape=str):
+    """The protocol (each line after ``quote``), the summary and significance tables, then the closing lines."""
+    analysis = analysis or analyse(result)
+    lines = [quote + line for line in protocol_lines(result)] + table_lines(*table(result, analysis))
+    for title, headers, rows in significance_tables(analysis):
+        lines += ["", title] + table_lines(headers, rows)
+    lines += [f"\n{escape(line)}" for line in _closing_lines(analysis)]
     return "\n".join(lines) + "\n"
 
 
-def _warning_lines(result):
-    """One line per method whose fits warned of a collapse (``ConvergenceWarning``)."""
-    return [f"Collapsed fit, {row['method']}: {row['warnings']}" for row in summarize(result) if "warnings" in row]
-
-
-def to_rst(result):
-    """The summary as a reStructuredText list-table (for the documentation), preceded by the protocol."""
-    headers, body = table(result)
-    lines = [f"| {line}" for line in protocol_lines(result)]
-    lines += _rst_list_table(headers, body)
-    for title, headers, rows in significance_tables(result):
-        lines += ["", title]
-        lines += _rst_list_table(headers, rows)
-    lines += [f"\n{line.replace('*', chr(92) + '*')}" for line in ranking_change_lines(result) + _warning_lines(result)]
-    return "\n".join(lines) + "\n"
+def _markdown_table(headers, body):
+    return ["", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)] + [
+        "| " + " | ".join(cells) + " |" for cells in body]
 
 
 def _rst_list_table(headers, body):
     lines = ["", ".. list-table::", "   :header-rows: 1", ""]
     for cells in [headers, *body]:
         lines.append("   * - " + (cells[0] or "\\"))
-        lines += ["     - " + (cell.replace("*", "\\*") or "\\") for cell in cells[1:]]
+        lines += ["     - " + (_rst_escape(cell) or "\\") for cell in cells[1:]]
     return lines
+
+
+def _rst_escape(text):
+    return text.replace("*", "\\*")
+
+
+def to_markdown(result, analysis=None):
+    """The summary as a markdown table, preceded by the protocol (quoted lines)."""
+    return _document(result, analysis, "> ", _markdown_table)
+
+
+def to_rst(result, analysis=None):
+    """The summary as a reStructuredText list-table (for the documentation), preceded by the protocol."""
+    return _document(result, analysis, "| ", _rst_list_table, _rst_escape)
 
 
 _LATEX_GROUPS = [("mAP@all", [("map_i2t", "i2t"), ("map_t2i", "t2i"), ("map_mean", "mean")]),
@@ -286,7 +268,7 @@ def _latex_escape(text):
     return "".join(_LATEX_SPECIALS.get(char, char) for char in str(text))
 
 
-def to_latex(result, *, caption=None, label=None):
+def to_latex(result, *, caption=None, label=None, analysis=None):
     """The mAP table as a LaTeX ``table`` with booktabs rules, ready for a paper.
 
     Columns: mAP@all in both directions and their mean, then class-balanced
@@ -305,6 +287,8 @@ def to_latex(result, *, caption=None, label=None):
         seeds, what the marks mean).
     label : str, default=None
         ``\\label`` of the table; None uses ``tab:<dataset>``.
+    analysis : Analysis, default=None
+        The result's analysis, when already made (None: made here).
 
     Returns
     -------
@@ -319,8 +303,8 @@ def to_latex(result, *, caption=None, label=None):
     instance = result.relevance == "instance"
     groups = _LATEX_INSTANCE_GROUPS if instance else _LATEX_GROUPS
     columns = [column for _, group in groups for column in group]
-    rows = [row for row in summarize(result) if not _unscored(row)]
-    marks = _marks(result)
+    analysis = analysis or analyse(result)
+    rows, marks = [row for row in analysis.summary if not _unscored(row)], _marks(analysis)
     n_seeds = len(protocol.get("seeds", [0]))
     ranked = {}
     for key, _ in columns:
@@ -361,21 +345,11 @@ def to_latex(result, *, caption=None, label=None):
              r"\begin{tabular}{l" + "c" * len(columns) + "}", r"\toprule",
              " & ".join(header) + r" \\", " ".join(rules),
              "Method & " + " & ".join(title for _, title in columns) + r" \\", r"\midrule"]
-    references = []
-    chance = protocol.get("chance_instance") if instance else protocol.get("chance_map")
-    if chance is not None:
-        values = {key: chance.get(key) for key, _ in columns} if instance else {
-            "map_i2t": chance, "map_t2i": chance, "map_mean": chance}
-        references.append(("Random ranking", values))
-    prior = protocol.get("class_prior_map")
-    if prior and not instance:
-        references.append(("Class prior", {
-            "map_i2t": prior["i2t"]["map"], "map_t2i": prior["t2i"]["map"],
-            "map_mean": (prior["i2t"]["map"] + prior["t2i"]["map"]) / 2,
-            **{f"balanced_map_{d}": prior[d].get("balanced_map") for d in DIRECTIONS}}))
-    for name, values in references:
-        lines.append(rf"\textit{{{name}}} & " + " & ".join(
-            "--" if values.get(key) is None else f"{values[key]:.4f}" for key, _ in columns) + r" \\")
+    references = _references(result)
+    for reference in references:
+        lines.append(rf"\textit{{{reference.latex_name}}} & " + " & ".join(
+            "--" if reference.values.get(key) is None else f"{reference.values[key]:.4f}" for key, _ in columns)
+            + r" \\")
     if references:
         lines.append(r"\midrule")
     for row in rows:
@@ -397,13 +371,15 @@ def _jsonable(value):
     return value
 
 
-def to_json(result):
+def to_json(result, analysis=None):
     """Everything the tables show, as one JSON document (protocol, references, summary, significance).
 
     Parameters
     ----------
     result : BenchmarkResult
         A fresh or loaded (:func:`load_results`) result.
+    analysis : Analysis, default=None
+        The result's analysis, when already made (None: made here).
 
     Returns
     -------
@@ -420,12 +396,13 @@ def to_json(result):
     >>> json.loads(to_json(load_results("benchmarks/results/wikipedia")))["summary"][0]["method"]  # doctest: +SKIP
     'CCA'
     """
+    analysis = analysis or analyse(result)
     document = {
         "protocol": result.protocol,
-        "summary": summarize(result),
+        "summary": analysis.summary,
         "significance": {direction: [row._asdict() for row in rows.values()]
-                         for direction, rows in significance(result).items()},
-        "class_balanced_place_changes": ranking_changes(result),
+                         for direction, rows in analysis.significance.items()},
+        "class_balanced_place_changes": analysis.place_changes,
     }
     return json.dumps(_jsonable(document), indent=2, ensure_ascii=False) + "\n"
 
@@ -573,11 +550,12 @@ def save_results(result, directory, plots=True):
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     _write_csv(directory / "runs.csv", result.runs)
-    _write_csv(directory / "summary.csv", summarize(result))
-    (directory / "results.md").write_text(to_markdown(result))
-    (directory / "results.rst").write_text(to_rst(result))
-    (directory / "results.tex").write_text(to_latex(result))
-    (directory / "results.json").write_text(to_json(result))
+    analysis = analyse(result)  # the one analysis every table below renders
+    _write_csv(directory / "summary.csv", analysis.summary)
+    (directory / "results.md").write_text(to_markdown(result, analysis))
+    (directory / "results.rst").write_text(to_rst(result, analysis))
+    (directory / "results.tex").write_text(to_latex(result, analysis=analysis))
+    (directory / "results.json").write_text(to_json(result, analysis))
     (directory / "protocol.json").write_text(json.dumps(result.protocol, indent=2) + "\n")
     curves = [{"method": name, "direction": direction, "kind": kind,
                "x": [np.asarray(c[1] if kind == "pr" else c[0]).tolist() for c in values],

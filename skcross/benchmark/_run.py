@@ -158,7 +158,6 @@ class BenchmarkResult:
     per_query_ap: dict = field(default_factory=dict)
     test_labels: np.ndarray = None
     relevance: str = "class"
-    analysis: dict = field(default_factory=dict, repr=False)  # computed once from the above (significance)
 
     def summary(self):
         """One row per method: mean and standard deviation over seeds of every measure."""
