@@ -198,6 +198,9 @@ def test_arguments_are_validated(wikipedia, capsys):
         run_benchmark(wikipedia, methods=["CCA"], select="test")
     with pytest.raises(ValueError, match="seeds"):
         run_benchmark(wikipedia, methods=["CCA"], seeds=[])
+    for seeds in ([1.5], [True], ["a"]):  # never rounded or read as a number
+        with pytest.raises(ValueError, match="seeds must be integers"):
+            run_benchmark(wikipedia, methods=["CCA"], seeds=seeds)
     for argv, message in ((["--methods", "CCA,XYZ"], "unknown"), (["--seeds", "a"], "--seeds"),
                           (["--cv", "1"], "--cv"), (["--dataset", "nowhere.npz"], "--dataset 'nowhere.npz'")):
         with pytest.raises(SystemExit):

@@ -8,7 +8,7 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ._methods import METHODS, available_methods
+from ._methods import METHODS
 
 DESCRIPTION = """Fit every skcross method on a dataset's training split and score it on its test split.
 
@@ -107,7 +107,7 @@ def main(argv=None):
     """
     args = _parser().parse_args(argv)
     from ._report import load_results, save_results
-    from ._run import run_benchmark
+    from ._run import check_methods, check_seeds, run_benchmark
 
     if args.render is not None:
         if not (Path(args.render) / "protocol.json").exists():
@@ -119,22 +119,16 @@ def main(argv=None):
         print("re-rendered, nothing fitted; wrote " + ", ".join(str(path) for path in written))
         return 0
 
-    if args.methods is None:
-        methods = available_methods()
-        missing = [name for name in METHODS if name not in methods]
-        if missing:
-            print(f"not installed, skipped: {', '.join(missing)} (pip install 'skcross[deep]')", file=sys.stderr)
-    else:
-        methods = [name.strip() for name in args.methods.split(",") if name.strip()]
-        unknown = [name for name in methods if name not in METHODS]
-        if unknown:
-            _parser().error(f"--methods: unknown {unknown}; choose among {', '.join(METHODS)}")
-    try:
-        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
-    except ValueError:
-        _parser().error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
-    if not seeds:
-        _parser().error("--seeds must name at least one seed")
+    def checked(option, check, given):  # run_benchmark's own checks, said before the dataset loads
+        try:
+            return check(None if given is None else [item.strip() for item in given.split(",") if item.strip()])
+        except ValueError as error:
+            _parser().error(f"--{option} {given!r}: {error}")
+
+    methods, seeds = checked("methods", check_methods, args.methods), checked("seeds", check_seeds, args.seeds)
+    missing = [name for name in METHODS if name not in methods] if args.methods is None else []
+    if missing:
+        print(f"not installed, skipped: {', '.join(missing)} (pip install 'skcross[deep]')", file=sys.stderr)
     if args.cv < 2:
         _parser().error("--cv must be at least 2")
     try:

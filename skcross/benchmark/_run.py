@@ -1,6 +1,7 @@
 """Fitting every method on one dataset and measuring it: the benchmark's engine."""
 
 import contextlib
+import operator
 import os
 import platform
 import time
@@ -261,13 +262,7 @@ def run_benchmark(
     """
     if select not in ("paper", "cv", "dev"):
         raise ValueError(f"select must be 'paper', 'cv' or 'dev', got {select!r}.")
-    names = available_methods() if methods is None else list(methods)
-    unknown = [name for name in names if name not in METHODS]
-    if unknown or not names:
-        raise ValueError(f"methods must be names among {list(METHODS)}, got {unknown or names!r}.")
-    seeds = [int(seed) for seed in seeds]
-    if not seeds:
-        raise ValueError("seeds must name at least one seed.")
+    names, seeds = check_methods(methods), check_seeds(seeds)
     X_img, X_txt, y, groups_train = _split_arrays(dataset, "train")
     X_img_test, X_txt_test, y_test, groups_test = _split_arrays(dataset, "test")
     if y_test is None and groups_test is None:
@@ -381,6 +376,29 @@ def run_benchmark(
     if bar is not None:
         bar.close()
     return result
+
+
+def check_methods(methods):
+    """The method names to run (None: every installed one), each known; the one check of the API and the CLI."""
+    names = available_methods() if methods is None else list(methods)
+    unknown = [name for name in names if name not in METHODS]
+    if unknown or not names:
+        raise ValueError(f"methods must be names among {list(METHODS)}; "
+                         + (f"unknown: {unknown}." if unknown else "none given."))
+    return names
+
+
+def check_seeds(seeds):
+    """The seeds as ints: integers, or strings of integers (the CLI's ``--seeds 0,1,2``); at least one."""
+    try:
+        if any(isinstance(seed, bool) for seed in seeds):
+            raise TypeError
+        seeds = [int(seed) if isinstance(seed, str) else operator.index(seed) for seed in seeds]
+    except (TypeError, ValueError):
+        raise ValueError(f"seeds must be integers, e.g. (0, 1, 2), got {seeds!r}.") from None
+    if not seeds:
+        raise ValueError("seeds must name at least one seed.")
+    return seeds
 
 
 @contextlib.contextmanager

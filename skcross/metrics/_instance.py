@@ -96,10 +96,21 @@ def _summary(ranks, ks):
     return scores
 
 
-def _instance_two_way(n_images, n_texts, image_ids, text_groups, i2t_block, t2i_block, ks, n_jobs, per_query):
-    """Both directions' instance scores from block similarity functions ``rows -> S_block``."""
+def _check_ids(ids, n, name, each):
+    """``ids`` as an array of ``n`` ids, one per ``each`` (said in the message)."""
+    ids = np.asarray(ids)
+    if ids.shape != (n,):
+        raise ValueError(f"{name} must hold one id per {each} ({n}), got shape {ids.shape}.")
+    return ids
+
+
+def _instance_two_way(n_images, n_texts, image_ids, text_groups, i2t_block, t2i_block, ks, n_jobs, per_query,
+                      names=("image_ids", "text_groups", "image (row of S)", "text (column of S)")):
+    """Both directions' instance scores from block similarity functions ``rows -> S_block``; ``names`` name the
+    ids' arguments and what they describe in the messages (``image_ids`` None: ``range(n_images)``)."""
     ks = _check_ks(ks)
-    image_ids, text_groups = np.asarray(image_ids), np.asarray(text_groups)
+    image_ids = np.arange(n_images) if image_ids is None else _check_ids(image_ids, n_images, names[0], names[2])
+    text_groups = _check_ids(text_groups, n_texts, names[1], names[3])
     if len(np.unique(image_ids)) != len(image_ids):
         raise ValueError("image_ids must be unique: one row per image (see unique_images for pairs).")
     missing = ~np.isin(text_groups, image_ids)
@@ -173,13 +184,5 @@ def instance_retrieval_scores(S, text_groups, image_ids=None, *, ks=DEFAULT_KS, 
     (1.0, 1.0, 1.0)
     """
     S = _check_similarity(S)
-    n_images, n_texts = S.shape
-    text_groups = np.asarray(text_groups)
-    if text_groups.shape != (n_texts,):
-        raise ValueError(f"text_groups must hold one image id per text (column of S, {n_texts}), "
-                         f"got shape {text_groups.shape}.")
-    image_ids = np.arange(n_images) if image_ids is None else np.asarray(image_ids)
-    if image_ids.shape != (n_images,):
-        raise ValueError(f"image_ids must hold one id per image (row of S, {n_images}), got shape {image_ids.shape}.")
-    return _instance_two_way(n_images, n_texts, image_ids, text_groups, lambda rows: S[rows],
-                             lambda rows: S[:, rows].T, ks, n_jobs, per_query=False)
+    return _instance_two_way(*S.shape, image_ids, text_groups, lambda rows: S[rows], lambda rows: S[:, rows].T, ks,
+                             n_jobs, per_query=False)

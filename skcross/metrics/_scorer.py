@@ -12,7 +12,7 @@ from .._paired import PairedData
 from ..utils._device import resolve_device
 from ..utils._memory import fits_in_one_block
 from ..utils._modality_steps import modality_steps, through_steps
-from ._instance import DEFAULT_KS, _instance_two_way, unique_images
+from ._instance import DEFAULT_KS, _check_ids, _instance_two_way, unique_images
 from ._ranking import Statistic, _average, _check_average, _check_k, _mean_precision, _Relevance, _row_blocks, per_query_statistics
 
 __all__ = ["instance_scores_both_ways", "cross_modal_instance_scores", "cross_modal_map", "cross_modal_recall", "get_scorer", "get_scorer_names"]
@@ -284,14 +284,20 @@ def map_both_ways(E_img, E_txt, y=None, *, similarity=None, k=None, average="que
     >>> map_both_ways(E, E, [0, 1, 0])["mean"]
     1.0
     """
-    E_img, E_txt = _as_rows(E_img), _as_rows(E_txt)
-    for E, name in ((E_img, "E_img"), (E_txt, "E_txt")):
-        if getattr(E, "ndim", None) != 2:
-            raise ValueError(f"{name} must be a 2-D array of embeddings, got shape {getattr(E, 'shape', None)}.")
+    E_img, E_txt = _check_embeddings(E_img, E_txt)
     if similarity is not None and not callable(similarity):
         raise TypeError(f"similarity must be a callable or None (cosine), got {type(similarity).__name__}.")
     return _two_way_scores(E_img, E_txt, y, similarity, what="ap", k=k, n_jobs=n_jobs,
                            device=device, average=average)
+
+
+def _check_embeddings(E_img, E_txt):
+    """Both modalities' embeddings as 2-D row sets, each refused by name otherwise."""
+    E_img, E_txt = _as_rows(E_img), _as_rows(E_txt)
+    for E, name in ((E_img, "E_img"), (E_txt, "E_txt")):
+        if getattr(E, "ndim", None) != 2:
+            raise ValueError(f"{name} must be a 2-D array of embeddings, got shape {getattr(E, 'shape', None)}.")
+    return E_img, E_txt
 
 
 def _ranks_by_cosine(final):
@@ -460,32 +466,27 @@ def cross_modal_instance_scores(estimator, X_img, X_txt, groups, *, image_ids=No
     ['R@1', 'R@10', 'R@5', 'map', 'meanr', 'medr']
     """
     X_img, X_txt = _as_rows(X_img), _as_rows(X_txt)
-    n_texts = X_txt.shape[0]
-    groups = np.asarray(groups)
-    if groups.shape != (n_texts,):
-        raise ValueError(f"groups must hold one image id per text ({n_texts} rows of X_txt), got shape "
-                         f"{groups.shape}.")
-    if image_ids is None:
-        if X_img.shape[0] != n_texts:
-            raise ValueError(
-                f"X_img has {X_img.shape[0]} rows and X_txt {n_texts}: give X_img one row per pair (each image "
-                "repeated for its texts), or one row per image with image_ids= naming them."
-            )
+    names = ("image_ids", "groups", "row of X_img", "text (row of X_txt)")  # checked before anything is embedded
+    groups = _check_ids(groups, X_txt.shape[0], names[1], names[3])
+    if image_ids is not None:
+        image_ids = _check_ids(image_ids, X_img.shape[0], names[0], names[2])
+    elif X_img.shape[0] != X_txt.shape[0]:
+        raise ValueError(
+            f"X_img has {X_img.shape[0]} rows and X_txt {X_txt.shape[0]}: give X_img one row per pair (each "
+            "image repeated for its texts), or one row per image with image_ids= naming them."
+        )
+    else:
         rows, image_ids = unique_images(groups)
         X_img = X_img[rows]
-    else:
-        image_ids = np.asarray(image_ids)
-        if image_ids.shape != (X_img.shape[0],):
-            raise ValueError(f"image_ids must hold one id per row of X_img ({X_img.shape[0]}), got shape "
-                             f"{image_ids.shape}.")
     ranker, E_img, E_txt = _ranking_space(estimator, X_img, X_txt)
     return _instance_from_embeddings(E_img, E_txt, groups, image_ids, None if ranker.cosine else ranker.similarity,
-                                     ks, n_jobs, return_per_query, type(ranker.estimator).__name__)
+                                     ks, n_jobs, return_per_query, type(ranker.estimator).__name__, names)
 
 
-def _instance_from_embeddings(E_img, E_txt, groups, image_ids, similarity, ks, n_jobs, per_query, name):
+def _instance_from_embeddings(E_img, E_txt, groups, image_ids, similarity, ks, n_jobs, per_query, name, names):
     i2t, t2i = _block_similarities(E_img, E_txt, similarity, name=name)
-    return _instance_two_way(E_img.shape[0], E_txt.shape[0], image_ids, groups, i2t, t2i, ks, n_jobs, per_query)
+    return _instance_two_way(E_img.shape[0], E_txt.shape[0], image_ids, groups, i2t, t2i, ks, n_jobs, per_query,
+                             names)
 
 
 def instance_scores_both_ways(E_img, E_txt, groups, image_ids=None, *, similarity=None, ks=DEFAULT_KS, n_jobs=None):
@@ -523,17 +524,9 @@ def instance_scores_both_ways(E_img, E_txt, groups, image_ids=None, *, similarit
     >>> instance_scores_both_ways(E_img, E_txt, groups=[0, 0, 1])["i2t"]["R@1"]
     1.0
     """
-    E_img, E_txt = _as_rows(E_img), _as_rows(E_txt)
-    for E, name in ((E_img, "E_img"), (E_txt, "E_txt")):
-        if getattr(E, "ndim", None) != 2:
-            raise ValueError(f"{name} must be a 2-D array of embeddings, got shape {getattr(E, 'shape', None)}.")
-    groups = np.asarray(groups)
-    if groups.shape != (E_txt.shape[0],):
-        raise ValueError(f"groups must hold one image id per text ({E_txt.shape[0]}), got shape {groups.shape}.")
-    image_ids = np.arange(E_img.shape[0]) if image_ids is None else np.asarray(image_ids)
-    if image_ids.shape != (E_img.shape[0],):
-        raise ValueError(f"image_ids must hold one id per image row ({E_img.shape[0]}), got shape {image_ids.shape}.")
-    return _instance_from_embeddings(E_img, E_txt, groups, image_ids, similarity, ks, n_jobs, False, "the embeddings")
+    E_img, E_txt = _check_embeddings(E_img, E_txt)
+    return _instance_from_embeddings(E_img, E_txt, groups, image_ids, similarity, ks, n_jobs, False, "the embeddings",
+                                     ("image_ids", "groups", "image row of E_img", "text (row of E_txt)"))
 
 
 # ----------------------------------------------------------------------------
