@@ -1,5 +1,6 @@
 """The methods the benchmark runs: their papers' defaults, supervision and CV grids."""
 
+import functools
 import importlib
 from dataclasses import dataclass, field
 
@@ -47,10 +48,20 @@ class Method:
     def deep(self):
         return self.estimator.startswith("skcross.deep")
 
+    @functools.cached_property
+    def _declared(self):
+        """One unfitted instance of this row's estimator, read once for what it declares."""
+        return self.estimator_class()(**self.params)
+
     @property
     def randomized(self):
         """Whether the estimator has a ``random_state`` (otherwise every seed gives the same model)."""
-        return "random_state" in self.estimator_class()(**self.params).get_params()
+        return "random_state" in self._declared.get_params()
+
+    @property
+    def requires_labels(self):
+        """Whether the method trains on labels (its estimator's ``target_tags.required``)."""
+        return self._declared.__sklearn_tags__().target_tags.required
 
     def estimator_class(self):
         module, _, cls = self.estimator.partition(":")

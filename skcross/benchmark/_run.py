@@ -337,10 +337,9 @@ def run_benchmark(
     else:
         groups_test = np.asarray(groups_test)
         protocol["chance_instance"] = _flat_instance(_random_instance_scores(groups_test))
-    # a method without randomness (no random_state) gives the same model for every seed: fitted once
+    # a method without randomness (no random_state) gives the same model for every seed: fitted once;
     # on data without labels a method that needs them is listed once, unfitted
-    needs_labels = {name: estimator_requires_labels(METHODS[name]) for name in names}
-    unlabelled = {name for name in names if y is None and needs_labels[name]}
+    unlabelled = {name for name in names if y is None and METHODS[name].requires_labels}
     setting = _Setting(device, select, cv, quick, progress, dev)
     jobs = [(name, seed) for name in names
             for seed in (seeds if METHODS[name].randomized and name not in unlabelled else seeds[:1])]
@@ -359,8 +358,7 @@ def run_benchmark(
         try:
             with _convergence_warnings() as collapsed:
                 scores, curves, per_query_ap = _run_one(method, seed, setting, (X_img, X_txt, y, groups_train),
-                                                        (X_img_test, X_txt_test, y_test, groups_test),
-                                                        needs_labels[name])
+                                                        (X_img_test, X_txt_test, y_test, groups_test))
             row.update(scores)
             for (direction, kind), curve in curves.items():
                 result.curves.setdefault((name, direction, kind), []).append(curve)
@@ -486,12 +484,12 @@ class _Setting:
     dev: tuple = None  # (X_img, X_txt, y, groups) of the development split, for select="dev"
 
 
-def _run_one(method, seed, setting, train, test, needs_labels):
+def _run_one(method, seed, setting, train, test):
     """Fit ``method`` with ``seed`` on ``train`` and score it on ``test``: ``(row, {(direction, kind): curve},
-    {direction: per-query AP})``. A method that trains without labels (``needs_labels`` False) never sees them;
-    a search on folds still scores its candidates with them."""
+    {direction: per-query AP})``. A method that trains without labels (not ``method.requires_labels``) never
+    sees them; a search on folds still scores its candidates with them."""
     X_img, X_txt, y, groups_train = train
-    labels = y if needs_labels else None
+    labels = y if method.requires_labels else None
     X_img_test, X_txt_test, y_test, groups_test = test
     # a search's many fits show no bars of their own: the outer bar tracks the method
     verbose = int(setting.progress and setting.select == "paper")
@@ -565,11 +563,6 @@ def _score_ranking(S, y_query, y_db):
         f"map@{MAP_AT}": float(values[f"ap@{MAP_AT}"].sum() / n_query),
         f"p@{PRECISION_AT}": float(values[f"hits@{precision_at}"].sum() / precision_at / n_query),
     }, values["ap"], curves
-
-
-def estimator_requires_labels(method):
-    """Whether the method trains on labels (its estimator's ``target_tags.required``)."""
-    return method.estimator_class()(**method.params).__sklearn_tags__().target_tags.required
 
 
 def _paired(X_img, X_txt, groups=None):

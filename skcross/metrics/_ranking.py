@@ -251,6 +251,9 @@ def _rank_block(S_block, k=None):
     when ``k`` is given; rows where equal similarities could make that order
     differ from the stable one (a tie anywhere in the ranked list, or across
     the k-th place) are recomputed with a stable sort, so the result is exact.
+    Why it exists: a stable argsort of every float64 row is 3x slower (2,000 x
+    2,000, 2-core CPU: 0.23 s against 0.07 s; top 50: 0.22 s against 0.02 s),
+    and float64 keys cannot hold the value and the index in 64 bits.
     """
     n = S_block.shape[1]
     if S_block.dtype == np.float32 and n < 1 << 31:
