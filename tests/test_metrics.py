@@ -463,6 +463,21 @@ def test_cosine_blocks_stay_on_the_device(fitted, monkeypatch):
     assert on_device == pytest.approx(cross_modal_map(est, X_img, X_txt, y), abs=1e-12)
 
 
+@pytest.mark.parametrize("relevance", ["pair", "single", "multi"])
+def test_ranking_on_a_torch_device_equals_numpy_for_every_kind_of_relevance(relevance):
+    """The relevance mask made on the device (pairs, class codes, shared labels) ranks as NumPy's, ties included."""
+    pytest.importorskip("torch")
+    from skcross.metrics import map_both_ways
+
+    rng = np.random.default_rng(0)
+    E_img, E_txt = rng.normal(size=(60, 4)).round(1), rng.normal(size=(60, 4)).round(1)  # rounded: ties
+    E_txt[:5] = E_txt[5:10]
+    y = {"pair": None, "single": rng.integers(0, 4, 60), "multi": rng.integers(0, 2, (60, 5))}[relevance]
+    for k in (None, 7):
+        expected = map_both_ways(E_img, E_txt, y, k=k)
+        assert map_both_ways(E_img, E_txt, y, k=k, device="cpu") == pytest.approx(expected, abs=1e-12)
+
+
 # --------------------------------------------------------------------------- return types and curve fields
 def test_metric_types_and_curve_fields(small_data):
     rng = np.random.default_rng(0)

@@ -98,7 +98,7 @@ class _Relevance:
                     "Without labels, the only relevant item of query i is database item i "
                     f"(its own pair), so S must be square; got shape ({n_query}, {n_db})."
                 )
-            self.kind = "pair"
+            self.kind, self.q, self.db = "pair", None, None
             return
         y_query = check_labels(y_query, n_query, "y_query")
         y_db = check_labels(y_db, n_db, "y_db")
@@ -127,37 +127,24 @@ class _Relevance:
                 )
             self.kind = "multi"
             self.q = y_query.astype(np.float32)
-            self.db_t = np.ascontiguousarray(y_db.T, dtype=np.float32)
+            self.db = np.ascontiguousarray(y_db.T, dtype=np.float32)  # labels x items: q @ db shares labels
 
-    def mask(self, rows, n_db):
-        """Boolean matrix: which of the ``n_db`` database items are relevant to queries ``rows``."""
+    def mask(self, rows, n_db, device=None):
+        """Boolean matrix: which of the ``n_db`` database items are relevant to queries ``rows``; with a torch
+        ``device``, a tensor made there (the labels are copied there once)."""
+        if device is None:
+            q, db, index, arange = self.q, self.db, rows, np.arange
+        else:
+            import torch
+
+            cache = self.__dict__.setdefault("_on_device", {})
+            if str(device) not in cache:  # (None, None) for pairs
+                cache[str(device)] = (None, None) if self.kind == "pair" else (
+                    torch.as_tensor(self.q, device=device), torch.as_tensor(self.db, device=device))
+            (q, db), index = cache[str(device)], torch.as_tensor(rows, device=device)
+            arange = functools.partial(torch.arange, device=device)
         if self.kind == "pair":
-            mask = np.zeros((len(rows), n_db), dtype=bool)
-            mask[np.arange(len(rows)), rows] = True
-            return mask
-        if self.kind == "single":
-            return self.db[None, :] == self.q[rows, None]
-        return self.q[rows] @ self.db_t > 0
-
-    def mask_on_device(self, rows, n_db, device):
-        """:meth:`mask` computed on a torch ``device`` (the labels are copied there once)."""
-        import torch
-
-        cache = self.__dict__.setdefault("_on_device", {})
-        key = str(device)
-        if key not in cache:
-            if self.kind == "pair":
-                cache[key] = None
-            elif self.kind == "single":
-                cache[key] = (torch.as_tensor(self.q, device=device), torch.as_tensor(self.db, device=device))
-            else:
-                cache[key] = (torch.as_tensor(self.q, device=device), torch.as_tensor(self.db_t, device=device))
-        index = torch.as_tensor(rows, device=device)
-        if self.kind == "pair":
-            mask = torch.zeros((len(rows), n_db), dtype=torch.bool, device=device)
-            mask[torch.arange(len(rows), device=device), index] = True
-            return mask
-        q, db = cache[key]
+            return index[:, None] == arange(n_db)[None, :]
         if self.kind == "single":
             return db[None, :] == q[index, None]
         return q[index] @ db > 0
@@ -168,7 +155,7 @@ class _Relevance:
             return order == rows[:, None]
         if self.kind == "single":
             return self.db[order] == self.q[rows, None]
-        return np.take_along_axis(self.q[rows] @ self.db_t > 0, order, axis=1)
+        return np.take_along_axis(self.q[rows] @ self.db > 0, order, axis=1)
 
 
 # --------------------------------------------------------------------------
@@ -429,7 +416,7 @@ def _average_precision_torch(rows, S_block, relevance, k, device):
 
     # a block already on the device (cosine similarities made there) stays there: nothing crosses but the APs
     S = S_block if torch.is_tensor(S_block) else torch.as_tensor(np.ascontiguousarray(S_block), device=device)
-    relevant = relevance.mask_on_device(rows, S.shape[1], S.device)
+    relevant = relevance.mask(rows, S.shape[1], S.device)
     n = S.shape[1]
     ordered = torch.sort(S, dim=1).values
     above = torch.searchsorted(ordered, S, right=True)
