@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from ._ranking import Statistic, _check_similarity, _Relevance, _row_blocks, _statistic_of, per_query_statistics
+from ._ranking import Statistic, _check_similarity, _statistic_of, per_direction_statistics
 
 __all__ = ["first_relevant_rank", "instance_retrieval_scores", "unique_images"]
 
@@ -125,16 +125,10 @@ def _instance_two_way(n_images, n_texts, image_ids, text_groups, i2t_block, t2i_
             f"{int(without_text.sum())} image(s) have no text, e.g. {image_ids[without_text][0]!r}: "
             "an image query without a relevant text has no rank. Drop those images."
         )
-    scores, queries = {}, {}
-    for direction, n_q, n_db, y_q, y_db, block in (
-        ("i2t", n_images, n_texts, image_ids, text_groups, i2t_block),
-        ("t2i", n_texts, n_images, text_groups, image_ids, t2i_block),
-    ):
-        relevance = _Relevance(y_q, y_db, n_q, n_db)
-        ranks, ap = per_query_statistics(_row_blocks(n_q, n_db, block, lazy=True), relevance,
-                                         [Statistic("first_rank"), Statistic("ap")], n_jobs)
-        scores[direction] = {**_summary(ranks, ks), "map": float(ap.mean())}
-        queries[direction] = {"rank": ranks, "ap": ap}
+    values = per_direction_statistics((n_images, image_ids, i2t_block), (n_texts, text_groups, t2i_block),
+                                      lambda n_db: [Statistic("first_rank"), Statistic("ap")], n_jobs)
+    scores = {d: {**_summary(ranks, ks), "map": float(ap.mean())} for d, (ranks, ap) in values.items()}
+    queries = {d: {"rank": ranks, "ap": ap} for d, (ranks, ap) in values.items()}
     scores["rsum"] = sum(scores[d][f"R@{k}"] for d in ("i2t", "t2i") for k in ks)
     return (scores, queries) if per_query else scores
 

@@ -554,6 +554,22 @@ def per_query_statistics(S_blocks, relevance, statistics, n_jobs=None, device=No
     return [np.concatenate([block[i] for block in blocks]) for i in range(len(statistics))]
 
 
+def per_direction_statistics(images, texts, statistics, n_jobs=None, device=None):
+    """Both directions' :func:`per_query_statistics`: ``{"i2t": [...], "t2i": [...]}``.
+
+    ``images`` and ``texts`` are ``(n_rows, labels, block)``: the set's size,
+    its labels (None for pairs) and the function of its query rows giving
+    their similarities to the whole other set (made lazily, in the worker
+    that ranks them). ``statistics(n_db)`` lists what each direction asks
+    for, its cut-offs checked against that direction's database size.
+    """
+    (n_img, y_img, i2t), (n_txt, y_txt, t2i) = images, texts
+    return {direction: per_query_statistics(_row_blocks(n_q, n_db, block, lazy=True),
+                                            _Relevance(y_q, y_db, n_q, n_db), statistics(n_db), n_jobs, device)
+            for direction, n_q, n_db, y_q, y_db, block in (("i2t", n_img, n_txt, y_img, y_txt, i2t),
+                                                           ("t2i", n_txt, n_img, y_txt, y_img, t2i))}
+
+
 def _first_relevant_rank_block(rows, S_block, relevance):
     """1-based rank of each row's best-ranked relevant item (ties keep database order); inf without one.
 

@@ -13,7 +13,7 @@ from ..utils._device import resolve_device
 from ..utils._memory import fits_in_one_block
 from ..utils._modality_steps import modality_steps, through_steps
 from ._instance import DEFAULT_KS, _check_ids, _instance_two_way, unique_images
-from ._ranking import Statistic, _average, _check_average, _check_k, _mean_precision, _Relevance, _row_blocks, per_query_statistics
+from ._ranking import Statistic, _average, _check_average, _check_k, _mean_precision, per_direction_statistics
 
 __all__ = ["instance_scores_both_ways", "cross_modal_instance_scores", "cross_modal_map", "cross_modal_recall", "get_scorer", "get_scorer_names"]
 
@@ -157,19 +157,6 @@ def _n_labels(y):
     return y.shape[0] if hasattr(y, "shape") else len(y)
 
 
-def _cosine_on_device(Z_img, Z_txt, device):
-    """Unit-normalised embeddings and a block similarity (their products) on ``device`` (None: NumPy)."""
-    if device is None:
-        return normalize(Z_img), normalize(Z_txt), lambda A, B: A @ B.T
-    import torch
-
-    def unit(Z):
-        Z = torch.as_tensor(np.ascontiguousarray(Z), device=device)
-        return torch.nn.functional.normalize(Z, dim=1)
-
-    return unit(Z_img), unit(Z_txt), lambda A, B: A @ B.T  # blocks stay on the device, ranked there
-
-
 def _cross_modal_scores(estimator, X_img, X_txt, y, *, what, k, n_jobs, device=None, average="queries"):
     """An estimator's two-way scores: its ranker's embeddings, then :func:`_two_way_scores`."""
     _check_average(average, y)
@@ -187,18 +174,19 @@ def _block_similarities(E_img, E_txt, similarity, device=None, name="the estimat
     working memory (``skcross.utils._memory``) is computed once and shared
     by both directions; beyond it each direction computes its own blocks.
     """
-    on_device = similarity is None and device is not None  # cosine blocks made as torch tensors, kept there
-    if similarity is None:
-        E_img, E_txt, similarity = _cosine_on_device(E_img, E_txt, device)
-    if on_device:
+    if similarity is None and device is not None:  # cosine blocks made as torch tensors, kept there
         import torch
 
         as_block, finite = (lambda S: S), (lambda S: bool(torch.isfinite(S).all()))
         transposed = lambda S: S.T.contiguous()  # noqa: E731
+        def unit(Z):
+            return torch.nn.functional.normalize(torch.as_tensor(np.ascontiguousarray(Z), device=device), dim=1)
     else:
-        as_block, finite = np.asarray, (lambda S: np.isfinite(S).all())
+        as_block, finite, unit = np.asarray, (lambda S: np.isfinite(S).all()), normalize
         # rows in memory order: the ranking sorts along them (a transposed view sorts several times slower)
         transposed = lambda S: np.ascontiguousarray(S.T)  # noqa: E731
+    if similarity is None:
+        E_img, E_txt, similarity = unit(E_img), unit(E_txt), lambda A, B: A @ B.T
 
     def checked(block_similarity):
         def block(rows):
@@ -228,17 +216,13 @@ def _two_way_scores(E_img, E_txt, y, similarity, *, what, k, n_jobs, device=None
     if device is not None:
         device = resolve_device(device)
     i2t, t2i = _block_similarities(E_img, E_txt, similarity, device, name)
+    values = per_direction_statistics((n_img, y_img, i2t), (n_txt, y_txt, t2i),
+                                      lambda n_db: [Statistic(what, _check_k(k, n_db))], n_jobs, device)
     scores = {}
-    for direction, n_q, n_db, y_q, y_db, block_similarity in [
-        ("i2t", n_img, n_txt, y_img, y_txt, i2t),
-        ("t2i", n_txt, n_img, y_txt, y_img, t2i),
-    ]:
-        blocks = _row_blocks(n_q, n_db, block_similarity, lazy=True)
-        relevance = _Relevance(y_q, y_db, n_q, n_db)
-        k_d = _check_k(k, n_db)
-        (values,) = per_query_statistics(blocks, relevance, [Statistic(what, k_d)], n_jobs, device)
-        scores[direction] = (_mean_precision(values, k_d, y_q, average) if what == "hits"
-                             else _average(values.astype(np.float64), y_q, average))
+    for direction, y_q, n_db in (("i2t", y_img, n_txt), ("t2i", y_txt, n_img)):
+        (v,) = values[direction]
+        scores[direction] = (_mean_precision(v, _check_k(k, n_db), y_q, average) if what == "hits"
+                             else _average(v.astype(np.float64), y_q, average))
     scores["mean"] = (scores["i2t"] + scores["t2i"]) / 2
     return scores
 
