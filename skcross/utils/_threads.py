@@ -141,13 +141,14 @@ class ThreadPolicy:
         self.fixed = fixed
         self.history = []
 
-    def _set(self, threads):
+    def _set(self, threads, at):
+        """Set ``threads`` decided ``at`` seconds into the fit (the time of the decision, not of torch's resize)."""
         import torch
 
         if threads != getattr(self, "threads", None):
             torch.set_num_threads(threads)
             self.threads = threads
-            self.history.append((round(time.monotonic() - self._began, 3), threads))
+            self.history.append((at, threads))
 
     def start(self):
         import torch
@@ -155,13 +156,13 @@ class ThreadPolicy:
         self._found = torch.get_num_threads()
         threads = self.fixed or fit_threads(self._found, busy_cpus_of_others())
         self._began = self._read_at = time.monotonic()
-        self._set(threads)
+        self._set(threads, 0.0)
         return self.threads
 
     def revise(self):
         if self.fixed is None and time.monotonic() - self._read_at >= _REVISE_EVERY:
             self._read_at = time.monotonic()
-            self._set(fit_threads(self._found, busy_cpus_of_others()))
+            self._set(fit_threads(self._found, busy_cpus_of_others()), round(self._read_at - self._began, 3))
         return self.threads
 
     def stop(self):
