@@ -217,7 +217,6 @@ def _below_prior(row, key, prior):
 
 def _document(result, analysis, quote, table_lines, escape=str):
     """The protocol (each line after ``quote``), the summary and significance tables, then the closing lines."""
-    analysis = analysis or analyse(result)
     lines = [quote + line for line in protocol_lines(result)] + table_lines(*table(result, analysis))
     for title, headers, rows in significance_tables(analysis):
         lines += ["", title] + table_lines(headers, rows)
@@ -242,13 +241,21 @@ def _rst_escape(text):
     return text.replace("*", "\\*")
 
 
-def to_markdown(result, analysis=None):
+def to_markdown(result):
     """The summary as a markdown table, preceded by the protocol (quoted lines)."""
+    return _markdown(result, analyse(result))
+
+
+def _markdown(result, analysis):
     return _document(result, analysis, "> ", _markdown_table)
 
 
-def to_rst(result, analysis=None):
+def to_rst(result):
     """The summary as a reStructuredText list-table (for the documentation), preceded by the protocol."""
+    return _rst(result, analyse(result))
+
+
+def _rst(result, analysis):
     return _document(result, analysis, "| ", _rst_list_table, _rst_escape)
 
 
@@ -268,7 +275,7 @@ def _latex_escape(text):
     return "".join(_LATEX_SPECIALS.get(char, char) for char in str(text))
 
 
-def to_latex(result, *, caption=None, label=None, analysis=None):
+def to_latex(result, *, caption=None, label=None):
     """The mAP table as a LaTeX ``table`` with booktabs rules, ready for a paper.
 
     Columns: mAP@all in both directions and their mean, then class-balanced
@@ -287,8 +294,6 @@ def to_latex(result, *, caption=None, label=None, analysis=None):
         seeds, what the marks mean).
     label : str, default=None
         ``\\label`` of the table; None uses ``tab:<dataset>``.
-    analysis : Analysis, default=None
-        The result's analysis, when already made (None: made here).
 
     Returns
     -------
@@ -299,11 +304,13 @@ def to_latex(result, *, caption=None, label=None, analysis=None):
     >>> from skcross.benchmark import load_results, to_latex
     >>> print(to_latex(load_results("benchmarks/results/wikipedia")))  # doctest: +SKIP
     """
-    protocol = result.protocol
-    instance = result.relevance == "instance"
+    return _latex(result, analyse(result), caption, label)
+
+
+def _latex(result, analysis, caption=None, label=None):
+    protocol, instance = result.protocol, result.relevance == "instance"
     groups = _LATEX_INSTANCE_GROUPS if instance else _LATEX_GROUPS
     columns = [column for _, group in groups for column in group]
-    analysis = analysis or analyse(result)
     rows, marks = [row for row in analysis.summary if not _unscored(row)], _marks(analysis)
     n_seeds = len(protocol.get("seeds", [0]))
     ranked = {}
@@ -371,15 +378,13 @@ def _jsonable(value):
     return value
 
 
-def to_json(result, analysis=None):
+def to_json(result):
     """Everything the tables show, as one JSON document (protocol, references, summary, significance).
 
     Parameters
     ----------
     result : BenchmarkResult
         A fresh or loaded (:func:`load_results`) result.
-    analysis : Analysis, default=None
-        The result's analysis, when already made (None: made here).
 
     Returns
     -------
@@ -396,7 +401,10 @@ def to_json(result, analysis=None):
     >>> json.loads(to_json(load_results("benchmarks/results/wikipedia")))["summary"][0]["method"]  # doctest: +SKIP
     'CCA'
     """
-    analysis = analysis or analyse(result)
+    return _json(result, analyse(result))
+
+
+def _json(result, analysis):
     document = {
         "protocol": result.protocol,
         "summary": analysis.summary,
@@ -552,10 +560,10 @@ def save_results(result, directory, plots=True):
     _write_csv(directory / "runs.csv", result.runs)
     analysis = analyse(result)  # the one analysis every table below renders
     _write_csv(directory / "summary.csv", analysis.summary)
-    (directory / "results.md").write_text(to_markdown(result, analysis))
-    (directory / "results.rst").write_text(to_rst(result, analysis))
-    (directory / "results.tex").write_text(to_latex(result, analysis=analysis))
-    (directory / "results.json").write_text(to_json(result, analysis))
+    (directory / "results.md").write_text(_markdown(result, analysis))
+    (directory / "results.rst").write_text(_rst(result, analysis))
+    (directory / "results.tex").write_text(_latex(result, analysis))
+    (directory / "results.json").write_text(_json(result, analysis))
     (directory / "protocol.json").write_text(json.dumps(result.protocol, indent=2) + "\n")
     curves = [{"method": name, "direction": direction, "kind": kind,
                "x": [np.asarray(c[1] if kind == "pr" else c[0]).tolist() for c in values],
