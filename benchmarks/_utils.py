@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -24,6 +25,14 @@ def find_data_home():
         if candidate and (Path(candidate) / "wikipedia_sift128_lda10.npz").exists():
             return Path(candidate)
     return None
+
+
+def results_path(name, smoke):
+    """Where a script writes the file ``name``: ``benchmarks/results``, or a fresh temporary folder for a smoke run,
+    so that CI's tiny runs never overwrite a committed result."""
+    folder = Path(tempfile.mkdtemp(prefix="skcross-smoke-")) if smoke else Path(__file__).resolve().parent / "results"
+    folder.mkdir(exist_ok=True)
+    return folder / name
 
 
 def measure(function, *args, repeat=1, **kwargs):

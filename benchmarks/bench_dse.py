@@ -17,10 +17,9 @@ features from ``$SKCROSS_DATA`` or ``../shared/datasets``.
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
-from _utils import evaluate, find_data_home, print_table
+from _utils import evaluate, find_data_home, print_table, results_path
 
 from skcross.datasets import load_dataset
 from skcross.deep import DSE, resolve_device
@@ -81,8 +80,7 @@ def lambda_table(datasets, device, smoke):
     ax.set_xlabel("lambda")
     ax.set_ylabel("mean mAP@all")
     ax.legend(fontsize=7)
-    out = Path(__file__).resolve().parent / "results" / "dse_lambda.png"
-    out.parent.mkdir(exist_ok=True)
+    out = results_path("dse_lambda.png", smoke)
     fig.savefig(out, dpi=120, bbox_inches="tight")
     print(f"plot: {out}")
 

@@ -18,16 +18,14 @@ Run: ``python benchmarks/bench_ssmal.py [--smoke]``.
 import sys
 import time
 import warnings
-from pathlib import Path
 
-from _utils import find_data_home, parse_args, print_table
+from _utils import find_data_home, parse_args, print_table, results_path
 
 from skcross.datasets import load_dataset, make_cross_modal
 from skcross.linear import CCA
 from skcross.metrics import cross_modal_map
 from skcross.reference import SSMAL
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PAPER = {  # SSM-AL paper, Wikipedia, its own features: (CCA, SSM-ALT, SSM-ALI) i2t / t2i
     10: ((0.1215, 0.1215), (0.2103, 0.1848), (0.1868, 0.1703)),
     50: ((0.1678, 0.1138), (0.2575, 0.2273), (0.2268, 0.2051)),
@@ -63,10 +61,10 @@ def few_pairs_table(data_home, smoke):
         "items uncoupled; mAP@all on the test split. Paper rows: the SSM-AL paper's own features."
     )
     print_table(rows, ["N", "method", "i2t", "t2i", "mean", "fit s"])
-    plot(curves)
+    plot(curves, smoke)
 
 
-def plot(curves):
+def plot(curves, smoke):
     try:
         import matplotlib
 
@@ -75,7 +73,6 @@ def plot(curves):
     except ImportError:
         print("(matplotlib not installed: no plot)")
         return
-    RESULTS.mkdir(exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, points in curves.items():
         ns, maps = zip(*points)
@@ -85,7 +82,7 @@ def plot(curves):
     ax.set_title("Wikipedia: mAP vs number of coupled pairs")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = RESULTS / "ssmal_map_vs_n.png"
+    path = results_path("ssmal_map_vs_n.png", smoke)
     fig.savefig(path, dpi=120)
     print(f"plot written to {path}")
 
