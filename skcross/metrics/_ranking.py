@@ -525,6 +525,9 @@ def _block_statistics(rows, S_block, relevance, statistics, device):
     if device is not None and all(s.what == "ap" for s in statistics):
         return [_average_precision_torch(rows, S_block, relevance, s.at, device) for s in statistics]
     S_block = _as_numpy(S_block)
+    # a value sort costs the same whatever k; ranking to depth k grows with k: they cross near k = n / 4 (float64,
+    # 10 classes, 2,000 rows: 10,000 items 0.29 s against 0.33 at n/4, 0.28 against 0.21 at n/8; 2,000 items
+    # 0.086 against 0.065 at n/4, 0.085 against 0.105 at n/2)
     deep_ap = all(s.what == "first_rank" or (s.what == "ap" and (s.at is None or 4 * s.at >= n))
                   for s in statistics)
     if deep_ap and (S_block.dtype != np.float32 or n >= _FLOAT32_VALUE_SORT_FROM or
