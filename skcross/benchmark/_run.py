@@ -552,10 +552,12 @@ def _score_ranking(S, y_query, y_db):
     reductions of its per-query arrays.
     """
     n_query, precision_at = S.shape[0], min(PRECISION_AT, S.shape[1])
+    # the curves' x values, stated here (not left to rank_queries' defaults) since the curves are built here
     scopes = np.unique(np.linspace(1, S.shape[1], num=min(20, S.shape[1])).round().astype(int))
+    levels = np.linspace(0, 1, 11)
     values = rank_queries(S, y_query, y_db, ["ap", f"ap@{MAP_AT}", f"hits@{precision_at}", "scope", "pr"],
-                          scopes=scopes)
-    curves = {"pr": PrecisionRecallCurve(values["pr"].sum(axis=0) / n_query, np.linspace(0, 1, 11)),
+                          scopes=scopes, recall_levels=levels)
+    curves = {"pr": PrecisionRecallCurve(values["pr"].sum(axis=0) / n_query, levels),
               "scope": PrecisionScopeCurve(scopes, values["scope"].sum(axis=0) / (scopes * n_query))}
     return {
         "map": float(values["ap"].sum() / n_query),
