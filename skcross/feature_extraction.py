@@ -9,9 +9,11 @@ They need the ``encoders`` extra (``pip install "skcross[encoders]"``: torch,
 timm, sentence-transformers, Pillow), imported only when an encoder is fitted.
 """
 
+import collections
 import copy
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,10 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from .utils._device import resolve_device
+from .utils._feature_cache import FeatureCache, content_key, file_key
+from .utils._threads import ThreadPolicy
 
-__all__ = ["ImageEncoder", "TextEncoder"]
+__all__ = ["ImageEncoder", "TextEncoder", "encode_dataset"]
 
 # The preprocessing a model without its own configuration gets: torchvision's
 # ImageNet evaluation transform (resize the shorter side to 256, centre-crop 224).
@@ -35,6 +39,8 @@ _INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _N_NAMED = 5  # how many offending items an error message names
 _PROGRESS_FROM = 1024  # progress_bar=None shows a bar from this many inputs on
+_CHUNK_BATCHES = 16  # batches per cache shard: what an interruption can lose, and a Dask partition's size
+_PREFETCH = 2  # image batches decoded ahead of the network
 
 
 def _require(module, purpose):
@@ -85,6 +91,68 @@ class _PretrainedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         _show_progress(self.progress_bar, 0)
+        if self.cache is not None and not isinstance(self.cache, (str, os.PathLike)):
+            raise TypeError(f"cache must be a folder path (str or path-like) or None, got {type(self.cache).__name__}.")
+        if self.cache is not None and Path(self.cache).expanduser().exists() and not Path(self.cache).expanduser().is_dir():
+            raise ValueError(f"cache={str(self.cache)!r} is a file; give a folder (it is created when missing).")
+
+    def _versions(self):
+        import importlib.metadata
+
+        from . import __version__
+
+        versions = {"skcross": __version__}
+        for package in ("torch", "timm", "sentence-transformers", "transformers", "Pillow"):
+            try:
+                versions[package] = importlib.metadata.version(package)
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        return versions
+
+    def _encode_unique(self, items, keys, client=None):
+        """Features of ``items``: each distinct key encoded once, read from and written to the cache.
+
+        Missing items are encoded in chunks of ``_CHUNK_BATCHES`` batches, in the
+        order of their first appearance, each chunk stored as soon as it is done,
+        so that a run interrupted and started again encodes the same batches and
+        ends with the same features. With a Dask ``client``, the chunks are the
+        partitions sent to the workers.
+        """
+        first = {}
+        for i, key in enumerate(keys):
+            first.setdefault(key, i)
+        cache = FeatureCache(self.cache, self.identity_) if self.cache is not None else None
+        found = cache.lookup(list(first)) if cache is not None else {}
+        missing = [key for key in first if key not in found]
+        size = self.batch_size * _CHUNK_BATCHES
+        chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
+        self._last_n_encoded = len(missing)  # what the last call encoded (the rest came from the cache)
+        show = _show_progress(self.progress_bar, len(missing))
+        name = "images" if isinstance(self, ImageEncoder) else "captions"
+        for chunk_keys, features in _progress(self._encode_chunks(items, first, chunks, client), len(chunks), show, name):
+            if cache is not None:
+                cache.store(chunk_keys, features)
+            found.update(zip(chunk_keys, features))
+        width = len(next(iter(found.values())))
+        out = np.empty((len(keys), width), dtype=np.float32)
+        for i, key in enumerate(keys):
+            out[i] = found[key]
+        return out
+
+    def _encode_chunks(self, items, first, chunks, client):
+        """``(keys, features)`` of each chunk: here, in order, or on a Dask cluster as they finish."""
+        if client is None:
+            for chunk in chunks:
+                yield chunk, self._encode_items([items[first[key]] for key in chunk])
+            return
+        if not chunks:
+            return
+        distributed = _require("distributed", "client=")
+        remote = client.scatter(self, broadcast=True)  # each worker unpickles the network once
+        futures = {client.submit(_encode_on_worker, remote, [items[first[key]] for key in chunk], pure=False): chunk
+                   for chunk in chunks}
+        for future in distributed.as_completed(futures):
+            yield futures[future], future.result()
 
     def __sklearn_clone__(self):
         # a model object passed as a parameter is shared, not deep-copied once per grid-search
@@ -119,6 +187,11 @@ class _PretrainedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 device = state["device_"] = "cpu"
             state["model_"] = torch.load(io.BytesIO(state["model_"]), map_location=device, weights_only=False)
         self.__dict__.update(state)
+
+
+def _encode_on_worker(encoder, items):
+    """A Dask task: one partition's features, with the encoder the worker already holds."""
+    return encoder._encode_items(items)
 
 
 # ----------------------------------------------------------------------------- images
@@ -207,8 +280,8 @@ def _preprocess_image(image, config):
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
-def _image_source(X):
-    """``(kind, items)``: ``"array"`` with an (n, H, W, 3) uint8 array, or ``"items"`` with a list of paths / PIL images."""
+def _images(X):
+    """``X`` as a list of images (paths, PIL images or (H, W, 3) uint8 arrays), every file checked to open."""
     Image = _require("PIL.Image", "ImageEncoder")
     if isinstance(X, (str, Path)) or isinstance(X, Image.Image):
         raise TypeError(
@@ -217,7 +290,7 @@ def _image_source(X):
         )
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.dtype.kind in "US":
-            return "items", list(X)
+            return _check_readable(list(X))
         if X.ndim != 4 or X.shape[-1] != 3:
             raise ValueError(
                 f"an image array X must have shape (n_images, height, width, 3), got {X.shape}; "
@@ -230,7 +303,7 @@ def _image_source(X):
             )
         if len(X) == 0:
             raise ValueError("X has no images.")
-        return "array", X
+        return list(X)
     if hasattr(X, "tolist") and hasattr(X, "iloc"):
         X = X.tolist()  # a pandas Series of paths
     if not hasattr(X, "__len__"):
@@ -244,15 +317,18 @@ def _image_source(X):
             f"X must hold image file paths or PIL images; item(s) {_first_few(wrong)} are "
             f"{type(items[wrong[0]]).__name__}. For pixels, pass one uint8 array (n, H, W, 3)."
         )
-    return "items", items
+    return _check_readable(items)
 
 
 def _check_readable(items):
-    """Open the header of every image file (cheap) so that a bad path fails before any encoding."""
+    """Open the header of every image file (cheap) so that a bad path fails before any encoding; ``items``."""
     Image = _require("PIL.Image", "ImageEncoder")
     missing, unreadable = [], []
     for item in items:
         if isinstance(item, Image.Image):
+            continue
+        if os.path.isdir(item):
+            unreadable.append(f"{item} (a directory, not an image file)")
             continue
         if not os.path.isfile(item):
             missing.append(str(item))
@@ -266,18 +342,45 @@ def _check_readable(items):
         raise FileNotFoundError(f"{len(missing)} image path(s) in X do not exist: {_first_few(missing)}.")
     if unreadable:
         raise ValueError(f"{len(unreadable)} file(s) in X are not readable images: {_first_few(unreadable)}.")
+    return items
 
 
-def _load_image(kind, source, i):
+def _load_image(item, where):
+    """One image (a path, a PIL image or an (H, W, 3) uint8 array) as a PIL RGB image."""
     Image = _require("PIL.Image", "ImageEncoder")
-    if kind == "array":
-        return Image.fromarray(source[i])
-    item = source[i]
+    if isinstance(item, np.ndarray):
+        return Image.fromarray(item)
     if isinstance(item, Image.Image):
-        return _to_rgb(item, f"X[{i}]")
-    with Image.open(item) as image:
-        image.load()
-        return _to_rgb(image, f"image file {item}")
+        return _to_rgb(item, where)
+    try:
+        with Image.open(item) as image:
+            image.load()
+            return _to_rgb(image, f"image file {item}")
+    except OSError as exc:  # a file whose header reads but whose data does not (truncated, corrupt)
+        raise ValueError(f"image file {item} ({where}) could not be decoded: {exc}.") from None
+
+
+def _image_key(item):
+    """What identifies an image's content: its file's bytes, or its pixels."""
+    Image = _require("PIL.Image", "ImageEncoder")
+    if isinstance(item, Image.Image):
+        return content_key("pil", item.mode, str(item.size), item.tobytes())
+    if isinstance(item, np.ndarray):
+        return content_key("pixels", str(item.shape), np.ascontiguousarray(item).tobytes())
+    return content_key("file", file_key(item))
+
+
+def _state_sha256(network):
+    """SHA-256 of a network's parameters and buffers (names, shapes, dtypes, bytes), whatever their source."""
+    import hashlib
+
+    torch = _require("torch", "the encoders")
+    digest = hashlib.sha256()
+    for name, tensor in network.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _weights_file(weights):
@@ -349,6 +452,13 @@ def _weights_kind(weights):
     raise TypeError(f"weights must be 'pretrained', None or a path, got {type(weights).__name__}.")
 
 
+def _weights_sha256(weights):
+    """SHA-256 of the weights file that ``weights`` names; None for 'pretrained' and None."""
+    if weights is None or (isinstance(weights, str) and weights == "pretrained"):
+        return None
+    return file_key(_weights_file(weights))
+
+
 def _last_linear(network):
     torch = _require("torch", "ImageEncoder")
     name = None
@@ -417,7 +527,16 @@ class ImageEncoder(_PretrainedEncoder):
     device : str, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:N]"``.
     progress_bar : bool or None, default=None
-        Show a tqdm bar over batches; None shows it from 1,024 images on.
+        Show a tqdm bar over chunks of batches; None shows it from 1,024 images on.
+    cache : str, path-like or None, default=None
+        Folder of an on-disk feature cache. Features are stored under the
+        content of each input (the file's bytes, or the pixels) and the encoder's identity
+        (``identity_``: model, weights hash, layer, preprocessing, library
+        versions), so a re-run, every fold and candidate of a grid search
+        and the benchmark never encode the same input twice, and an
+        interrupted ``transform`` resumes where it stopped (the result equals
+        an uninterrupted run). None keeps nothing; repeated inputs of one
+        call are encoded once either way.
 
     Attributes
     ----------
@@ -434,6 +553,11 @@ class ImageEncoder(_PretrainedEncoder):
         gives them.
     n_features_out_ : int
         Width of the features.
+    identity_ : dict
+        What the features depend on: the model, its weights file's SHA-256
+        (when a file was given) and the SHA-256 of the loaded network's
+        parameters and buffers, the layer, the preprocessing and the library
+        versions. The cache is keyed by it.
     device_ : str
         The torch device used.
 
@@ -472,6 +596,7 @@ class ImageEncoder(_PretrainedEncoder):
         batch_size=8,
         device="auto",
         progress_bar=None,
+        cache=None,
     ):
         self.model = model
         self.weights = weights
@@ -480,6 +605,7 @@ class ImageEncoder(_PretrainedEncoder):
         self.batch_size = batch_size
         self.device = device
         self.progress_bar = progress_bar
+        self.cache = cache
 
     def _build(self):
         """The network (weights loaded, eval mode) and its timm preprocessing config, or None."""
@@ -540,9 +666,7 @@ class ImageEncoder(_PretrainedEncoder):
         overrides = _check_preprocess(self.preprocess)
         if self.layer is not None and not isinstance(self.layer, str):
             raise TypeError(f"layer must be a submodule name (str) or None, got {type(self.layer).__name__}.")
-        source = None if X is None else _image_source(X)
-        if source is not None and source[0] == "items":
-            _check_readable(source[1])
+        images = None if X is None else _images(X)
         device = resolve_device(self.device)
         network, config = self._build()
         preprocess = _resolve_preprocess({**(config or IMAGENET_PREPROCESS), **overrides})
@@ -562,11 +686,20 @@ class ImageEncoder(_PretrainedEncoder):
         network = network.to(device)
         self.model_, self.preprocess_, self.layer_, self.device_ = network, preprocess, layer, device
         self._layer_input = use_input
-        if source is None:
-            sample = np.zeros((1, *preprocess["input_size"], 3), dtype=np.uint8)
-            features = self._encode(("array", sample), [0])
+        self.identity_ = {
+            "encoder": "ImageEncoder",
+            "model": self.model if isinstance(self.model, str) else type(self.model).__name__,
+            "weights": (self.weights if self.weights in ("pretrained", None) else Path(self.weights).name),
+            "weights_sha256": _weights_sha256(self.weights),
+            "state_sha256": _state_sha256(network),
+            "layer": layer, "layer_input": use_input,
+            "preprocess": preprocess,
+            "versions": self._versions(),
+        }
+        if images is None:
+            features = self._encode_items([np.zeros((*preprocess["input_size"], 3), dtype=np.uint8)])
         else:
-            features = self._encode(source, [0])
+            features = self._encode_unique(images[:1], [_image_key(images[0])])
         self.n_features_out_ = features.shape[1]
         return self
 
@@ -592,18 +725,33 @@ class ImageEncoder(_PretrainedEncoder):
             raise ValueError(f"{where} was not reached by the model's forward pass; choose another layer.")
         return _pool(value, where)
 
-    def _encode(self, source, rows):
+    def _pixels(self, images, first_row):
+        """Decode and preprocess a batch of images: (n, 3, H, W) float32 (runs in a decoding thread)."""
+        return np.stack([_preprocess_image(_load_image(image, f"X[{first_row + i}]"), self.preprocess_)
+                         for i, image in enumerate(images)])
+
+    def _encode_items(self, images):
+        """Features of ``images`` in batches; a thread decodes the next batches while the network runs."""
         torch = _require("torch", "ImageEncoder")
-        kind, items = source
-        batches = [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
+        starts = list(range(0, len(images), self.batch_size))
         out = []
-        show = _show_progress(self.progress_bar, len(rows))
-        with torch.inference_mode():
-            for batch_rows in _progress(batches, len(batches), show, "images"):
-                pixels = np.stack([_preprocess_image(_load_image(kind, items, i), self.preprocess_) for i in batch_rows])
-                features = self._forward(torch.from_numpy(pixels).to(self.device_))
-                out.append(features.float().cpu().numpy())
-        return np.concatenate(out).astype(np.float32, copy=False)
+        policy = ThreadPolicy.from_environment()
+        policy.start()
+        try:
+            with ThreadPoolExecutor(max_workers=1) as decoder, torch.inference_mode():
+                def decode(b):
+                    return decoder.submit(self._pixels, images[starts[b]:starts[b] + self.batch_size], starts[b])
+
+                pending = collections.deque(decode(b) for b in range(min(_PREFETCH, len(starts))))
+                for b in range(len(starts)):
+                    pixels = pending.popleft().result()
+                    if b + _PREFETCH < len(starts):
+                        pending.append(decode(b + _PREFETCH))
+                    out.append(self._forward(torch.from_numpy(pixels).to(self.device_)))
+                    policy.revise()
+        finally:
+            policy.stop()
+        return np.concatenate([features.float().cpu().numpy() for features in out]).astype(np.float32, copy=False)
 
     def transform(self, X):
         """Encode images.
@@ -619,10 +767,8 @@ class ImageEncoder(_PretrainedEncoder):
             One row per image, in order.
         """
         check_is_fitted(self, "model_")
-        kind, items = _image_source(X)
-        if kind == "items":
-            _check_readable(items)
-        return self._encode((kind, items), list(range(len(items))))
+        images = _images(X)
+        return self._encode_unique(images, [_image_key(image) for image in images])
 
 
 def _timm_config(network):
@@ -685,6 +831,15 @@ class TextEncoder(_PretrainedEncoder):
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:N]"``.
     progress_bar : bool or None, default=None
         Show a tqdm bar; None shows it from 1,024 sentences on.
+    cache : str, path-like or None, default=None
+        Folder of an on-disk feature cache. Features are stored under the
+        content of each input (the sentence) and the encoder's identity
+        (``identity_``: model, weights hash, normalisation, library
+        versions), so a re-run, every fold and candidate of a grid search
+        and the benchmark never encode the same input twice, and an
+        interrupted ``transform`` resumes where it stopped (the result equals
+        an uninterrupted run). None keeps nothing; repeated inputs of one
+        call are encoded once either way.
 
     Attributes
     ----------
@@ -692,6 +847,11 @@ class TextEncoder(_PretrainedEncoder):
         The model on ``device_``, kept as state (pickled with the encoder).
     n_features_out_ : int
         Embedding width.
+    identity_ : dict
+        What the features depend on: the model (its name and the SHA-256 of
+        its parameters and buffers, its modules as sentence-transformers
+        describes them), ``normalize`` and the library versions. The cache is
+        keyed by it.
     device_ : str
         The torch device used.
 
@@ -707,12 +867,14 @@ class TextEncoder(_PretrainedEncoder):
     (2, 384)
     """
 
-    def __init__(self, model="all-MiniLM-L6-v2", *, normalize=False, batch_size=32, device="auto", progress_bar=None):
+    def __init__(self, model="all-MiniLM-L6-v2", *, normalize=False, batch_size=32, device="auto", progress_bar=None,
+                 cache=None):
         self.model = model
         self.normalize = normalize
         self.batch_size = batch_size
         self.device = device
         self.progress_bar = progress_bar
+        self.cache = cache
 
     def _build(self, device):
         st = _require("sentence_transformers", "TextEncoder")
@@ -761,6 +923,14 @@ class TextEncoder(_PretrainedEncoder):
         self.model_, self.device_ = model, device
         width = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # renamed in 6.0
         self.n_features_out_ = int(width())
+        self.identity_ = {
+            "encoder": "TextEncoder",
+            "model": str(self.model) if isinstance(self.model, (str, os.PathLike)) else type(self.model).__name__,
+            "state_sha256": _state_sha256(model),
+            "modules": repr(model),
+            "normalize": bool(self.normalize),
+            "versions": self._versions(),
+        }
         return self
 
     def transform(self, X):
@@ -778,12 +948,15 @@ class TextEncoder(_PretrainedEncoder):
         """
         check_is_fitted(self, "model_")
         sentences = _sentences(X)
-        out = self.model_.encode(
-            sentences,
-            batch_size=self.batch_size,
-            show_progress_bar=_show_progress(self.progress_bar, len(sentences)),
-            convert_to_numpy=True,
-            normalize_embeddings=bool(self.normalize),
-            device=self.device_,
-        )
+        return self._encode_unique(sentences, [content_key("text", sentence) for sentence in sentences])
+
+    def _encode_items(self, sentences):
+        policy = ThreadPolicy.from_environment()
+        policy.start()
+        try:
+            out = self.model_.encode(sentences, batch_size=self.batch_size, show_progress_bar=False,
+                                     convert_to_numpy=True, normalize_embeddings=bool(self.normalize),
+                                     device=self.device_)
+        finally:
+            policy.stop()
         return np.asarray(out, dtype=np.float32)

@@ -14,7 +14,6 @@ in ``_graph_sampling``; each method file (``_dcca``, ``_dscmr``, ``_dse``,
 
 import contextlib
 import copy
-import os
 import warnings
 from numbers import Integral, Real
 
@@ -273,10 +272,7 @@ class DeepCrossModalMixin(CrossModalMixin):
         ``SKCROSS_TORCH_THREADS=N`` fixes every fit at N threads instead (no
         adaptation to other processes' load).
         """
-        fixed = os.environ.get("SKCROSS_TORCH_THREADS", "auto")
-        if fixed != "auto" and (not fixed.isdigit() or int(fixed) < 1):
-            raise ValueError(f"SKCROSS_TORCH_THREADS must be 'auto' or a positive integer, got {fixed!r}.")
-        policy = ThreadPolicy(None if fixed == "auto" else int(fixed))
+        policy = ThreadPolicy.from_environment()
         policy.start()
         self._thread_policy = policy
         try:

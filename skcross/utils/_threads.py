@@ -141,6 +141,14 @@ class ThreadPolicy:
         self.fixed = fixed
         self.history = []
 
+    @classmethod
+    def from_environment(cls):
+        """The policy ``SKCROSS_TORCH_THREADS`` asks for: ``auto`` (the default) adapts, ``N`` fixes N threads."""
+        fixed = os.environ.get("SKCROSS_TORCH_THREADS", "auto")
+        if fixed != "auto" and (not fixed.isdigit() or int(fixed) < 1):
+            raise ValueError(f"SKCROSS_TORCH_THREADS must be 'auto' or a positive integer, got {fixed!r}.")
+        return cls(None if fixed == "auto" else int(fixed))
+
     def _set(self, threads, at):
         """Set ``threads`` decided ``at`` seconds into the fit (the time of the decision, not of torch's resize)."""
         import torch
