@@ -64,7 +64,7 @@ def _progress(iterable, total, enabled, desc):
     if not enabled:
         return iterable
     tqdm = _require("tqdm", "progress_bar=True").tqdm
-    return tqdm(iterable, total=total, desc=desc, unit="batch")
+    return tqdm(iterable, total=total, desc=desc, unit="chunk")
 
 
 def _show_progress(progress_bar, n_items):
@@ -766,9 +766,12 @@ class ImageEncoder(_PretrainedEncoder):
         features : ndarray of shape (n_images, n_features_out_), dtype float32
             One row per image, in order.
         """
+        return self._transform(X)
+
+    def _transform(self, X, client=None):
         check_is_fitted(self, "model_")
         images = _images(X)
-        return self._encode_unique(images, [_image_key(image) for image in images])
+        return self._encode_unique(images, [_image_key(image) for image in images], client)
 
 
 def _timm_config(network):
@@ -946,9 +949,12 @@ class TextEncoder(_PretrainedEncoder):
         features : ndarray of shape (n_sentences, n_features_out_), dtype float32
             One row per sentence, in order.
         """
+        return self._transform(X)
+
+    def _transform(self, X, client=None):
         check_is_fitted(self, "model_")
         sentences = _sentences(X)
-        return self._encode_unique(sentences, [content_key("text", sentence) for sentence in sentences])
+        return self._encode_unique(sentences, [content_key("text", sentence) for sentence in sentences], client)
 
     def _encode_items(self, sentences):
         policy = ThreadPolicy.from_environment()
@@ -960,3 +966,111 @@ class TextEncoder(_PretrainedEncoder):
         finally:
             policy.stop()
         return np.asarray(out, dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+def _fitted_encoder(encoder, kind, cache):
+    cls = ImageEncoder if kind == "image" else TextEncoder
+    if encoder is None:
+        encoder = cls()
+    if not isinstance(encoder, cls):
+        raise TypeError(f"{kind}_encoder must be a {cls.__name__} (or None for the default), got "
+                        f"{type(encoder).__name__}.")
+    encoder = encoder.__sklearn_clone__()
+    if cache is not None:
+        encoder.set_params(cache=cache)
+    return encoder.fit()
+
+
+def encode_dataset(raw, image_encoder=None, text_encoder=None, *, cache=None, client=None):
+    """Encode a raw image-caption dataset into the Bunch of features that ``load_dataset`` returns.
+
+    Each distinct image file and caption is encoded once; with ``cache``,
+    features are kept on disk under each input's content and the encoder's
+    identity, so that a second run encodes nothing and an interrupted one
+    resumes. With a Dask ``client``, the inputs to encode are sent to the
+    workers in partitions (each worker unpickles the network once) and each
+    finished partition is stored in the cache as it arrives: a worker that
+    dies loses at most its partitions, which Dask runs again elsewhere.
+
+    Parameters
+    ----------
+    raw : Bunch
+        What :func:`skcross.datasets.load_image_captions` returns.
+    image_encoder : ImageEncoder, default=None
+        Cloned and fitted here. None: ``ImageEncoder("tf_efficientnet_lite0")``
+        (timm's pretrained weights), the encoder of the shipped Flickr8k
+        features.
+    text_encoder : TextEncoder, default=None
+        Cloned and fitted here. None: ``TextEncoder("all-MiniLM-L6-v2")``.
+    cache : str, path-like or None, default=None
+        Feature cache folder, set on both encoders (None keeps theirs).
+    client : distributed.Client or None, default=None
+        Encode on this Dask cluster (the client's machine keeps the cache).
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Per split, ``X_img_<split>`` (one row per pair: the image's features
+        repeated for each of its captions), ``X_txt_<split>``,
+        ``groups_<split>`` (the image of each pair), ``y_<split>`` when the
+        raw data has labels, and the raw arrays (``images_<split>``,
+        ``image_ids_<split>``, ``captions_<split>``); ``name``, ``DESCR`` and
+        ``metadata`` (the raw metadata plus ``encoders``, each encoder's
+        ``identity_``, the ``cache`` folder and ``encoding``: inputs encoded,
+        read from the cache, seconds).
+
+    See Also
+    --------
+    skcross.datasets.load_image_captions : Read and check the raw files.
+
+    Examples
+    --------
+    >>> from skcross.datasets import load_image_captions
+    >>> from skcross.feature_extraction import ImageEncoder, TextEncoder, encode_dataset
+    >>> raw = load_image_captions("dataset_flickr8k_sample.json", images="images")  # doctest: +SKIP
+    >>> data = encode_dataset(raw, ImageEncoder(weights="lite0.pth"), TextEncoder("all-MiniLM-L6-v2"),
+    ...                       cache="feature-cache")  # doctest: +SKIP
+    >>> data.X_img_test.shape, data.X_txt_test.shape  # doctest: +SKIP
+    ((500, 1280), (500, 384))
+    """
+    import time
+
+    from sklearn.utils import Bunch
+
+    if not isinstance(raw, dict) or "images_train" not in raw or "captions_train" not in raw:
+        raise TypeError("raw must be the Bunch of skcross.datasets.load_image_captions (images_<split>, "
+                        "captions_<split>, groups_<split>); for pre-extracted features use load_dataset.")
+    splits = [split for split in ("train", "dev", "test") if f"images_{split}" in raw]
+    encoders = {"image": _fitted_encoder(image_encoder, "image", cache),
+                "text": _fitted_encoder(text_encoder, "text", cache)}
+    inputs = {"image": "images", "text": "captions"}
+    features, encoding = {}, {}
+    for kind, encoder in encoders.items():
+        items = np.concatenate([raw[f"{inputs[kind]}_{split}"] for split in splits]).tolist()
+        start = time.perf_counter()
+        encoded = encoder._transform(items, client)
+        n_encoded = encoder._last_n_encoded
+        encoding[inputs[kind]] = {"inputs": len(items), "encoded": n_encoded,
+                                  "from_cache": len(set(items)) - n_encoded,
+                                  "seconds": round(time.perf_counter() - start, 2)}
+        bounds = np.cumsum([0] + [len(raw[f"{inputs[kind]}_{split}"]) for split in splits])
+        features[kind] = {split: encoded[a:b] for split, a, b in zip(splits, bounds[:-1], bounds[1:])}
+    out = {}
+    for split in splits:
+        groups = np.asarray(raw[f"groups_{split}"])
+        out[f"X_img_{split}"] = features["image"][split][groups]
+        out[f"X_txt_{split}"] = features["text"][split]
+        for prefix in ("groups", "y", "images", "image_ids", "captions"):
+            if f"{prefix}_{split}" in raw:
+                out[f"{prefix}_{split}"] = raw[f"{prefix}_{split}"]
+    if "class_names" in raw:
+        out["class_names"] = raw["class_names"]
+    metadata = {**raw.get("metadata", {}),
+                "encoders": {kind: encoder.identity_ for kind, encoder in encoders.items()},
+                "cache": None if cache is None and encoders["image"].cache is None else
+                str(Path(cache or encoders["image"].cache).expanduser().resolve()),
+                "encoding": encoding}
+    return Bunch(**out, name=raw.get("name", "raw"), DESCR=raw.get("DESCR", ""), metadata=metadata)
