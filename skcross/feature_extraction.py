@@ -972,16 +972,19 @@ class TextEncoder(_PretrainedEncoder):
 
 
 def _fitted_encoder(encoder, kind, cache):
+    """``encoder`` ready to encode: fitted as given (a shallow copy), or a fitted clone; ``cache`` set on it."""
     cls = ImageEncoder if kind == "image" else TextEncoder
     if encoder is None:
         encoder = cls()
     if not isinstance(encoder, cls):
         raise TypeError(f"{kind}_encoder must be a {cls.__name__} (or None for the default), got "
                         f"{type(encoder).__name__}.")
-    encoder = encoder.__sklearn_clone__()
+    fitted = hasattr(encoder, "identity_")
+    encoder = copy.copy(encoder) if fitted else encoder.__sklearn_clone__()
     if cache is not None:
         encoder.set_params(cache=cache)
-    return encoder.fit()
+    encoder._check_shared_params()
+    return encoder if fitted else encoder.fit()
 
 
 def encode_dataset(raw, image_encoder=None, text_encoder=None, *, cache=None, client=None):
@@ -1000,11 +1003,11 @@ def encode_dataset(raw, image_encoder=None, text_encoder=None, *, cache=None, cl
     raw : Bunch
         What :func:`skcross.datasets.load_image_captions` returns.
     image_encoder : ImageEncoder, default=None
-        Cloned and fitted here. None: ``ImageEncoder("tf_efficientnet_lite0")``
+        Used as it is when fitted, else cloned and fitted here. None: ``ImageEncoder("tf_efficientnet_lite0")``
         (timm's pretrained weights), the encoder of the shipped Flickr8k
         features.
     text_encoder : TextEncoder, default=None
-        Cloned and fitted here. None: ``TextEncoder("all-MiniLM-L6-v2")``.
+        Used as it is when fitted, else cloned and fitted here. None: ``TextEncoder("all-MiniLM-L6-v2")``.
     cache : str, path-like or None, default=None
         Feature cache folder, set on both encoders (None keeps theirs).
     client : distributed.Client or None, default=None

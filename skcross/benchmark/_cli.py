@@ -32,6 +32,24 @@ def _parser():
                              "(with groups_train / groups_test arrays, the image of each pair, for instance-level "
                              "retrieval)")
     parser.add_argument("--data-home", default=None, help="folder of named datasets (default: $SKCROSS_DATA)")
+    raw = parser.add_argument_group(
+        "raw data", "a --dataset that is a Karpathy split file (.json: images[].filename, split, sentences[].raw) or a "
+        "manifest (.csv/.tsv: image, caption, split[, label or labels]) is encoded first, each image and caption "
+        "once, into a feature cache that later runs read instead of encoding again")
+    raw.add_argument("--images", default=None, metavar="DIR",
+                     help="folder the dataset's image paths are relative to (default: the dataset file's folder)")
+    raw.add_argument("--image-model", default="tf_efficientnet_lite0", metavar="NAME",
+                     help="timm image model (default: tf_efficientnet_lite0, as the shipped Flickr8k features)")
+    raw.add_argument("--image-weights", default=None, metavar="FILE",
+                     help="local weights file of --image-model (timm's key names; default: timm's pretrained "
+                          "weights, downloaded once)")
+    raw.add_argument("--text-model", default="all-MiniLM-L6-v2", metavar="NAME_OR_DIR",
+                     help="sentence-transformers model name (downloaded once) or local model folder "
+                          "(default: all-MiniLM-L6-v2)")
+    raw.add_argument("--cache-dir", default=None, metavar="DIR",
+                     help="feature cache (default: <--data-home or $SKCROSS_DATA>/feature_cache)")
+    raw.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                     help="encode on this Dask cluster (e.g. tcp://host:8786); the cache stays on this machine")
     parser.add_argument("--methods", default=None,
                         help=f"comma-separated subset of: {', '.join(METHODS)} (default: all installed)")
     parser.add_argument("--seeds", default="0",
@@ -77,14 +95,65 @@ def synthetic_captions(n_images=400, n_test_images=100, n_texts_per_image=5, ran
                  name="synthetic_captions")
 
 
+RAW_SUFFIXES = (".json", ".csv", ".tsv")
+
+
 def _load(dataset, data_home):
-    from ..datasets import load_dataset, load_wikipedia
+    from ..datasets import DATASETS, load_dataset, load_wikipedia
 
     if dataset == "wikipedia":
         return load_wikipedia()
     if dataset == "synthetic_captions":
         return synthetic_captions()
-    return load_dataset(dataset, data_home=data_home)
+    try:
+        return load_dataset(dataset, data_home=data_home)
+    except FileNotFoundError:
+        if Path(dataset).suffix or dataset in DATASETS:
+            raise
+        raise FileNotFoundError(
+            f"it is neither a known dataset name (wikipedia, synthetic_captions, {', '.join(sorted(DATASETS))}; "
+            "named files are looked up in --data-home) nor a file. Give the path of features (.npz with X_img_train, "
+            "X_txt_train, X_img_test, X_txt_test and y_<split> or groups_<split>, optionally the same *_dev arrays) "
+            "or of raw data: a Karpathy split file (.json) or a manifest (.csv/.tsv: image, caption, split) with "
+            "--images DIR") from None
+
+
+def _encode_raw(args, parser):
+    """Load a raw dataset (Karpathy JSON or manifest) and encode it; a flag's error names the flag."""
+    from ..datasets import get_data_home, load_image_captions
+    from ..feature_extraction import ImageEncoder, TextEncoder, encode_dataset
+
+    try:
+        raw = load_image_captions(args.dataset, images=args.images)
+    except (FileNotFoundError, ValueError, TypeError) as error:
+        parser.error(f"--dataset {args.dataset!r}: {error}")
+    shown = not args.quiet
+    encoders = {}
+    for flag, build in (
+        ("--image-weights", lambda: ImageEncoder(args.image_model, weights=args.image_weights or "pretrained",
+                                                 device=args.device, progress_bar=shown)),
+        ("--text-model", lambda: TextEncoder(args.text_model, device=args.device, progress_bar=shown)),
+    ):
+        try:
+            encoders[flag] = build().fit()
+        except OSError as error:
+            parser.error(f"{error}\nOn the command line, give a local file with {flag} "
+                         + ("FILE (timm key names)." if flag == "--image-weights" else "DIR (the model's folder)."))
+        except (ValueError, TypeError) as error:
+            parser.error(f"{'--image-model/--image-weights' if flag == '--image-weights' else flag}: {error}")
+    cache = Path(args.cache_dir) if args.cache_dir else get_data_home(args.data_home) / "feature_cache"
+    client = None
+    if args.dask_scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            parser.error("--dask-scheduler needs dask's distributed package: pip install 'skcross[dask]'")
+        client = Client(args.dask_scheduler)
+    try:
+        return encode_dataset(raw, encoders["--image-weights"], encoders["--text-model"], cache=cache, client=client)
+    finally:
+        if client is not None:
+            client.close()
 
 
 def main(argv=None):
@@ -131,11 +200,21 @@ def main(argv=None):
         print(f"not installed, skipped: {', '.join(missing)} (pip install 'skcross[deep]')", file=sys.stderr)
     if args.cv < 2:
         _parser().error("--cv must be at least 2")
-    try:
-        data = _load(args.dataset, args.data_home)
-    except (FileNotFoundError, ValueError, OSError) as error:
-        _parser().error(f"--dataset {args.dataset!r}: {error}")
-    name = Path(args.dataset).stem if args.dataset.endswith(".npz") else args.dataset
+    raw = Path(args.dataset).suffix.lower() in RAW_SUFFIXES
+    if not raw and args.images is not None:
+        _parser().error(f"--images is for raw data (a {'/'.join(RAW_SUFFIXES)} --dataset); {args.dataset!r} is not")
+    if raw:
+        data = _encode_raw(args, _parser())
+        encoding = data.metadata["encoding"]
+        print("encoded " + "; ".join(f"{what}: {e['encoded']} encoded, {e['from_cache']} from the cache, "
+                                     f"{e['seconds']:.1f} s" for what, e in encoding.items())
+              + f" (cache {data.metadata['cache']})")
+    else:
+        try:
+            data = _load(args.dataset, args.data_home)
+        except (FileNotFoundError, ValueError, OSError) as error:
+            _parser().error(f"--dataset {args.dataset!r}: {error}")
+    name = Path(args.dataset).stem if Path(args.dataset).suffix.lower() in (".npz", *RAW_SUFFIXES) else args.dataset
     output = Path(args.output) if args.output else Path("skcross-benchmark") / name
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -146,10 +225,16 @@ def main(argv=None):
         shlex.quote(arg) for arg in (sys.argv[1:] if argv is None else argv))
     result.protocol["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     result.protocol["wall_s"] = round(time.perf_counter() - start, 1)
+    if raw:
+        result.protocol["raw_data"] = {key: data.metadata[key] for key in
+                                       ("source", "format", "sha256", "images", "encoders", "cache", "encoding")}
     written = save_results(result, output, plots=not args.no_plots)
     print((output / "results.md").read_text())
     print(f"{len(result.runs)} fits in {result.protocol['wall_s']:.0f} s; wrote "
           + ", ".join(str(path) for path in written))
     if not args.no_plots and not any(path.suffix == ".png" for path in written):
-        print("plots skipped: matplotlib is not installed (pip install 'skcross[plot]')")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("plots skipped: matplotlib is not installed (pip install 'skcross[plot]')")
     return 1 if any("error" in run for run in result.runs) else 0

@@ -77,6 +77,18 @@ def protocol_lines(result):
         "below it (paired randomisation test on the test queries' AP, averaged over seeds, Holm-corrected over "
         f"the comparisons with the best, α = {ALPHA}); unmarked = significantly below."
     )
+    raw = protocol.get("raw_data")
+    if raw:
+        encoders = raw["encoders"]
+        lines.append(
+            f"Features encoded from raw files ({raw['format']} {raw['source']}, SHA-256 {raw['sha256'][:12]}; images in "
+            f"{raw['images']}): images by {encoders['image']['model']} (weights "
+            f"{encoders['image']['weights'] or 'random'}, network SHA-256 {encoders['image']['state_sha256'][:12]}), "
+            f"captions by {encoders['text']['model']} (network SHA-256 {encoders['text']['state_sha256'][:12]}); "
+            f"feature cache {raw['cache']}; "
+            + "; ".join(f"{what}: {e['encoded']} encoded, {e['from_cache']} read from the cache, {e['seconds']:.1f} s"
+                        for what, e in raw["encoding"].items()) + "."
+        )
     if protocol.get("note"):  # written into protocol.json by hand, e.g. what else ran on the machine
         lines.append(f"Note: {protocol['note']}")
     for added in protocol.get("added", []):  # benchmarks/add_methods.py: rows fitted later, alone, same protocol
