@@ -26,6 +26,7 @@ from .metrics import (
 
 __all__ = [
     "plot_common_space",
+    "plot_retrieved_captions",
     "plot_curve",
     "plot_precision_recall",
     "plot_precision_scope",
@@ -484,3 +485,127 @@ def plot_common_space(estimator, X_img, X_txt, y, *, method="pca", ax=None, max_
     title = f"modality, {kind}" if len(shown) == len(classes) else f"modality, {kind} (20 of {len(classes)})"
     ax.legend(handles=handles, title=title, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+def top_captions(estimator, X_img_queries, X_txt, k=5):
+    """The ``k`` best-ranked text rows for each image query: (n_queries, k) indices, ties by database order."""
+    ranker = as_ranker(estimator)
+    S = np.asarray(ranker.similarity(ranker.embed_image(X_img_queries), ranker.embed_text(X_txt)))
+    return np.argsort(-S, axis=1, kind="stable")[:, :k]
+
+
+def draw_retrieved_captions(queries, retrieved, *, title=None, wrap=48):
+    """Draw query images and each method's ranked captions, the relevant ones marked; the Figure.
+
+    ``queries`` is a list of image files (or PIL images / uint8 arrays);
+    ``retrieved`` maps a method's name to, per query, a list of
+    ``(caption, relevant)`` pairs in rank order. One row per query: the image,
+    then one column per method.
+    """
+    import textwrap
+
+    from PIL import Image
+
+    plt = _pyplot()
+    names = list(retrieved)
+    k = max(len(ranked) for lists in retrieved.values() for ranked in lists)
+    fig, axes = plt.subplots(len(queries), 1 + len(names), squeeze=False,
+                             figsize=(2.6 + 4.3 * len(names), 2.5 * len(queries) + 0.7),
+                             gridspec_kw={"width_ratios": [2.2] + [4.3] * len(names)})
+    for q, query in enumerate(queries):
+        ax = axes[q, 0]
+        image = query if not isinstance(query, (str, bytes)) and not hasattr(query, "__fspath__") else None
+        if image is None:
+            with Image.open(query) as opened:
+                image = opened.convert("RGB")
+        ax.imshow(np.asarray(image))
+        ax.set_xticks([]), ax.set_yticks([])
+        ax.set_title(f"query {q + 1}", fontsize=9)
+        for m, name in enumerate(names):
+            ax = axes[q, 1 + m]
+            ax.axis("off")
+            if q == 0:
+                ax.set_title(name, fontsize=10, fontweight="bold")
+            lines = retrieved[name][q]
+            for r, (caption, relevant) in enumerate(lines):
+                text = textwrap.shorten(caption, width=2 * wrap, placeholder=" ...")
+                text = "\n    ".join(textwrap.wrap(text, wrap))
+                ax.text(0.0, 1.0 - r / k, f"{r + 1}. {'✓' if relevant else '✗'} {text}", va="top", ha="left",
+                        fontsize=8.5, color="#1a7f37" if relevant else "#b42318", transform=ax.transAxes)
+    fig.suptitle(title or "Top captions of each image query (✓ = a caption of the query image)", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
+
+
+def plot_retrieved_captions(estimators, images, X_img, X_txt, captions, groups, *, n_queries=3, k=5,
+                            random_state=0):
+    """Show what retrieval returns: query images beside each model's top-``k`` captions, relevant ones marked.
+
+    The figure every image-text paper shows: a few test images (drawn with
+    ``random_state``), each with the captions every model ranks first; a
+    caption is relevant (green, ✓) when it describes the query image
+    (``groups``), wrong (red, ✗) otherwise.
+
+    Parameters
+    ----------
+    estimators : dict of str -> fitted estimator, or one fitted estimator
+        The models to compare (a Pipeline ending in one works).
+    images : sequence of path-like, PIL images or uint8 arrays
+        The image of each group: ``images[g]`` is drawn for group ``g``.
+    X_img : array-like of shape (n_pairs, n_features_image)
+        The images as the estimators take them, one row per pair (row ``i``
+        shows ``images[groups[i]]``).
+    X_txt : array-like of shape (n_pairs, n_features_text)
+        The texts as the estimators take them, the database.
+    captions : sequence of str of length n_pairs
+        The text of each row of ``X_txt``.
+    groups : array-like of shape (n_pairs,)
+        The image of each pair (an index into ``images``).
+    n_queries : int, default=3
+        Query images drawn.
+    k : int, default=5
+        Captions shown per model.
+    random_state : int, RandomState or None, default=0
+        Draws the queries.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from skcross.plotting import plot_retrieved_captions
+    >>> fig = plot_retrieved_captions({"CCA": cca}, raw.images_test, d.X_img_test, d.X_txt_test,
+    ...                               d.captions_test, d.groups_test)  # doctest: +SKIP
+    >>> fig.savefig("retrieved.png")  # doctest: +SKIP
+    """
+    if not isinstance(estimators, dict):
+        estimators = {type(estimators).__name__: estimators}
+    if not estimators:
+        raise ValueError("estimators is empty; give at least one fitted estimator.")
+    groups = np.asarray(groups)
+    n_pairs = len(groups)
+    for name, value in (("X_img", X_img), ("X_txt", X_txt), ("captions", captions)):
+        if len(value) != n_pairs:
+            raise ValueError(f"{name} has {len(value)} rows but groups has {n_pairs}: one row per pair.")
+    if groups.ndim != 1 or groups.dtype.kind not in "iu" or groups.min() < 0 or groups.max() >= len(images):
+        raise ValueError(f"groups must hold, for each pair, its image's index into images (0 to {len(images) - 1}).")
+    for name, value in (("n_queries", n_queries), ("k", k)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    rows = query_rows(groups, n_queries, random_state)
+    retrieved = {name: [[(captions[t], bool(groups[t] == groups[row])) for t in ranked]
+                        for row, ranked in zip(rows, top_captions(model, _take(X_img, rows), X_txt, k))]
+                 for name, model in estimators.items()}
+    return draw_retrieved_captions([images[groups[row]] for row in rows], retrieved)
+
+
+def query_rows(groups, n_queries, random_state=0):
+    """The first pair row of ``n_queries`` images drawn from ``groups`` (sorted by image)."""
+    images, first = np.unique(np.asarray(groups), return_index=True)
+    chosen = np.sort(check_random_state(random_state).choice(len(images), min(n_queries, len(images)), replace=False))
+    return first[chosen]
+
+
+def _take(X, rows):
+    return X[rows] if hasattr(X, "shape") else [X[r] for r in rows]

@@ -365,10 +365,10 @@ def test_raw_sample_reproduces_the_shipped_flickr8k_features(real_encoders, monk
 
 
 def test_benchmark_command_runs_on_the_raw_sample_and_a_second_run_encodes_nothing(real_encoders, tmp_path):
-    weights, minilm, _ = real_encoders
+    weights, minilm, cache = real_encoders  # captions: read from the cache when the test above ran
     command = [sys.executable, "-m", "skcross.benchmark", "--dataset", str(RAW_SAMPLE / "dataset_flickr8k_sample.json"),
                "--images", str(RAW_SAMPLE / "images"), "--image-weights", weights, "--text-model", minilm,
-               "--cache-dir", str(tmp_path / "cache"), "--methods", "PLS", "--quiet"]
+               "--cache-dir", str(cache), "--methods", "PLS", "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     runs = []
     for output in ("first", "second"):
@@ -377,7 +377,7 @@ def test_benchmark_command_runs_on_the_raw_sample_and_a_second_run_encodes_nothi
         assert result.returncode == 0, result.stderr[-3000:]
         runs.append(result.stdout)
         assert "| PLS |" in result.stdout and "R@1 i2t" in result.stdout
-    assert "images: 1000 encoded, 0 from the cache" in runs[0]
+    assert "images: 1000 encoded, 0 from the cache" in runs[0]  # default preprocessing: not the test above's
     assert "images: 0 encoded, 1000 from the cache" in runs[1] and "captions: 0 encoded, 4997 from the cache" in runs[1]
     protocol = json.loads((tmp_path / "second" / "protocol.json").read_text())
     assert protocol["raw_data"]["encoders"]["image"]["weights_sha256"] is not None

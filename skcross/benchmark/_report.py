@@ -507,6 +507,27 @@ def plot_curves(result, directory):
     return written
 
 
+def plot_examples(result, directory):
+    """The qualitative figure (``retrieved_captions.png``) of a run on image files; the paths written."""
+    if not (result.examples and result.examples["methods"]) or not all(
+            Path(query).is_file() for query in result.examples["queries"]):
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..plotting import draw_retrieved_captions
+
+    fig = draw_retrieved_captions(result.examples["queries"], result.examples["methods"], title=(
+        f"{result.protocol['dataset']}: top captions of {len(result.examples['queries'])} test images "
+        "(seeded draw; ✓ = a caption of that image), first seed's model"))
+    path = Path(directory) / "retrieved_captions.png"
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return [path]
+
+
 def load_results(directory):
     """Read back what :func:`save_results` wrote (runs, protocol, curves) as a BenchmarkResult.
 
@@ -551,9 +572,15 @@ def load_results(directory):
     if (directory / "test_labels.npz").exists():
         with np.load(directory / "test_labels.npz") as saved:
             test_labels = saved["y_test"]
+    examples = None
+    if (directory / "examples.json").exists():
+        examples = json.loads((directory / "examples.json").read_text())
+        examples["methods"] = {name: [[tuple(pair) for pair in ranked] for ranked in lists]
+                               for name, lists in examples["methods"].items()}
     # instance runs record their chance level under "chance_instance" (class runs: "chance_map")
     return BenchmarkResult(runs=runs, curves=curves, protocol=protocol, per_query_ap=per_query_ap,
-                           test_labels=test_labels, relevance="instance" if "chance_instance" in protocol else "class")
+                           test_labels=test_labels, relevance="instance" if "chance_instance" in protocol else "class",
+                           examples=examples)
 
 
 def save_results(result, directory, plots=True):
@@ -591,11 +618,15 @@ def save_results(result, directory, plots=True):
         np.savez_compressed(directory / "per_query_ap.npz", **{
             f"{name}|{seed}|{direction}": ap for (name, seed, direction), ap in result.per_query_ap.items()})
         written.append(directory / "per_query_ap.npz")
-    if plots and result.curves:
+    if result.examples and result.examples["methods"]:
+        (directory / "examples.json").write_text(json.dumps(
+            {"queries": result.examples["queries"], "methods": result.examples["methods"]}, indent=1) + "\n")
+        written.append(directory / "examples.json")
+    if plots and (result.curves or (result.examples and result.examples["methods"])):
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             pass  # matplotlib is optional: the tables are written regardless (the command says so)
         else:
-            written += plot_curves(result, directory)
+            written += (plot_curves(result, directory) if result.curves else []) + plot_examples(result, directory)
     return written

@@ -25,6 +25,7 @@ from ..metrics import (
     random_precision,
     rank_queries,
 )
+from ..plotting import query_rows, top_captions
 from ..utils._device import resolve_device
 from ._methods import METHODS, available_methods
 
@@ -37,6 +38,7 @@ QUICK_TRAIN, QUICK_TEST = 600, 300
 SCORES = [f"{measure}_{d}" for measure in ("map", f"map@{MAP_AT}", f"p@{PRECISION_AT}") for d in DIRECTIONS]
 BALANCED = [f"balanced_map_{d}" for d in DIRECTIONS]  # mAP@all averaged over query classes
 RECALL_AT = (1, 5, 10)
+N_EXAMPLES, N_EXAMPLE_CAPTIONS = 3, 5  # the qualitative figure: image queries, captions shown per method
 # instance retrieval (several texts per image; relevant = the same image): map_* is then the instance mAP
 INSTANCE_SCORES = ([f"r@{k}_{d}" for d in DIRECTIONS for k in RECALL_AT] + [f"{m}_{d}" for m in ("medr", "meanr")
                    for d in DIRECTIONS] + ["rsum", "map_i2t", "map_t2i"])
@@ -148,6 +150,12 @@ class BenchmarkResult:
     relevance : {"class", "instance"}
         What made an item relevant: the same class (scores mAP, mAP@50,
         P@10), or the same image (instance retrieval: R@k, ranks, rsum).
+    examples : dict or None
+        For a dataset with image files (``images_test``, as
+        :func:`~skcross.feature_extraction.encode_dataset` gives): a few
+        seeded test image queries (``"queries"``: their files) and, per
+        method, each query's top-5 captions with whether each is relevant
+        (``"methods"``), from the first seed's model: the qualitative figure.
     protocol : dict
         Dataset, split sizes, selection, device, seeds, what ``quick`` changed,
         the machine and package versions.
@@ -159,6 +167,7 @@ class BenchmarkResult:
     per_query_ap: dict = field(default_factory=dict)
     test_labels: np.ndarray = None
     relevance: str = "class"
+    examples: dict = None
 
     def summary(self):
         """One row per method: mean and standard deviation over seeds of every measure."""
@@ -340,7 +349,14 @@ def run_benchmark(
     # a method without randomness (no random_state) gives the same model for every seed: fitted once;
     # on data without labels a method that needs them is listed once, unfitted
     unlabelled = {name for name in names if y is None and METHODS[name].requires_labels}
-    setting = _Setting(device, select, cv, quick, progress, dev)
+    example_rows = None
+    if groups_test is not None and "images_test" in dataset and "captions_test" in dataset:
+        example_rows = query_rows(groups_test, N_EXAMPLES, random_state=0)
+        captions = np.asarray(dataset["captions_test"])
+        captions = captions[test] if quick else captions  # groups_test is already the quick run's rows
+        result.examples = {"queries": [str(dataset["images_test"][g]) for g in groups_test[example_rows]],
+                           "captions": captions, "methods": {}}
+    setting = _Setting(device, select, cv, quick, progress, dev, example_rows)
     jobs = [(name, seed) for name in names
             for seed in (seeds if METHODS[name].randomized and name not in unlabelled else seeds[:1])]
     bar = _progress_bar(len(jobs), progress)
@@ -357,8 +373,12 @@ def run_benchmark(
             continue
         try:
             with _convergence_warnings() as collapsed:
-                scores, curves, per_query_ap = _run_one(method, seed, setting, (X_img, X_txt, y, groups_train),
-                                                        (X_img_test, X_txt_test, y_test, groups_test))
+                scores, curves, per_query_ap, top = _run_one(method, seed, setting, (X_img, X_txt, y, groups_train),
+                                                             (X_img_test, X_txt_test, y_test, groups_test))
+            if top is not None and name not in result.examples["methods"]:  # the first seed's model
+                result.examples["methods"][name] = [
+                    [(str(result.examples["captions"][t]), bool(groups_test[t] == groups_test[row])) for t in ranked]
+                    for row, ranked in zip(example_rows, top)]
             row.update(scores)
             for (direction, kind), curve in curves.items():
                 result.curves.setdefault((name, direction, kind), []).append(curve)
@@ -482,11 +502,12 @@ class _Setting:
     quick: bool
     progress: bool
     dev: tuple = None  # (X_img, X_txt, y, groups) of the development split, for select="dev"
+    example_rows: np.ndarray = None  # test pairs whose image queries the qualitative figure shows
 
 
 def _run_one(method, seed, setting, train, test):
     """Fit ``method`` with ``seed`` on ``train`` and score it on ``test``: ``(row, {(direction, kind): curve},
-    {direction: per-query AP})``. A method that trains without labels (not ``method.requires_labels``) never
+    {direction: per-query AP}, top captions of the example queries or None)``. A method that trains without labels (not ``method.requires_labels``) never
     sees them; a search on folds still scores its candidates with them."""
     X_img, X_txt, y, groups_train = train
     labels = y if method.requires_labels else None
@@ -541,7 +562,10 @@ def _run_one(method, seed, setting, train, test):
             row.update({f"{measure}_{direction}": value for measure, value in scores.items()})
             curves.update({(direction, kind): curve for kind, curve in direction_curves.items()})
     row["map_mean"] = (row["map_i2t"] + row["map_t2i"]) / 2
-    return row, curves, per_query_ap
+    top = None
+    if setting.example_rows is not None:
+        top = top_captions(model, X_img_test[setting.example_rows], X_txt_test, k=N_EXAMPLE_CAPTIONS)
+    return row, curves, per_query_ap, top
 
 
 def _score_ranking(S, y_query, y_db):
