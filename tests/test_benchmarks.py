@@ -25,6 +25,14 @@ def test_benchmark_smoke_run(script):
     assert "----" in result.stdout or result.stdout.startswith("skipped:"), result.stdout
 
 
+def test_encoder_thread_table_smoke_run():
+    env = {**os.environ, "SKCROSS_DATA": str(shared_datasets_dir())}
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "bench_threads.py"), "--encoders", "--smoke"],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "----" in result.stdout or "skipped" in result.stdout, result.stdout
+
+
 def test_bench_gpu_imports_pure_python_wheels_and_refuses_others(tmp_path, monkeypatch):
     """How a bare GPU machine gets skorch: pure-Python wheels put on sys.path, nothing installed."""
     import importlib.util

@@ -186,3 +186,29 @@ def test_common_space_tsne_multilabel_and_subsampling():
         plot_common_space(model, X_img, X_txt, Y, method="umap")
     with pytest.raises(ValueError, match="max_points"):
         plot_common_space(model, X_img, X_txt, Y, max_points=1)
+
+
+def test_plot_retrieved_captions_marks_each_models_top_captions():
+    from skcross.datasets import make_cross_modal
+    from skcross.linear import CCA
+    from skcross.plotting import plot_retrieved_captions, query_rows, top_captions
+
+    X_img, X_txt, _, groups = make_cross_modal(30, n_classes=3, n_texts_per_image=3, return_groups=True,
+                                               random_state=0)
+    images = np.random.default_rng(0).integers(0, 256, (30, 8, 8, 3), dtype=np.uint8)
+    captions = [f"caption {t} of image {g}" for t, g in enumerate(groups)]
+    model = CCA(4).fit(X_img, X_txt)
+    fig = plot_retrieved_captions({"CCA": model, "CCA again": model}, images, X_img, X_txt, captions, groups,
+                                  n_queries=2, k=4)
+    assert len(fig.axes) == 2 * 3  # two queries: the image and one column per model
+    rows = query_rows(groups, 2)
+    top = top_captions(model, X_img[rows], X_txt, k=4)
+    texts = [t.get_text() for t in fig.axes[1].texts]
+    assert len(texts) == 4 and all(captions[t] in text for t, text in zip(top[0], texts))
+    marks = ["✓" in text for text in texts]
+    assert marks == [bool(groups[t] == groups[rows[0]]) for t in top[0]]
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"captions has 2 rows but groups has 90"):
+        plot_retrieved_captions(model, images, X_img, X_txt, captions[:2], groups)
+    with pytest.raises(ValueError, match=r"k must be a positive integer"):
+        plot_retrieved_captions(model, images, X_img, X_txt, captions, groups, k=0)

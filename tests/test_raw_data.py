@@ -181,6 +181,18 @@ def test_repeated_inputs_are_encoded_once_and_the_cache_serves_later_calls(tmp_p
     assert other.transform(paths).shape == (5, 4)  # another network: its own entries, nothing mixed up
 
 
+def test_a_truncated_jpeg_and_a_directory_are_named(tmp_path):
+    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8) + 90).save(tmp_path / "whole.jpg", quality=90)
+    data = (tmp_path / "whole.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])  # the header reads, the pixels do not
+    encoder = small_image_encoder().fit()
+    with pytest.raises(ValueError, match=r"image file .*cut.jpg \(X\[1\]\) could not be decoded: image file is truncated"):
+        encoder.transform([str(tmp_path / "whole.jpg"), str(tmp_path / "cut.jpg")])
+    with pytest.raises(ValueError, match=r"not readable images: .*sub \(a directory, not an image file\)"):
+        (tmp_path / "sub").mkdir()
+        encoder.transform([str(tmp_path / "sub")])
+
+
 def test_cache_is_validated():
     with pytest.raises(TypeError, match=r"cache must be a folder path"):
         small_image_encoder(cache=3).fit()
@@ -382,6 +394,9 @@ def test_benchmark_command_runs_on_the_raw_sample_and_a_second_run_encodes_nothi
     protocol = json.loads((tmp_path / "second" / "protocol.json").read_text())
     assert protocol["raw_data"]["encoders"]["image"]["weights_sha256"] is not None
     assert protocol["raw_data"]["encoding"]["images"]["encoded"] == 0
+    examples = json.loads((tmp_path / "second" / "examples.json").read_text())
+    assert len(examples["queries"]) == 3 and [len(ranked) for ranked in examples["methods"]["PLS"]] == [5, 5, 5]
+    assert (tmp_path / "second" / "retrieved_captions.png").stat().st_size > 10_000
 
 
 def test_benchmark_command_offline_names_the_flag_that_takes_a_local_file(tmp_path):

@@ -16,13 +16,14 @@ Everything is checked before any encoding starts.
 """
 
 import csv
-import hashlib
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
+
+from ._base import _sha256
 
 __all__ = ["load_image_captions"]
 
@@ -37,14 +38,6 @@ _N_NAMED = 5  # how many offending rows an error message names
 def _named(problems):
     shown = "; ".join(problems[:_N_NAMED])
     return shown + (f" (and {len(problems) - _N_NAMED} more)" if len(problems) > _N_NAMED else "")
-
-
-def _file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _karpathy_rows(path):
@@ -292,7 +285,7 @@ def load_image_captions(path, *, images=None):
     metadata = {
         "source": str(path.resolve()),
         "format": "karpathy split JSON" if suffix == ".json" else f"{suffix[1:]} manifest",
-        "sha256": _file_sha256(path),
+        "sha256": _sha256(path),
         "images": str(images_dir.resolve()),
         "splits": counts,
     }
