@@ -182,9 +182,10 @@ def test_repeated_inputs_are_encoded_once_and_the_cache_serves_later_calls(tmp_p
 
 
 def test_a_truncated_jpeg_and_a_directory_are_named(tmp_path):
-    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8) + 90).save(tmp_path / "whole.jpg", quality=90)
+    noise = np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "whole.jpg", quality=95)
     data = (tmp_path / "whole.jpg").read_bytes()
-    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])  # the header reads, the pixels do not
+    (tmp_path / "cut.jpg").write_bytes(data[: int(len(data) * 0.6)])  # the header reads, the pixels do not
     encoder = small_image_encoder().fit()
     with pytest.raises(ValueError, match=r"image file .*cut.jpg \(X\[1\]\) could not be decoded: image file is truncated"):
         encoder.transform([str(tmp_path / "whole.jpg"), str(tmp_path / "cut.jpg")])
