@@ -88,3 +88,20 @@ def test_a_fit_records_its_threads_and_restores_torchs(monkeypatch, small_data):
     monkeypatch.setenv("SKCROSS_TORCH_THREADS", "two")
     with pytest.raises(ValueError, match="SKCROSS_TORCH_THREADS must be 'auto' or a positive integer, got 'two'"):
         DSCMR(**params).fit(X_img, X_txt, y)
+
+
+def test_reading_the_cpu_limits_leaves_no_file_open():
+    import gc
+    import warnings
+
+    from skcross.utils._threads import ThreadPolicy, usable_cpus
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)  # an unclosed file warns when it is collected
+        for _ in range(3):
+            usable_cpus()
+            policy = ThreadPolicy()
+            policy.start()
+            policy.stop()
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

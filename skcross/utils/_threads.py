@@ -24,16 +24,22 @@ __all__ = ["usable_cpus", "busy_cpus_of_others", "fit_threads", "ThreadPolicy"]
 _REVISE_EVERY = 0.5  # s between two readings of the load during a fit
 
 
+def _read(path):
+    """A small file's text, the file closed again (a bare open().read() leaves it to the garbage collector)."""
+    with open(path) as f:
+        return f.read()
+
+
 def _cgroup_cpu_quota():
     """CPUs allowed by the cgroup's quota (v2 ``cpu.max`` or v1 ``cfs_quota_us``), or None when unlimited."""
     try:
-        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        quota, period = _read("/sys/fs/cgroup/cpu.max").split()[:2]
         return None if quota == "max" else int(quota) / int(period)
     except (OSError, ValueError):
         pass
     try:
-        quota = int(open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read())
-        period = int(open("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read())
+        quota = int(_read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))
+        period = int(_read("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
         return quota / period if quota > 0 and period > 0 else None
     except (OSError, ValueError):
         return None
