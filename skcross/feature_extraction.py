@@ -420,7 +420,9 @@ def _load_weights(network, weights, model_name):
     if not isinstance(state, dict):
         raise ValueError(f"weights={str(weights)!r} holds a {type(state).__name__}, not a state dict.")
     expected = network.state_dict()
-    missing = [k for k in expected if k not in state]
+    # BatchNorm's step counter carries no weights: torch's strict loading (and timm's) accept a checkpoint
+    # without it, as converted or exported ones often are; every other missing key is refused
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in expected]
     wrong_shape = [
         f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"

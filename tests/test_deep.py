@@ -91,6 +91,11 @@ def test_dcca_maximises_correlation(data):
     assert np.all(model.cca_.canonical_correlations_ <= 1 + 1e-8)
 
 
+def test_dcca_on_one_pair_names_n_samples():
+    with pytest.raises(ValueError, match=r"DCCA needs at least 2 pairs to correlate, got n_samples=1"):
+        DCCA(n_components=2, max_epochs=1, verbose=0).fit(np.ones((1, 4)), np.ones((1, 3)))
+
+
 def test_non_finite_loss_stops_training(data):
     X_img, X_txt, y = data
     with pytest.raises(FloatingPointError, match="epoch"):

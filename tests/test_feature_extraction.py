@@ -224,6 +224,24 @@ def test_local_weights_load_strictly_and_name_the_mismatch(tmp_path):
         ImageEncoder(net, weights=None, **FAST).fit(X)
 
 
+def test_a_checkpoint_without_batchnorms_step_counters_loads_as_torch_loads_it(tmp_path):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+    with torch.no_grad():
+        net[1].running_mean.uniform_(), net[1].running_var.uniform_(0.5, 2.0)
+    state = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+    torch.save(state, tmp_path / "exported.pth")
+    fresh = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+    fresh.load_state_dict(state, strict=True)  # what torch accepts
+    X = pixels()
+    loaded = ImageEncoder(fresh, weights=tmp_path / "exported.pth", **FAST).fit(X)
+    np.testing.assert_array_equal(loaded.transform(X), ImageEncoder(net, **FAST).fit(X).transform(X))
+    del state["1.running_var"]  # a buffer that does carry values is still required
+    torch.save(state, tmp_path / "cut.pth")
+    with pytest.raises(ValueError, match=r"missing keys 1.running_var"):
+        ImageEncoder(fresh, weights=tmp_path / "cut.pth", **FAST).fit(X)
+
+
 def test_timm_name_needing_a_download_offline_says_how_to_pass_a_file():
     pytest.importorskip("timm")
     with pytest.raises(OSError, match=r"Offline, pass a local file: ImageEncoder\(model=..., weights='/path/to"):

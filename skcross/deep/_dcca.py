@@ -174,6 +174,12 @@ class DCCA(DeepCrossModalMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.random_state = random_state
 
+    def _fit(self, X_img, X_txt, y):
+        n_samples = X_img.shape[0]
+        if n_samples < 2:  # the loss is a correlation: its covariances need two pairs at least
+            raise ValueError(f"DCCA needs at least 2 pairs to correlate, got n_samples={n_samples}.")
+        return super()._fit(X_img, X_txt, y)
+
     def _build_module(self, n_features_image, n_features_text, targets):
         """One MLP tower per modality: sigmoid hidden layers of ``layer_sizes``, a linear output."""
         image_tower, text_tower = (
