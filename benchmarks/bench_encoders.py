@@ -81,10 +81,8 @@ def _throughput(kind, weights, device, batch_size, items, queue):
         start = time.perf_counter()
         pixels = [encoder._pixels(items[i:i + batch_size], i) for i in range(0, len(items), batch_size)]
         decode = len(items) / (time.perf_counter() - start)
-        policy = ThreadPolicy.from_environment()  # the threads transform gives the network
-        policy.start()
-        try:
-            forward = float("inf")
+        forward = float("inf")
+        with ThreadPolicy.from_environment():  # the threads transform gives the network
             for _ in range(2):
                 start = time.perf_counter()
                 with torch.inference_mode():
@@ -93,9 +91,7 @@ def _throughput(kind, weights, device, batch_size, items, queue):
                 if device.startswith("cuda"):
                     torch.cuda.synchronize()
                 forward = min(forward, time.perf_counter() - start)
-            forward = len(items) / forward
-        finally:
-            policy.stop()
+        forward = len(items) / forward
     queue.put({"rate": len(items) / best, "imported": imported, "loaded": loaded, "peak": _peak_rss_mib(),
                "width": features.shape[1], "threads": torch.get_num_threads(), "decode": decode,
                "forward": forward})

@@ -30,6 +30,7 @@ Run: ``python benchmarks/bench_threads.py [--smoke] [--fits-only | --grid-only |
 (``--smoke``: DSCMR only, 200 pairs, a few steps, one round, no grid).
 """
 
+import contextlib
 import multiprocessing
 import os
 import time
@@ -252,7 +253,7 @@ def encoder_table(data_home, rounds, n_images, n_captions):
             return
         results = {}
         for label, neighbour in (("alone", None), ("busy", BusyNeighbour)):
-            with neighbour() if neighbour else _Nothing():
+            with neighbour() if neighbour else contextlib.nullcontext():
                 runs = {policy: [] for policy in POLICIES}
                 for k in range(rounds):
                     for policy in POLICIES[::-1] if k % 2 else POLICIES:
@@ -271,14 +272,6 @@ def encoder_table(data_home, rounds, n_images, n_captions):
     print_table(rows, ["encoder", "items"] + [f"{label} {c}" for label in ("alone", "busy")
                                               for c in ("auto", "1", "2", "auto/best")],
                 title="Encoding seconds (best of the rounds): alone, and beside one busy single-thread process")
-
-
-class _Nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
 
 
 def grid_table(methods, iterations, data_home, policies=POLICIES):

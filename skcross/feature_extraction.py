@@ -126,10 +126,10 @@ class _PretrainedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         missing = [key for key in first if key not in found]
         size = self.batch_size * _CHUNK_BATCHES
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
-        self._last_n_encoded = len(missing)  # what the last call encoded (the rest came from the cache)
+        self._last_counts = {"distinct": len(first), "encoded": len(missing)}  # the last call's, for encode_dataset
         show = _show_progress(self.progress_bar, len(missing))
-        name = "images" if isinstance(self, ImageEncoder) else "captions"
-        for chunk_keys, features in _progress(self._encode_chunks(items, first, chunks, client), len(chunks), show, name):
+        for chunk_keys, features in _progress(self._encode_chunks(items, first, chunks, client), len(chunks), show,
+                                              self._inputs):
             if cache is not None:
                 cache.store(chunk_keys, features)
             found.update(zip(chunk_keys, features))
@@ -588,6 +588,8 @@ class ImageEncoder(_PretrainedEncoder):
     ((4, 8), ['imageencoder0', 'imageencoder1'])
     """
 
+    _inputs = "images"  # what it encodes, as progress bars and encode_dataset name them
+
     def __init__(
         self,
         model="tf_efficientnet_lite0",
@@ -737,22 +739,18 @@ class ImageEncoder(_PretrainedEncoder):
         torch = _require("torch", "ImageEncoder")
         starts = list(range(0, len(images), self.batch_size))
         out = []
-        policy = ThreadPolicy.from_environment()
-        policy.start()
-        try:
-            with ThreadPoolExecutor(max_workers=1) as decoder, torch.inference_mode():
-                def decode(b):
-                    return decoder.submit(self._pixels, images[starts[b]:starts[b] + self.batch_size], starts[b])
+        with ThreadPolicy.from_environment() as policy, ThreadPoolExecutor(max_workers=1) as decoder, \
+                torch.inference_mode():
+            def decode(b):
+                return decoder.submit(self._pixels, images[starts[b]:starts[b] + self.batch_size], starts[b])
 
-                pending = collections.deque(decode(b) for b in range(min(_PREFETCH, len(starts))))
-                for b in range(len(starts)):
-                    pixels = pending.popleft().result()
-                    if b + _PREFETCH < len(starts):
-                        pending.append(decode(b + _PREFETCH))
-                    out.append(self._forward(torch.from_numpy(pixels).to(self.device_)))
-                    policy.revise()
-        finally:
-            policy.stop()
+            pending = collections.deque(decode(b) for b in range(min(_PREFETCH, len(starts))))
+            for b in range(len(starts)):
+                pixels = pending.popleft().result()
+                if b + _PREFETCH < len(starts):
+                    pending.append(decode(b + _PREFETCH))
+                out.append(self._forward(torch.from_numpy(pixels).to(self.device_)))
+                policy.revise()
         return np.concatenate([features.float().cpu().numpy() for features in out]).astype(np.float32, copy=False)
 
     def transform(self, X):
@@ -872,6 +870,8 @@ class TextEncoder(_PretrainedEncoder):
     (2, 384)
     """
 
+    _inputs = "captions"  # what it encodes, as progress bars and encode_dataset name them
+
     def __init__(self, model="all-MiniLM-L6-v2", *, normalize=False, batch_size=32, device="auto", progress_bar=None,
                  cache=None):
         self.model = model
@@ -959,14 +959,10 @@ class TextEncoder(_PretrainedEncoder):
         return self._encode_unique(sentences, [content_key("text", sentence) for sentence in sentences], client)
 
     def _encode_items(self, sentences):
-        policy = ThreadPolicy.from_environment()
-        policy.start()
-        try:
+        with ThreadPolicy.from_environment():
             out = self.model_.encode(sentences, batch_size=self.batch_size, show_progress_bar=False,
                                      convert_to_numpy=True, normalize_embeddings=bool(self.normalize),
                                      device=self.device_)
-        finally:
-            policy.stop()
         return np.asarray(out, dtype=np.float32)
 
 
@@ -985,8 +981,10 @@ def _fitted_encoder(encoder, kind, cache):
     encoder = copy.copy(encoder) if fitted else encoder.__sklearn_clone__()
     if cache is not None:
         encoder.set_params(cache=cache)
-    encoder._check_shared_params()
-    return encoder if fitted else encoder.fit()
+    if not fitted:
+        return encoder.fit()
+    encoder._check_shared_params()  # fit checks them; here the cache set on a fitted encoder is checked
+    return encoder
 
 
 def encode_dataset(raw, image_encoder=None, text_encoder=None, *, cache=None, client=None):
@@ -1051,17 +1049,17 @@ def encode_dataset(raw, image_encoder=None, text_encoder=None, *, cache=None, cl
     splits = [split for split in ("train", "dev", "test") if f"images_{split}" in raw]
     encoders = {"image": _fitted_encoder(image_encoder, "image", cache),
                 "text": _fitted_encoder(text_encoder, "text", cache)}
-    inputs = {"image": "images", "text": "captions"}
     features, encoding = {}, {}
     for kind, encoder in encoders.items():
-        items = np.concatenate([raw[f"{inputs[kind]}_{split}"] for split in splits]).tolist()
+        per_split = [raw[f"{encoder._inputs}_{split}"] for split in splits]
+        items = np.concatenate(per_split).tolist()
         start = time.perf_counter()
         encoded = encoder._transform(items, client)
-        n_encoded = encoder._last_n_encoded
-        encoding[inputs[kind]] = {"inputs": len(items), "encoded": n_encoded,
-                                  "from_cache": len(set(items)) - n_encoded,
-                                  "seconds": round(time.perf_counter() - start, 2)}
-        bounds = np.cumsum([0] + [len(raw[f"{inputs[kind]}_{split}"]) for split in splits])
+        counts = encoder._last_counts
+        encoding[encoder._inputs] = {"inputs": len(items), "encoded": counts["encoded"],
+                                     "from_cache": counts["distinct"] - counts["encoded"],
+                                     "seconds": round(time.perf_counter() - start, 2)}
+        bounds = np.cumsum([0] + [len(inputs) for inputs in per_split])
         features[kind] = {split: encoded[a:b] for split, a, b in zip(splits, bounds[:-1], bounds[1:])}
     out = {}
     for split in splits:
@@ -1075,7 +1073,7 @@ def encode_dataset(raw, image_encoder=None, text_encoder=None, *, cache=None, cl
         out["class_names"] = raw["class_names"]
     metadata = {**raw.get("metadata", {}),
                 "encoders": {kind: encoder.identity_ for kind, encoder in encoders.items()},
-                "cache": None if cache is None and encoders["image"].cache is None else
-                str(Path(cache or encoders["image"].cache).expanduser().resolve()),
+                "cache": None if encoders["image"].cache is None else  # ``cache``, when given, is set on both
+                str(Path(encoders["image"].cache).expanduser().resolve()),
                 "encoding": encoding}
     return Bunch(**out, name=raw.get("name", "raw"), DESCR=raw.get("DESCR", ""), metadata=metadata)

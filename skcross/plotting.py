@@ -9,6 +9,7 @@ draws :func:`~skcross.metrics.precision_scope_curve`.
 """
 
 import numbers
+import os
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -514,8 +515,8 @@ def draw_retrieved_captions(queries, retrieved, *, title=None, wrap=48):
                              gridspec_kw={"width_ratios": [2.2] + [4.3] * len(names)})
     for q, query in enumerate(queries):
         ax = axes[q, 0]
-        image = query if not isinstance(query, (str, bytes)) and not hasattr(query, "__fspath__") else None
-        if image is None:
+        image = query
+        if isinstance(query, (str, os.PathLike)):
             with Image.open(query) as opened:
                 image = opened.convert("RGB")
         ax.imshow(np.asarray(image))

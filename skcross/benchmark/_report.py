@@ -618,11 +618,12 @@ def save_results(result, directory, plots=True):
         np.savez_compressed(directory / "per_query_ap.npz", **{
             f"{name}|{seed}|{direction}": ap for (name, seed, direction), ap in result.per_query_ap.items()})
         written.append(directory / "per_query_ap.npz")
-    if result.examples and result.examples["methods"]:
+    examples = result.examples if result.examples and result.examples["methods"] else None
+    if examples:
         (directory / "examples.json").write_text(json.dumps(
-            {"queries": result.examples["queries"], "methods": result.examples["methods"]}, indent=1) + "\n")
+            {"queries": examples["queries"], "methods": examples["methods"]}, indent=1) + "\n")
         written.append(directory / "examples.json")
-    if plots and (result.curves or (result.examples and result.examples["methods"])):
+    if plots and (result.curves or examples):
         try:
             import matplotlib  # noqa: F401
         except ImportError:

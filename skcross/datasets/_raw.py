@@ -15,6 +15,7 @@ train (as VSE++ and SCAN train on it) and ``val`` is the dev split.
 Everything is checked before any encoding starts.
 """
 
+import collections
 import csv
 import json
 import os
@@ -34,6 +35,10 @@ _MANIFEST_COLUMNS = ("image", "caption", "split")
 _LABELS_SEPARATOR = "|"
 _N_NAMED = 5  # how many offending rows an error message names
 
+#: One (image, caption) pair of a file: ``where`` names the caption's place (``images[3].sentences[1]``,
+#: ``line 7``), ``entry`` its image's (``images[3]``; a manifest's line is both), ``labels`` None without them.
+_Row = collections.namedtuple("_Row", "where entry image caption split labels")
+
 
 def _named(problems):
     shown = "; ".join(problems[:_N_NAMED])
@@ -41,7 +46,7 @@ def _named(problems):
 
 
 def _karpathy_rows(path):
-    """``(where, image file, caption, split, labels)`` per caption of a Karpathy split JSON."""
+    """``(rows, the file's dataset name, None)``: a :data:`_Row` per caption of a Karpathy split JSON."""
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -68,14 +73,14 @@ def _karpathy_rows(path):
             if not isinstance(raw, str):
                 problems.append(f"{where}.sentences[{j}] ({filename}) has no 'raw' string")
                 continue
-            rows.append((f"{where}.sentences[{j}]", where, filename, raw, image.get("split"), None))
+            rows.append(_Row(f"{where}.sentences[{j}]", where, filename, raw, image.get("split"), None))
     if problems:
         raise ValueError(f"{path}: {len(problems)} entr(y/ies) break the Karpathy layout: {_named(problems)}.")
-    return rows, document.get("dataset")
+    return rows, document.get("dataset"), None
 
 
 def _manifest_rows(path):
-    """``(where, image file, caption, split, labels)`` per row of a CSV/TSV manifest."""
+    """``(rows, None, the label column or None)``: a :data:`_Row` per line of a CSV/TSV manifest."""
     delimiter = _MANIFEST_DELIMITERS[Path(path).suffix.lower()]
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -104,8 +109,8 @@ def _manifest_rows(path):
             value = (record[label_column] or "").strip()
             labels = [part.strip() for part in value.split(_LABELS_SEPARATOR)] if label_column == "labels" else [value]
             labels = [part for part in labels if part]
-        rows.append((f"line {line}", f"line {line}", record["image"] or "", record["caption"] or "",
-                     record["split"], labels))
+        rows.append(_Row(f"line {line}", f"line {line}", record["image"] or "", record["caption"] or "",
+                         record["split"], labels))
     if not rows:
         raise ValueError(f"{path} has a header but no rows.")
     return rows, None, label_column
@@ -114,14 +119,14 @@ def _manifest_rows(path):
 def _check_rows(rows, path):
     """Refuse unknown splits, empty captions, duplicates and images in two splits, naming each row."""
     problems = []
-    unknown = [f"{where}: split {split!r}" for where, _, _, _, split, _ in rows if split not in SPLIT_NAMES]
+    unknown = [f"{row.where}: split {row.split!r}" for row in rows if row.split not in SPLIT_NAMES]
     if unknown:
         raise ValueError(f"{path}: unknown split name(s), the known ones being train, val, restval, test "
                          f"(val is the dev split, restval joins train): {_named(unknown)}.")
-    empty = [f"{where} ({image})" for where, _, image, caption, _, _ in rows if not caption.strip()]
+    empty = [f"{row.where} ({row.image})" for row in rows if not row.caption.strip()]
     if empty:
         raise ValueError(f"{path}: {len(empty)} empty or blank caption(s): {_named(empty)}; drop those rows.")
-    no_image = [where for where, _, image, _, _, _ in rows if not image.strip()]
+    no_image = [row.where for row in rows if not row.image.strip()]
     if no_image:
         raise ValueError(f"{path}: {len(no_image)} row(s) name no image file: {_named(no_image)}.")
     seen_pair, image_split, image_first, image_entry = {}, {}, {}, {}
@@ -135,7 +140,7 @@ def _check_rows(rows, path):
         if entry.startswith("images[") and image_entry.setdefault(image, entry) != entry:
             problems.append(f"{entry} names {image} again (first in {image_entry[image]})")
     if problems:
-        raise ValueError(f"{path}: {len(problems)} duplicate row(s): {_named(sorted(set(problems), key=problems.index))}.")
+        raise ValueError(f"{path}: {len(problems)} duplicate row(s): {_named(list(dict.fromkeys(problems)))}.")
 
 
 def _check_image_files(files, images_dir, path, where):
@@ -237,26 +242,24 @@ def load_image_captions(path, *, images=None):
     images_dir = Path(images).expanduser() if images is not None else path.parent
     if not images_dir.is_dir():
         raise FileNotFoundError(f"images={str(images)!r}: no such folder (it holds the image files).")
-    if suffix == ".json":
-        (rows, dataset_name), label_column = _karpathy_rows(path), None
-    else:
-        rows, dataset_name, label_column = _manifest_rows(path)
+    rows, dataset_name, label_column = (_karpathy_rows if suffix == ".json" else _manifest_rows)(path)
     _check_rows(rows, path)
     files, where = {}, {}
-    for row_where, entry, image, _, _, _ in rows:
-        files.setdefault(image, str((images_dir / image).resolve()))
-        where.setdefault(image, entry if entry.startswith("images[") else row_where)
+    for row in rows:
+        files.setdefault(row.image, str((images_dir / row.image).resolve()))
+        where.setdefault(row.image, row.entry)
     _check_image_files(files, images_dir, path, where)
 
     class_names = None
     if label_column is not None:
-        unlabelled = [row_where for row_where, _, _, _, _, labels in rows if not labels]
+        unlabelled = [row.where for row in rows if not row.labels]
         if unlabelled:
             raise ValueError(f"{path}: {len(unlabelled)} row(s) have an empty '{label_column}': {_named(unlabelled)}.")
-        class_names = np.array(sorted({label for *_, labels in rows for label in labels}))
+        class_names = np.array(sorted({label for row in rows for label in row.labels}))
+        index = {name: k for k, name in enumerate(class_names)}
     out = {}
     for split in ("train", "dev", "test"):
-        split_rows = [row for row in rows if SPLIT_NAMES[row[4]] == split]
+        split_rows = [row for row in rows if SPLIT_NAMES[row.split] == split]
         if not split_rows:
             if split != "dev":
                 raise ValueError(f"{path} has no {split} pairs; a dataset needs train and test "
@@ -264,19 +267,18 @@ def load_image_captions(path, *, images=None):
             continue
         image_row = {}
         for row in split_rows:
-            image_row.setdefault(row[2], len(image_row))
+            image_row.setdefault(row.image, len(image_row))
         out[f"images_{split}"] = np.array([files[image] for image in image_row])
         out[f"image_ids_{split}"] = np.array(list(image_row))
-        out[f"captions_{split}"] = np.array([row[3] for row in split_rows])
-        out[f"groups_{split}"] = np.array([image_row[row[2]] for row in split_rows], dtype=np.int64)
+        out[f"captions_{split}"] = np.array([row.caption for row in split_rows])
+        out[f"groups_{split}"] = np.array([image_row[row.image] for row in split_rows], dtype=np.int64)
         if class_names is not None:
-            index = {name: k for k, name in enumerate(class_names)}
             if label_column == "label":
-                out[f"y_{split}"] = np.array([index[row[5][0]] for row in split_rows], dtype=np.int64)
+                out[f"y_{split}"] = np.array([index[row.labels[0]] for row in split_rows], dtype=np.int64)
             else:
                 Y = np.zeros((len(split_rows), len(class_names)), dtype=np.uint8)
                 for r, row in enumerate(split_rows):
-                    Y[r, [index[label] for label in row[5]]] = 1
+                    Y[r, [index[label] for label in row.labels]] = 1
                 out[f"y_{split}"] = Y
     if class_names is not None:
         out["class_names"] = class_names

@@ -272,15 +272,13 @@ class DeepCrossModalMixin(CrossModalMixin):
         ``SKCROSS_TORCH_THREADS=N`` fixes every fit at N threads instead (no
         adaptation to other processes' load).
         """
-        policy = ThreadPolicy.from_environment()
-        policy.start()
-        self._thread_policy = policy
-        try:
-            yield
-        finally:
-            policy.stop()
-            del self._thread_policy
-            self.fit_threads_ = policy.history
+        with ThreadPolicy.from_environment() as policy:
+            self._thread_policy = policy
+            try:
+                yield
+            finally:
+                del self._thread_policy
+                self.fit_threads_ = policy.history
 
     def _validate_and_fit(self, X_img, X_txt, y, fit_params):
         with self._own_torch_rng(), self._cpu_threads():

@@ -106,13 +106,13 @@ class FeatureCache:
                 shard_keys = np.load(keys_file, allow_pickle=False)
             except (OSError, ValueError):  # a shard removed or damaged under us: encode its items again
                 continue
-            rows = [r for r, key in enumerate(shard_keys.tolist()) if key in wanted]
+            rows = [(r, key) for r, key in enumerate(shard_keys.tolist()) if key in wanted]
             if not rows:
                 continue
             features = np.load(str(keys_file)[: -len(".keys.npy")] + ".npy", mmap_mode="r", allow_pickle=False)
-            for r in rows:
-                found[shard_keys[r]] = np.array(features[r], dtype=np.float32)
-                wanted.discard(shard_keys[r])
+            for r, key in rows:
+                found[key] = np.array(features[r], dtype=np.float32)
+                wanted.discard(key)
         return found
 
     def store(self, keys, features):

@@ -140,7 +140,8 @@ class ThreadPolicy:
     when the free CPUs changed; ``stop()`` restores the thread count found at
     ``start()``. ``history`` keeps ``(seconds into the fit, threads)`` for each
     setting. With ``fixed=N`` the threads are N for the whole fit, whatever
-    the load (``SKCROSS_TORCH_THREADS=N``).
+    the load (``SKCROSS_TORCH_THREADS=N``). As a context manager it starts on
+    entry and stops on exit (``with ThreadPolicy() as policy: ...``).
     """
 
     def __init__(self, fixed=None):
@@ -183,3 +184,10 @@ class ThreadPolicy:
         import torch
 
         torch.set_num_threads(self._found)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
