@@ -30,6 +30,9 @@ from skcross.benchmark._cli import _load
 
 def add_methods(directory, methods, *, data_home=None, quick=False):
     """Fit ``methods`` with the saved run's protocol and merge them into ``directory``; return the result."""
+    if (Path(directory) / "fits").is_dir():
+        raise SystemExit(f"{directory} kept each fit (fits/): run its command again with the new methods added to "
+                         "--methods; the kept fits are read, not refitted. This script extends older runs.")
     result = load_results(directory)
     protocol = result.protocol
     if not protocol["selection"].startswith("papers' default settings"):

@@ -111,7 +111,8 @@ def test_a_failing_method_is_reported_and_the_others_kept(wikipedia, monkeypatch
 
     monkeypatch.setattr(SM, "fit", broken)
     with pytest.warns(RuntimeWarning, match="SM \\(seed 0\\) failed: RuntimeError: broken on purpose"):
-        result = run_benchmark(wikipedia, methods=["SM", "CCA"], progress=False)
+        # in process: the patched fit exists in this interpreter only
+        result = run_benchmark(wikipedia, methods=["SM", "CCA"], progress=False, in_process=True)
     assert [("error" in run) for run in result.runs] == [True, False]
     assert "failed: RuntimeError: broken on purpose" in to_markdown(result)
 
@@ -316,11 +317,16 @@ def test_a_dataset_without_labels_lists_the_label_methods_and_selects_on_dev(tmp
 def test_add_methods_fits_only_the_new_rows_and_keeps_the_others(tmp_path):
     import importlib.util
 
+    import shutil
+
     main(["--quick", "--quiet", "--no-plots", "--methods", "CCA,SM", "--output", str(tmp_path / "wikipedia")])
-    before = load_results(tmp_path / "wikipedia")
     spec = importlib.util.spec_from_file_location("add_methods", REPO_ROOT / "benchmarks" / "add_methods.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    with pytest.raises(SystemExit, match="run its command again with the new methods added to --methods"):
+        module.add_methods(tmp_path / "wikipedia", ["PLS"], quick=True)
+    shutil.rmtree(tmp_path / "wikipedia" / "fits")  # a run saved before fits were kept, as the committed ones
+    before = load_results(tmp_path / "wikipedia")
     with pytest.raises(SystemExit, match="another test split"):  # the full split is not the quick run's
         module.add_methods(tmp_path / "wikipedia", ["PLS"])
     module.add_methods(tmp_path / "wikipedia", ["PLS"], quick=True)

@@ -1,6 +1,7 @@
 """The command line of the benchmark."""
 
 import argparse
+import json
 import shlex
 import sys
 import time
@@ -72,6 +73,19 @@ def _parser():
                         help="fit nothing: read the results saved in DIR and write its tables (markdown, rst, LaTeX, "
                              "JSON) and plots again, e.g. after an update of the report")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    kept = parser.add_argument_group(
+        "a run that loses nothing", "each finished fit is written to --output/fits/ at once; running the same\n"
+        "command again on the same --output fits only what is missing (a Ctrl-C, a kill or a crash\n"
+        "loses the running fit only); each fit runs in a child process when there is more than one,\n"
+        "so a segfault or an out-of-memory kill fails one row, not the run")
+    kept.add_argument("--resume", default=None, metavar="DIR",
+                      help="run the command saved in DIR/protocol.json again, on DIR: only the missing fits are fitted")
+    kept.add_argument("--fresh", action="store_true",
+                      help="discard the fits already kept in --output and fit everything again")
+    kept.add_argument("--in-process", action="store_true",
+                      help="fit in this process, not in child processes (debugging; a crash then ends the run)")
+    kept.add_argument("--fit-timeout", type=float, default=None, metavar="SECONDS",
+                      help="stop a fit after this long and report it as failed (needs child processes)")
     return parser
 
 
@@ -158,6 +172,41 @@ def _encode_raw(args, parser):
             client.close()
 
 
+def _resumed_argv(directory):
+    """The saved command's arguments, with ``--output directory``: what ``--resume DIR`` runs."""
+    path = Path(directory) / "protocol.json"
+    if not path.exists():
+        _parser().error(f"--resume {directory!r}: no benchmark run there (protocol.json is missing); give the "
+                        "--output folder of an earlier run")
+    command = json.loads(path.read_text()).get("command")
+    if not command:
+        _parser().error(f"--resume {directory!r}: its protocol.json saved no command (the run was made by "
+                        "run_benchmark, not this command): call run_benchmark again with output= that folder")
+    argv, words = [], shlex.split(command)[3:]  # after "python -m skcross.benchmark"
+    while words:
+        word = words.pop(0)
+        if word == "--output":
+            words.pop(0)
+        elif not word.startswith("--output="):
+            argv.append(word)
+    return argv + ["--output", str(directory)]
+
+
+def _interrupted(output, no_plots):
+    """Ctrl-C: render what is on disk (marked incomplete) and say how to resume; exit status 130."""
+    from ._report import load_results, save_results
+
+    print("\ninterrupted (Ctrl-C): the running fit was stopped", file=sys.stderr)
+    if (output / "protocol.json").exists():
+        result = load_results(output)
+        save_results(result, output, plots=not no_plots)
+        incomplete = result.protocol.get("incomplete") or {"finished": len(result.runs), "planned": len(result.runs)}
+        print(f"{incomplete['finished']} of {incomplete['planned']} fits are kept in {output / 'fits'}; their tables "
+              f"are in {output}. Resume with: python -m skcross.benchmark --resume {shlex.quote(str(output))}",
+              file=sys.stderr)
+    return 130
+
+
 def main(argv=None):
     """Run the benchmark from the command line; returns the exit status (1 if a method failed).
 
@@ -177,6 +226,8 @@ def main(argv=None):
     >>> main(["--methods", "CCA,PLS", "--quiet", "--no-plots", "--output", tmp_path_str])  # doctest: +SKIP
     """
     args = _parser().parse_args(argv)
+    if args.resume is not None:
+        return main(_resumed_argv(args.resume))
     from ._report import load_results, save_results
     from ._run import check_methods, check_seeds, run_benchmark
 
@@ -218,21 +269,32 @@ def main(argv=None):
             _parser().error(f"--dataset {args.dataset!r}: {error}")
     name = Path(args.dataset).stem if Path(args.dataset).suffix.lower() in (".npz", *RAW_SUFFIXES) else args.dataset
     output = Path(args.output) if args.output else Path("skcross-benchmark") / name
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # failures are reported in the table
-        result = run_benchmark(data, methods=methods, seeds=seeds, device=args.device, select=args.select,
-                               cv=args.cv, quick=args.quick, progress=not args.quiet, dataset_name=name)
-    result.protocol["command"] = "python -m skcross.benchmark " + " ".join(
+    if args.fit_timeout is not None and (args.in_process or not args.fit_timeout > 0):
+        _parser().error(f"--fit-timeout {args.fit_timeout:g}: " + (
+            "needs child processes; drop --in-process" if args.in_process else "give a positive number of seconds"))
+    command = "python -m skcross.benchmark " + " ".join(
         shlex.quote(arg) for arg in (sys.argv[1:] if argv is None else argv))
-    result.protocol["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    result.protocol["wall_s"] = round(time.perf_counter() - start, 1)
+    provenance = {"command": command, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     if raw:
-        result.protocol["raw_data"] = {key: data.metadata[key] for key in
-                                       ("source", "format", "sha256", "images", "encoders", "cache", "encoding")}
+        provenance["raw_data"] = {key: data.metadata[key] for key in
+                                  ("source", "format", "sha256", "images", "encoders", "cache", "encoding")}
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # failures are reported in the table
+            result = run_benchmark(data, methods=methods, seeds=seeds, device=args.device, select=args.select,
+                                   cv=args.cv, quick=args.quick, progress=not args.quiet, dataset_name=name,
+                                   output=output, fresh=args.fresh, in_process=True if args.in_process else None,
+                                   fit_timeout=args.fit_timeout, provenance=provenance)
+    except ValueError as error:  # e.g. an output folder made with other settings
+        _parser().error(f"--output {str(output)!r}: {error}" if "other settings" in str(error) else str(error))
+    except KeyboardInterrupt:
+        return _interrupted(output, args.no_plots)
+    result.protocol["wall_s"] = round(time.perf_counter() - start, 1)
     written = save_results(result, output, plots=not args.no_plots)
     print((output / "results.md").read_text())
-    print(f"{len(result.runs)} fits in {result.protocol['wall_s']:.0f} s; wrote "
+    reused = f" ({len(result.reused)} read from {output / 'fits'}, not refitted)" if result.reused else ""
+    print(f"{len(result.runs)} fits{reused} in {result.protocol['wall_s']:.0f} s; wrote "
           + ", ".join(str(path) for path in written))
     if not args.no_plots and not any(path.suffix == ".png" for path in written):
         try:

@@ -10,13 +10,13 @@ import numpy as np
 from ..metrics import PrecisionRecallCurve, PrecisionScopeCurve
 from ._analysis import ALPHA, analyse
 from ._methods import METHODS
-from ._run import DIRECTIONS, MAP_AT, PRECISION_AT, RECALL_AT, summarize
+from ._run import DIRECTIONS, MAP_AT, PRECISION_AT, PRIOR, RECALL_AT, assemble, summarize
+from ._store import FitStore
 
 __all__ = ["load_results", "save_results", "summarize", "to_json", "to_latex", "to_markdown", "to_rst"]
 
 BEST, TIED = "▲", "†"  # marks of the mAP cells: the best method; not significantly below it
 
-PRIOR = "class prior"  # the name of the query-independent ranking's curves
 _DIRECTION_TITLES = {"i2t": "image query -> text database", "t2i": "text query -> image database"}
 
 
@@ -95,6 +95,13 @@ def protocol_lines(result):
         lines.append(f"Rows added on {added['date']}, fitted alone with this protocol's seeds and selection "
                      f"({added['device']}; {added['wall_s']:.0f} s): {', '.join(added['methods'])}; "
                      f"command: {added['command']}.")
+    if protocol.get("isolation"):
+        lines.append(f"Fits: {protocol['isolation']}.")
+    incomplete = protocol.get("incomplete")
+    if incomplete:
+        lines.insert(0, f"INCOMPLETE RUN: {incomplete['finished']} of {incomplete['planned']} fits finished; not yet "
+                        "fitted: " + ", ".join(f"{name} (seed {seed})" for name, seed in incomplete["missing"])
+                     + ". Run the same command again (or --resume DIR) to fit only those.")
     if protocol.get("quick"):
         lines.append("QUICK RUN (smoke test, numbers not comparable): " + "; ".join(
             f"{what}: {how}" for what, how in protocol["quick"].items()))
@@ -532,11 +539,17 @@ def load_results(directory):
     """Read back what :func:`save_results` wrote (runs, protocol, curves) as a BenchmarkResult.
 
     Tables and plots can then be rendered again without refitting anything.
+    A folder whose run kept each fit (``run_benchmark(output=...)``, the
+    command line) is read from those files, so an interrupted run can be
+    rendered too: its tables say it is incomplete and what is missing.
     """
     from ._run import BenchmarkResult
 
     directory = Path(directory)
     protocol = json.loads((directory / "protocol.json").read_text())
+    store = FitStore(directory)
+    if "fits" in protocol and store.fits.is_dir():  # kept fit by fit: complete or not, the files are the run
+        return assemble(protocol, store.read_reference(), [store.read(name, seed) for name, seed in protocol["fits"]])
     runs = []
     with open(directory / "runs.csv", newline="") as f:
         for row in csv.DictReader(f):

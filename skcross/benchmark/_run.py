@@ -1,6 +1,7 @@
 """Fitting every method on one dataset and measuring it: the benchmark's engine."""
 
 import contextlib
+import hashlib
 import operator
 import os
 import platform
@@ -27,9 +28,11 @@ from ..metrics import (
 )
 from ..plotting import query_rows, top_captions
 from ..utils._device import resolve_device
+from ._isolation import ChildProcess, InProcess
 from ._methods import METHODS, available_methods
+from ._store import FitStore
 
-__all__ = ["BenchmarkResult", "run_benchmark"]
+__all__ = ["BenchmarkResult", "assemble", "run_benchmark"]
 
 DIRECTIONS = ("i2t", "t2i")
 MAP_AT = 50
@@ -158,7 +161,13 @@ class BenchmarkResult:
         (``"methods"``), from the first seed's model: the qualitative figure.
     protocol : dict
         Dataset, split sizes, selection, device, seeds, what ``quick`` changed,
-        the machine and package versions.
+        the machine and package versions; ``settings`` (what a resumed run
+        must share: the data's SHA-256, seeds, selection, each method's
+        parameters, skcross's version), ``fits`` (the planned ``[method,
+        seed]``, in table order), and ``incomplete`` while some are missing.
+    reused : list of tuple
+        The ``(method, seed)`` fits read from the output folder instead of
+        fitted (a resumed run).
     """
 
     runs: list = field(default_factory=list)
@@ -168,6 +177,7 @@ class BenchmarkResult:
     test_labels: np.ndarray = None
     relevance: str = "class"
     examples: dict = None
+    reused: list = field(default_factory=list)
 
     def summary(self):
         """One row per method: mean and standard deviation over seeds of every measure."""
@@ -213,6 +223,11 @@ def run_benchmark(
     quick=False,
     progress=True,
     dataset_name=None,
+    output=None,
+    fresh=False,
+    in_process=None,
+    fit_timeout=None,
+    provenance=None,
 ):
     """Fit every method on a dataset's training split and score it on its test split.
 
@@ -256,6 +271,32 @@ def run_benchmark(
         Show a progress bar over the runs and each deep fit's bar.
     dataset_name : str, default=None
         Name written in the protocol (default: the Bunch's ``name``).
+    output : str or path, default=None
+        Folder that keeps the run: ``protocol.json`` before the first fit,
+        then each fit in ``fits/`` the moment it finishes (written under a
+        temporary name and renamed, so a kill leaves no half file). A run
+        with the same settings on the same folder resumes: the fits on disk
+        are read, not refitted (a failed fit is kept too; delete its file to
+        retry it). Other settings are refused, naming what differs. The
+        result is then assembled from the files, so a resumed run gives the
+        tables of an uninterrupted one; :func:`save_results` writes them.
+        None keeps nothing until the end.
+    fresh : bool, default=False
+        Discard the fits kept in ``output`` and fit everything again.
+    in_process : bool, default=None
+        False: each fit runs in a child process (one at a time), so a crash
+        (a segfault, the out-of-memory killer) or ``fit_timeout`` becomes a
+        row that says so (``"killed by signal 11 (SIGSEGV) after 412 s"``)
+        and the run goes on. True: every fit in this process (debugging; an
+        estimator class defined in ``__main__`` needs it). None: child
+        processes when the run has more than one fit.
+    fit_timeout : float, default=None
+        Seconds after which a fit's child process is stopped and the fit is
+        reported as failed; None: no limit. Needs child processes.
+    provenance : dict, default=None
+        Entries added to the protocol as given (the command line records its
+        command, date and the raw data's origin); a resumed run does not
+        compare them.
 
     Returns
     -------
@@ -271,6 +312,7 @@ def run_benchmark(
     """
     if select not in ("paper", "cv", "dev"):
         raise ValueError(f"select must be 'paper', 'cv' or 'dev', got {select!r}.")
+    _check_isolation(output, fresh, in_process, fit_timeout)
     names, seeds = check_methods(methods), check_seeds(seeds)
     X_img, X_txt, y, groups_train = _split_arrays(dataset, "train")
     X_img_test, X_txt_test, y_test, groups_test = _split_arrays(dataset, "test")
@@ -334,66 +376,212 @@ def run_benchmark(
         "class_prior_map": None,
         **_environment(),
     }
-    result = BenchmarkResult(protocol=protocol, test_labels=np.asarray(y_test) if groups_test is None else None,
-                             relevance="class" if groups_test is None else "instance")
     if groups_test is None:
         prior = class_prior_similarity(y, y_test, len(y_test))
-        protocol["class_prior_map"] = {}
+        protocol["class_prior_map"], prior_curves = {}, {}
         for direction in DIRECTIONS:
             protocol["class_prior_map"][direction], _, curves = _score_ranking(prior, y_test, y_test)
-            for kind, curve in curves.items():
-                result.curves.setdefault(("class prior", direction, kind), []).append(curve)
+            prior_curves.update({(PRIOR, direction, kind): curve for kind, curve in curves.items()})
     else:
-        groups_test = np.asarray(groups_test)
+        groups_test, prior_curves = np.asarray(groups_test), {}
         protocol["chance_instance"] = _flat_instance(_random_instance_scores(groups_test))
     # a method without randomness (no random_state) gives the same model for every seed: fitted once;
     # on data without labels a method that needs them is listed once, unfitted
     unlabelled = {name for name in names if y is None and METHODS[name].requires_labels}
-    example_rows = None
+    jobs = [(name, seed) for name in names
+            for seed in (seeds if METHODS[name].randomized and name not in unlabelled else seeds[:1])]
+    example_rows = queries = captions = None
     if groups_test is not None and "images_test" in dataset and "captions_test" in dataset:
         example_rows = query_rows(groups_test, N_EXAMPLES, random_state=0)
         captions = np.asarray(dataset["captions_test"])
         captions = captions[test] if quick else captions  # groups_test is already the quick run's rows
-        result.examples = {"queries": [str(dataset["images_test"][g]) for g in groups_test[example_rows]],
-                           "captions": captions, "methods": {}}
-    setting = _Setting(device, select, cv, quick, progress, dev, example_rows)
-    jobs = [(name, seed) for name in names
-            for seed in (seeds if METHODS[name].randomized and name not in unlabelled else seeds[:1])]
+        queries = [str(dataset["images_test"][g]) for g in groups_test[example_rows]]
+    train_split, test_split = (X_img, X_txt, y, groups_train), (X_img_test, X_txt_test, y_test, groups_test)
+    protocol["settings"] = _settings(protocol, names, (device, select, cv, quick), train_split, test_split, dev)
+    protocol["fits"] = [list(job) for job in jobs]
+    to_fit = sum(name not in unlabelled for name, _ in jobs)
+    isolated = to_fit > 1 if in_process is None else not in_process
+    protocol["isolation"] = ("each fit in a child process, one at a time" + (
+        f", stopped after {fit_timeout:g} s" if fit_timeout is not None else "") if isolated
+        else "every fit in the benchmark's process")
+    protocol.update(provenance or {})
+    test_labels = np.asarray(y_test) if groups_test is None else None
+    store = None if output is None else FitStore(output)
+    records = {}
+    if store is not None:
+        if not fresh:
+            _check_resumable(store, protocol["settings"])
+            records = {job: store.read(*job) for job in jobs}
+        store.start(protocol, fresh=fresh)
+        store.write_reference(prior_curves, test_labels, queries)
+    setting = _Setting(device, select, cv, quick, progress, dev, example_rows, captions)
+    pending = [job for job in jobs if records.get(job) is None]
+    runner = (ChildProcess if isolated else InProcess)((setting, train_split, test_split))
     bar = _progress_bar(len(jobs), progress)
-    for name, seed in jobs:
-        method = METHODS[name]
-        if bar is not None:
-            bar.set_description(f"{name} (seed {seed})")
-        row = {"method": name, "seed": seed}
-        if name in unlabelled:  # listed, not dropped: the table says why it has no scores
-            row["skipped"] = "needs class labels (this dataset has none)"
-            result.runs.append(row)
+    if bar is not None:
+        bar.update(len(jobs) - len(pending))
+    try:
+        for name, seed in pending:
+            if bar is not None:
+                bar.set_description(f"{name} (seed {seed})")
+            if name in unlabelled:  # listed, not dropped: the table says why it has no scores
+                record = _record(name, seed, skipped="needs class labels (this dataset has none)")
+            else:
+                record, failure = runner.call(_fit_record, METHODS[name], seed, timeout=fit_timeout)
+                if failure is not None:  # the child died, hit the time limit, or could not run the fit
+                    record = _record(name, seed, error=failure)
+            if "error" in record["row"]:
+                warnings.warn(f"{name} (seed {seed}) failed: {record['row']['error']}", RuntimeWarning, stacklevel=2)
+            if store is not None:
+                store.write(record)
+            records[(name, seed)] = record
             if bar is not None:
                 bar.update(1)
-            continue
-        try:
-            with _convergence_warnings() as collapsed:
-                scores, curves, per_query_ap, top = _run_one(method, seed, setting, (X_img, X_txt, y, groups_train),
-                                                             (X_img_test, X_txt_test, y_test, groups_test))
-            if top is not None and name not in result.examples["methods"]:  # the first seed's model
-                result.examples["methods"][name] = [
-                    [(str(result.examples["captions"][t]), bool(groups_test[t] == groups_test[row])) for t in ranked]
-                    for row, ranked in zip(example_rows, top)]
-            row.update(scores)
-            for (direction, kind), curve in curves.items():
-                result.curves.setdefault((name, direction, kind), []).append(curve)
-            result.per_query_ap.update({(name, seed, direction): ap for direction, ap in per_query_ap.items()})
-            if collapsed:
-                row["warnings"] = " | ".join(collapsed)
-        except Exception as error:  # one failing method must not lose the others' results
-            row["error"] = f"{type(error).__name__}: {error}"
-            warnings.warn(f"{name} (seed {seed}) failed: {row['error']}", RuntimeWarning, stacklevel=2)
-        result.runs.append(row)
+    except BaseException:  # Ctrl-C: the finished fits are on disk; the running one is stopped
+        runner.close(kill=True)
+        raise
+    finally:
+        runner.close()
         if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.close()
+    if store is not None:  # the tables of every run with an output folder are made from what is on disk
+        records = {job: store.read(*job) for job in jobs}
+    result = assemble(protocol, (prior_curves, test_labels, queries), [records.get(job) for job in jobs])
+    result.reused = [job for job in jobs if job not in pending]
     return result
+
+
+PRIOR = "class prior"  # the name of the query-independent ranking's curves
+
+
+def _record(name, seed, **row):
+    """A fit's record without scores: a failure (``error=``) or a method left out (``skipped=``)."""
+    return {"row": {"method": name, "seed": seed, **row}, "curves": {}, "per_query_ap": {}, "examples": None}
+
+
+def _fit_record(shared, method, seed):
+    """Fit one method with one seed and score it: its record (a failing fit's record holds its ``error``).
+
+    Runs in the benchmark's process or in a child process (``shared`` is the
+    run's ``(setting, train, test)``, sent to the child once).
+    """
+    setting, train, test = shared
+    record = _record(method.name, seed)
+    row = record["row"]
+    try:
+        with _convergence_warnings() as collapsed:
+            scores, record["curves"], record["per_query_ap"], top = _run_one(method, seed, setting, train, test)
+    except Exception as error:  # one failing method must not lose the others' results
+        row["error"] = f"{type(error).__name__}: {error}"
+        return record
+    row.update(scores)
+    if collapsed:
+        row["warnings"] = " | ".join(collapsed)
+    if top is not None:
+        groups_test = test[3]
+        record["examples"] = [[(str(setting.captions[t]), bool(groups_test[t] == groups_test[query])) for t in ranked]
+                              for query, ranked in zip(setting.example_rows, top)]
+    return record
+
+
+def assemble(protocol, reference, records):
+    """The :class:`BenchmarkResult` of a run's planned fits, from their records (None: not fitted yet).
+
+    Parameters
+    ----------
+    protocol : dict
+        With ``"fits"``, the planned ``[method, seed]`` in table order.
+    reference : tuple
+        ``(class-prior curves, test labels or None, example query files or None)``.
+    records : list of dict or None
+        One per planned fit, in order. A missing fit leaves the result marked
+        incomplete (``protocol["incomplete"]``), which the tables say.
+    """
+    prior_curves, test_labels, queries = reference
+    protocol = dict(protocol)
+    missing = [fit for fit, record in zip(protocol["fits"], records) if record is None]
+    protocol.pop("incomplete", None)
+    if missing:
+        protocol["incomplete"] = {"finished": len(records) - len(missing), "planned": len(records), "missing": missing}
+    result = BenchmarkResult(protocol=protocol, test_labels=test_labels,
+                             relevance="instance" if "chance_instance" in protocol else "class",
+                             examples=None if queries is None else {"queries": queries, "methods": {}})
+    result.curves = {key: [curve] for key, curve in prior_curves.items()}
+    for record in records:
+        if record is None:
+            continue
+        row = record["row"]
+        name, seed = row["method"], row["seed"]
+        result.runs.append(row)
+        for (direction, kind), curve in record["curves"].items():
+            result.curves.setdefault((name, direction, kind), []).append(curve)
+        result.per_query_ap.update({(name, seed, direction): ap for direction, ap in record["per_query_ap"].items()})
+        if record["examples"] is not None and name not in result.examples["methods"]:  # the first seed's model
+            result.examples["methods"][name] = record["examples"]
+    return result
+
+
+def _dataset_sha256(*splits):
+    """SHA-256 of every array the fits use (dtype, shape and bytes): resuming needs the same data."""
+    digest = hashlib.sha256()
+    for split in splits:
+        for array in split or (None,):
+            if array is None:
+                digest.update(b"-")
+                continue
+            array = np.asarray(array)
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(repr(array.tolist()).encode() if array.dtype == object
+                          else np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _settings(protocol, names, setting_args, train, test, dev):
+    """What must be the same for a run to resume another's fits: data, seeds, selection, each method's parameters."""
+    device, select, cv, quick = setting_args
+    methods = {}
+    for name in names:
+        method = METHODS[name]
+        params = method.build(random_state=0, device=device, quick=quick, n_train=len(train[1])).get_params()
+        methods[name] = f"{method.estimator}({', '.join(f'{k}={v!r}' for k, v in sorted(params.items()))})" + (
+            f" grid {method.grid!r}" if select != "paper" else "")
+    return {"skcross": protocol["versions"].get("skcross"), "dataset_sha256": _dataset_sha256(train, test, dev),
+            "seeds": protocol["seeds"], "select": select, "cv": cv if select == "cv" else None, "quick": quick,
+            "device": protocol["device"], "methods": methods}
+
+
+def _check_resumable(store, settings):
+    """Refuse to resume into a folder whose fits were made with other settings, naming what differs."""
+    saved = store.saved_protocol()
+    if saved is None:
+        return
+    theirs = saved.get("settings", {})
+    differ = []
+    for key, value in settings.items():
+        if key == "methods" and key in theirs:
+            # a method of one run only is no conflict: its fits are kept or added
+            differ += [f"{name}'s parameters: {theirs[key][name]} there, {value[name]} now" for name in value
+                       if theirs[key].get(name, value[name]) != value[name]]
+        elif theirs.get(key) != value:
+            differ.append(f"{key}: {theirs.get(key, 'not recorded')!r} there, {value!r} now")
+    if differ:
+        kept = len(list(store.fits.glob("*-seed*.npz")))
+        raise ValueError(f"output {str(store.directory)!r} holds {kept} fits made with other settings ("
+                         + "; ".join(differ) + "). Give another output folder, or fresh=True (--fresh on the command "
+                         "line) to discard them.")
+
+
+def _check_isolation(output, fresh, in_process, fit_timeout):
+    if in_process not in (None, True, False):
+        raise ValueError(f"in_process must be None, True or False, got {in_process!r}.")
+    if fit_timeout is not None:
+        if isinstance(fit_timeout, bool) or not isinstance(fit_timeout, (int, float)) or not fit_timeout > 0:
+            raise ValueError(f"fit_timeout must be a positive number of seconds or None, got {fit_timeout!r}.")
+        if in_process:
+            raise ValueError("fit_timeout needs each fit in a child process, which in_process=True turns off: "
+                             "only a child process can be stopped at the time limit.")
+    if fresh and output is None:
+        raise ValueError("fresh=True discards the fits kept in output, but output is None: give the folder.")
 
 
 def check_methods(methods):
@@ -503,6 +691,7 @@ class _Setting:
     progress: bool
     dev: tuple = None  # (X_img, X_txt, y, groups) of the development split, for select="dev"
     example_rows: np.ndarray = None  # test pairs whose image queries the qualitative figure shows
+    captions: np.ndarray = None  # the test split's captions, to show the example queries' top captions
 
 
 def _run_one(method, seed, setting, train, test):
