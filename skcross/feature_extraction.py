@@ -306,8 +306,9 @@ def _images(X):
         return list(X)
     if hasattr(X, "tolist") and hasattr(X, "iloc"):
         X = X.tolist()  # a pandas Series of paths
-    if not hasattr(X, "__len__"):
-        raise TypeError(f"X must be a sequence of images, got {type(X).__name__}.")
+    if not hasattr(X, "__len__") or isinstance(X, (dict, set, frozenset)):  # a dict would give its keys
+        raise TypeError(f"X must be a sequence of images (a list of paths or PIL images, or a uint8 array), got "
+                        f"{type(X).__name__}.")
     items = list(X)
     if not items:
         raise ValueError("X has no images.")
@@ -799,8 +800,9 @@ def _sentences(X):
         if X.ndim != 1:
             raise ValueError(f"X must be a 1-D sequence of sentences, got an array of shape {X.shape}.")
         X = X.tolist()
-    if not hasattr(X, "__len__"):
-        raise TypeError(f"X must be a sequence of sentences, got {type(X).__name__}.")
+    if not hasattr(X, "__len__") or isinstance(X, (dict, set, frozenset)):  # a dict would give its keys
+        raise TypeError(f"X must be a sequence of sentences (a list, an array or a pandas Series), got "
+                        f"{type(X).__name__}.")
     sentences = list(X)
     if not sentences:
         raise ValueError("X has no sentences.")

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import urllib.parse
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -266,8 +267,11 @@ def load_dataset(
                 f"{name_or_path!r} is neither a known dataset ({sorted(DATASETS)}) "
                 f"nor an existing .npz file."
             )
-    with np.load(path, allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as error:  # not an npz, a cut file, or pickled objects
+        raise ValueError(f"{path} could not be read as a NumPy .npz archive of arrays: {error}") from None
     _check_splits(arrays, path)
     if pair_rows:
         for split in _SPLITS:
@@ -306,6 +310,10 @@ def _check_splits(arrays, path):
         for name, X in ((f"X_img_{split}", X_img), (f"X_txt_{split}", X_txt)):
             if X.ndim != 2:
                 raise ValueError(f"{path}: {name} must be 2-D (rows, features), got shape {X.shape}.")
+            if X.dtype.kind not in "fiub":
+                raise ValueError(f"{path}: {name} must hold numbers (features), got dtype {X.dtype}.")
+            if X.dtype.kind == "f" and not np.isfinite(X).all():
+                raise ValueError(f"{path}: {name} holds {int((~np.isfinite(X)).sum())} NaN or infinite values.")
         for modality in ("X_img", "X_txt"):
             width, train_width = arrays[f"{modality}_{split}"].shape[1], arrays[f"{modality}_train"].shape[1]
             if width != train_width:
@@ -338,8 +346,11 @@ def _check_splits(arrays, path):
                 f"groups_{split} saying which image each caption describes."
             )
         y = arrays.get(f"y_{split}")
-        if y is not None and y.shape[0] != n_texts:
-            raise ValueError(f"{path}: y_{split} has {y.shape[0]} rows but X_txt_{split} has {n_texts}.")
+        if y is not None and (y.ndim not in (1, 2) or y.shape[0] != n_texts):
+            raise ValueError(f"{path}: y_{split} has shape {y.shape}, but X_txt_{split} has {n_texts} rows: y_{split} "
+                             "must hold one label (1-D) or one 0/1 row of labels (2-D) per caption.")
+        if y is not None and y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise ValueError(f"{path}: y_{split} holds NaN or infinite labels.")
 
 
 def load_wikipedia(*, return_X_y=False):

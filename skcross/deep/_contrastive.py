@@ -307,7 +307,7 @@ class ContrastiveTwoTower(DeepCrossModalMixin, BaseEstimator):
         if self.batch_size < 2 or n_samples < 2:
             raise ValueError(
                 f"ContrastiveTwoTower contrasts each pair with the other pairs of its batch, so it needs at least "
-                f"2 pairs per batch; got batch_size={self.batch_size} and {n_samples} training pairs. Use "
+                f"2 pairs per batch; got batch_size={self.batch_size} and n_samples={n_samples} training pairs. Use "
                 "batch_size >= 2 (e.g. the default 128)."
             )
         if groups is not None:

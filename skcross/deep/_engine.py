@@ -195,7 +195,7 @@ class DeepCrossModalMixin(CrossModalMixin):
 
     def _training_set(self, X_img, X_txt, y, seed):
         """``(X, y)`` given to ``net.fit`` and the targets given to ``_build_module``."""
-        X_img, X_txt = _as_float32(X_img), _as_float32(X_txt)
+        X_img, X_txt = _as_float32(X_img, "X_img"), _as_float32(X_txt, "X_txt")
         if self._allows_unpaired:
             codes_img, codes_txt = self._class_codes(y)
             dataset = ClassMatchedDataset(X_img, X_txt, codes_img, codes_txt, seed)
@@ -363,6 +363,8 @@ class DeepCrossModalMixin(CrossModalMixin):
         targets of the stage's loss) feed the collapse guard
         (:meth:`_warn_if_collapsed`).
         """
+        if n_samples < 2:  # a batch of one: batch normalisation and every pairwise loss are undefined
+            raise ValueError(f"{type(self).__name__} needs at least 2 training pairs, got n_samples={n_samples}.")
         net = self._make_net(module, criterion, seed, n_samples, **stage_params)
         net.fit(X, y)
         net.module_.eval()
@@ -466,7 +468,7 @@ class DeepCrossModalMixin(CrossModalMixin):
         module = net.module_
         module.eval()
         X_dtype = X.dtype  # the network computes in float32; the output keeps the input's precision
-        X = _as_float32(X)
+        X = _as_float32(X, "X_img" if "image" in which else "X_txt")
         step = _INFERENCE_BATCH if X.ndim == 2 else self.batch_size  # raw images are large
         out = []
         with torch.no_grad():
@@ -501,6 +503,11 @@ def _relative_spread(Z):
     return float(spread / scale) if scale > 0 else 0.0
 
 
-def _as_float32(X):
+def _as_float32(X, name=None):
+    """``X`` as a contiguous float32 array (the networks' precision); with ``name``, refused if it overflows."""
     X = X.toarray() if hasattr(X, "toarray") else X
-    return np.ascontiguousarray(X, dtype=np.float32)
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    if name is not None and not np.isfinite(X32).all():  # finite float64 values beyond float32's range
+        raise ValueError(f"{name} holds values beyond float32's range (about ±3.4e38), in which the networks "
+                         f"compute; rescale {name}.")
+    return X32

@@ -328,7 +328,7 @@ class SSPE(DeepCrossModalMixin, BaseEstimator):
         return eye[np.searchsorted(self.classes_, y_img)], eye[np.searchsorted(self.classes_, y_txt)]
 
     def _prepare(self, X, modality):
-        X = _as_float32(X)
+        X = _as_float32(X, "X_img" if modality == "image" else "X_txt")
         if not self.normalize:
             return X
         X = X - getattr(self, f"{modality}_mean_")
@@ -340,7 +340,7 @@ class SSPE(DeepCrossModalMixin, BaseEstimator):
             if rows.shape[0] < 2:
                 raise ValueError(
                     f"SSPE needs at least 2 {modality} rows: its feature graph links each item to its nearest "
-                    f"neighbours, and {rows.shape[0]} row has none; fit on more pairs."
+                    f"neighbours, and n_samples={rows.shape[0]} row has none; fit on more pairs."
                 )
         seed = self._start_training()
         rng = np.random.default_rng(seed)

@@ -435,6 +435,9 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
         stages = [self._stage(name) for name in STAGES]  # validate every stage's settings before training
         seed = self._start_training()
         codes, _ = self._class_codes(y)  # sets classes_
+        if len(self.classes_) < 2:  # the metric network and the triplets need pairs of different classes
+            raise ValueError(f"UNCSM needs y with at least 2 classes (its dissimilar pairs are pairs of different "
+                             f"classes), got {np.asarray(self.classes_).tolist()}.")
         if self.standardize:
             self.image_scaler_ = StandardScaler().fit(_as_float32(X_img))
             self.text_scaler_ = StandardScaler().fit(_as_float32(X_txt))
@@ -471,7 +474,7 @@ class UNCSM(DeepCrossModalMixin, BaseEstimator):
 
     def _prepare(self, X, modality):
         """Float32 features, standardised with the training statistics when ``standardize=True``."""
-        X = _as_float32(X)
+        X = _as_float32(X, "X_img" if modality == "image" else "X_txt")
         if not self.standardize:
             return X
         return np.ascontiguousarray(getattr(self, f"{modality}_scaler_").transform(X), dtype=np.float32)

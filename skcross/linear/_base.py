@@ -37,7 +37,8 @@ def _resolve_n_components(n_components, rank, limit):
     problem; a rank of 0 is an error.
     """
     if rank < 1:
-        raise ValueError(f"The problem has rank 0 ({limit}): there is no direction to fit.")
+        raise ValueError(f"The problem has rank 0 ({limit}): there is no direction to fit; check that X_img and X_txt "
+                         "vary across the pairs and that y has at least 2 classes.")
     if n_components is None:
         return int(rank)
     if n_components > rank:
@@ -131,12 +132,16 @@ class _LinearTwoView(_Projection):
     def _fit(self, X_img, X_txt, y):
         n = X_img.shape[0]
         if n < 2:
-            raise ValueError(f"{type(self).__name__} needs at least 2 pairs, got {n}.")
+            raise ValueError(f"{type(self).__name__} needs at least 2 pairs, got n_samples={n}.")
         self._fit_features(X_img, X_txt)
         X_img, X_txt = self._image_features(X_img), self._text_features(X_txt)
         X_img, X_txt = self._standardise_training(X_img, X_txt, self._standardises())
         U_i, s_i, V_i = _thin_svd(X_img)
         U_t, s_t, V_t = _thin_svd(X_txt)
+        for argument, s in (("X_img", s_i), ("X_txt", s_t)):
+            if not len(s):
+                raise ValueError(f"{type(self).__name__}: the features of {argument} have rank 0 after centring: they "
+                                 f"are the same for all {n} pairs, so there is no direction to fit; check {argument}.")
         k = _resolve_n_components(
             self.n_components,
             min(len(s_i), len(s_t)),

@@ -195,7 +195,8 @@ class SSMAL(CrossModalMixin, BaseEstimator):
         ref, other = self.reference_modality, ("image" if self.reference_modality == "text" else "text")
         if self.n_references > data[ref].shape[0]:
             raise ValueError(
-                f"n_references={self.n_references} exceeds the {data[ref].shape[0]} {ref} items available."
+                f"n_references={self.n_references} exceeds the {data[ref].shape[0]} {ref} items available (X_"
+                f"{'img' if ref == 'image' else 'txt'} and its unpaired pool): lower n_references or give more items."
             )
         self._means = {
             m: (np.asarray(data[m].mean(axis=0)).ravel() if self.center else None) for m in ("image", "text")

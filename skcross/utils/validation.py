@@ -67,6 +67,8 @@ def check_labels(y, n_samples, name="y"):
         raise ValueError(f"{name} is empty.")
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or infinity.")
+    if y.dtype.kind == "c":
+        raise ValueError(f"{name} holds complex numbers; give class labels (ints or strings) or a 0/1 matrix.")
     if y.dtype.kind == "O" and any(v is None for v in y.ravel()):
         raise ValueError(f"{name} contains None.")
     if y.ndim == 2:
@@ -184,7 +186,11 @@ def check_modality(X, name, *, n_features=None, accept_sparse=True):
             "make_pipeline(ModalityTransformer(image=ImageEncoder(...), text=TextEncoder(...)), estimator) "
             "(skcross.feature_extraction) or ModalityTransformer(text=SIFEmbedding(word_vectors))."
         )
-    shape = getattr(X, "shape", None) or np.shape(X)
+    try:
+        shape = getattr(X, "shape", None) or np.shape(X)
+    except ValueError as exc:  # a ragged list: rows of different lengths
+        raise ValueError(f"{name} must be a 2-D array of shape (n_samples, n_features); its rows differ in "
+                         f"length ({exc})") from None
     if _is_raw_pixels(X):
         raise TypeError(
             f"{name} holds raw images (a uint8 array of shape {shape}); encode them first, e.g. with "
