@@ -16,7 +16,8 @@ DESCRIPTION = """Fit every skcross method on a dataset's training split and scor
 Prints a table (mAP@all, class-balanced mAP, mAP@50, precision@10 in both directions,
 with significance marks; fit and inference time; peak memory) and writes runs.csv,
 summary.csv, results.md/.rst/.tex/.json, protocol.json, per-query AP and
-precision-recall / precision-scope plots (PNG, needs matplotlib) to --output.
+precision-recall / precision-scope plots (PNG, needs matplotlib) to --output,
+where each finished fit is kept at once (fits/): the same command again resumes.
 --render DIR writes the tables and plots of a saved run again, fitting nothing."""
 
 
