@@ -179,6 +179,14 @@ def test_the_command_refuses_a_time_limit_without_child_processes(capsys):
         run_benchmark(load_wikipedia(), methods=["CCA"], fresh=True)
 
 
+def test_resume_reruns_the_saved_command_on_the_folder_without_fresh(tmp_path):
+    from skcross.benchmark._cli import _resumed_argv
+
+    (tmp_path / "protocol.json").write_text(json.dumps(
+        {"command": "python -m skcross.benchmark --quick --fresh --output elsewhere --methods 'CCA,SM'"}))
+    assert _resumed_argv(tmp_path) == ["--quick", "--methods", "CCA,SM", "--output", str(tmp_path)]
+
+
 def _double(shared, value):
     return shared * value
 

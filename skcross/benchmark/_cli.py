@@ -188,7 +188,7 @@ def _resumed_argv(directory):
         word = words.pop(0)
         if word == "--output":
             words.pop(0)
-        elif not word.startswith("--output="):
+        elif not word.startswith("--output=") and word != "--fresh":  # resuming keeps what is there
             argv.append(word)
     return argv + ["--output", str(directory)]
 
