@@ -46,6 +46,7 @@ N_EXAMPLES, N_EXAMPLE_CAPTIONS = 3, 5  # the qualitative figure: image queries, 
 INSTANCE_SCORES = ([f"r@{k}_{d}" for d in DIRECTIONS for k in RECALL_AT] + [f"{m}_{d}" for m in ("medr", "meanr")
                    for d in DIRECTIONS] + ["rsum", "map_i2t", "map_t2i"])
 COSTS = ["fit_s", "inference_s", "peak_mib", "peak_gpu_mib"]
+PRIOR = "class prior"  # the name of the query-independent ranking's curves
 
 
 @contextlib.contextmanager
@@ -449,9 +450,6 @@ def run_benchmark(
     result = assemble(protocol, (prior_curves, test_labels, queries), [records.get(job) for job in jobs])
     result.reused = [job for job in jobs if job not in pending]
     return result
-
-
-PRIOR = "class prior"  # the name of the query-independent ranking's curves
 
 
 def _record(name, seed, **row):
