@@ -30,10 +30,19 @@ def _command(output, *extra):
     return [sys.executable, "-m", "skcross.benchmark", *COMMAND, "--output", str(output), *extra]
 
 
+def _default_sigint():
+    """In the command's process before it starts: Ctrl-C's default, whatever the test runner inherited.
+
+    A shell starts background jobs with SIGINT ignored, and Python then keeps
+    ignoring it: a suite run in the background would test nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(output, *extra):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.Popen(_command(output, *extra), cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def _wait_for_fits(output, names, process, limit=240):
