@@ -287,8 +287,8 @@ def main(argv=None):
                                    cv=args.cv, quick=args.quick, progress=not args.quiet, dataset_name=name,
                                    output=output, fresh=args.fresh, in_process=True if args.in_process else None,
                                    fit_timeout=args.fit_timeout, provenance=provenance)
-    except ValueError as error:  # e.g. an output folder made with other settings
-        _parser().error(f"--output {str(output)!r}: {error}" if "other settings" in str(error) else str(error))
+    except ValueError as error:  # e.g. an output folder made with other settings: the message names the folder
+        _parser().error(str(error))
     except KeyboardInterrupt:
         return _interrupted(output, args.no_plots)
     result.protocol["wall_s"] = round(time.perf_counter() - start, 1)
