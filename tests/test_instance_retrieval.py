@@ -125,9 +125,9 @@ def test_estimator_scores_equal_the_matrix_scores_and_scale_blockwise(captions, 
     # one row per image with image_ids gives the same
     _assert_scores_equal(cross_modal_instance_scores(model, X_img[rows], X_txt, groups, image_ids=ids), expected)
     # similarities made block by block (tiny blocks) give the same numbers
-    from skcross.metrics import _ranking, _scorer
+    from skcross.metrics import _ranking
 
-    monkeypatch.setattr(_scorer, "fits_in_one_block", lambda n: False)
+    monkeypatch.setattr(_ranking, "fits_in_one_block", lambda n: False)
     monkeypatch.setattr(_ranking, "rows_per_block", lambda bytes_per_row: 2)
     _assert_scores_equal(cross_modal_instance_scores(model, X_img, X_txt, groups, n_jobs=2), expected)
     # the instance mAP is the label mAP with image ids as labels

@@ -22,7 +22,7 @@ from skcross.metrics import (
     recall_at_k,
     top_k,
 )
-from skcross.metrics import _ranking, _scorer
+from skcross.metrics import _ranking
 
 
 # ---------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def test_cross_modal_map_equals_metric_on_similarity(fitted, monkeypatch):
     monkeypatch.setattr(_ranking, "rows_per_block", lambda bytes_per_row: max(1, 8 * 7 * 60 // bytes_per_row))
     cases = [(k, n_jobs, one_matrix) for k, n_jobs in ((None, None), (10, None), (None, 2)) for one_matrix in (0, 1 << 22)]
     for k, n_jobs, one_matrix in cases:  # similarities per block, or computed once for both directions
-        monkeypatch.setattr(_scorer, "fits_in_one_block", lambda n, one_matrix=one_matrix: n <= one_matrix)
+        monkeypatch.setattr(_ranking, "fits_in_one_block", lambda n, one_matrix=one_matrix: n <= one_matrix)
         got = cross_modal_map(est, X_img, X_txt, y, k=k, n_jobs=n_jobs)
         assert got["i2t"] == pytest.approx(mean_average_precision(S, y, y, k=k))
         assert got["t2i"] == pytest.approx(mean_average_precision(S.T, y, y, k=k))
@@ -421,8 +421,7 @@ def test_value_sorting_average_precision_equals_a_stable_argsort(levels, dtype):
     for row, rel in zip(S, relevant):
         hits = rel[np.argsort(-row.astype(np.float64), kind="stable")]
         expected.append(np.mean(np.cumsum(hits)[hits] / (np.flatnonzero(hits) + 1)))
-    rows = np.arange(n_q)
-    got = _ranking._average_precision_by_sorting(rows, S, _ranking._Relevance(y_q, y_db, n_q, n_db), None)
+    got = [_ranking._row_average_precision(row, rel, None) for row, rel in zip(S, relevant)]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
     assert mean_average_precision(S, y_q, y_db) == pytest.approx(np.mean(expected), abs=1e-12)
 
@@ -434,14 +433,14 @@ def test_float32_map_from_the_value_sorting_size_on_equals_the_key_sorting(monke
     n_db = _ranking._FLOAT32_VALUE_SORT_FROM + 5
     S = (rng.integers(0, 400, (6, n_db)) / 9.0).astype(np.float32)
     y_q, y_db = np.arange(6), rng.choice(8, n_db, p=[0.44] + [0.08] * 7)  # query 0: 44 % relevant, others 8 %
-    calls = []
-    by_sorting = _ranking._average_precision_by_sorting
-    monkeypatch.setattr(_ranking, "_average_precision_by_sorting",
-                        lambda rows, *args, **kwargs: calls.append(rows.tolist()) or by_sorting(rows, *args, **kwargs))
+    calls = []  # the relevant share of each row whose values are sorted
+    by_sorting = _ranking._row_average_precision
+    monkeypatch.setattr(_ranking, "_row_average_precision",
+                        lambda scores, relevant, k: calls.append(relevant.mean()) or by_sorting(scores, relevant, k))
     by_keys = _ranking._average_precision_rows(
         _ranking._Relevance(y_q, y_db, *S.shape).sorted(np.arange(6), _ranking._rank_block_by_keys(S)))
     assert mean_average_precision(S, y_q, y_db) == pytest.approx(by_keys.mean(), abs=1e-12)
-    assert calls == [[1, 2, 3, 4, 5]]
+    assert len(calls) == 5 and max(calls) < 0.15  # queries 1 to 5; query 0 (44 % relevant) is keyed
     assert mean_average_precision(S[:, :-6], y_q, y_db[:-6]) == pytest.approx(
         mean_average_precision(S[:, :-6].astype(np.float64), y_q, y_db[:-6]), abs=1e-12)
 
@@ -558,7 +557,7 @@ def test_balanced_scorers_and_errors():
 @pytest.mark.parametrize("labels", ["single", "multi"])
 def test_rank_queries_is_what_every_metric_reduces(labels):
     """One ranking, many statistics: each equals the public metric it stands behind."""
-    from skcross.metrics import first_relevant_rank, rank_queries
+    from skcross.metrics import Statistic, first_relevant_rank, rank_queries
 
     rng = np.random.default_rng(0)
     S = np.round(rng.random((60, 80)), 2)  # ties
@@ -566,28 +565,103 @@ def test_rank_queries_is_what_every_metric_reduces(labels):
         y_q, y_db = rng.integers(0, 4, 60), rng.integers(0, 4, 80)
     else:
         y_q, y_db = rng.integers(0, 2, (60, 3)), rng.integers(0, 2, (80, 3))
-    values = rank_queries(S, y_q, y_db, ["ap", "ap@20", "hits@5", "found@3", "first_rank", "scope", "pr"],
-                          scopes=[1, 10, 80])
-    assert values["ap"].mean() == pytest.approx(mean_average_precision(S, y_q, y_db))
-    np.testing.assert_allclose(values["ap@20"], average_precision_per_query(S, y_q, y_db, k=20), rtol=0, atol=1e-12)
-    assert values["hits@5"].mean() / 5 == pytest.approx(precision_at_k(S, y_q, y_db, k=5))
-    assert values["found@3"].mean() == pytest.approx(recall_at_k(S, y_q, y_db, k=3))
-    np.testing.assert_array_equal(values["first_rank"], first_relevant_rank(S, y_q, y_db))
-    np.testing.assert_allclose(values["scope"].sum(axis=0) / (np.array([1, 10, 80]) * 60),
+    asked = [Statistic("ap"), Statistic("ap", 20), Statistic("hits", 5), Statistic("found", 3),
+             Statistic("first_rank"), Statistic("scope", [1, 10, 80]), Statistic("pr")]
+    ranked = rank_queries(S, y_q, y_db, asked)
+    ap, ap20, hits5, found3, first_rank, scope, pr = ranked.values
+    assert ap.mean() == pytest.approx(mean_average_precision(S, y_q, y_db))
+    np.testing.assert_allclose(ap20, average_precision_per_query(S, y_q, y_db, k=20), rtol=0, atol=1e-12)
+    assert hits5.mean() / 5 == pytest.approx(precision_at_k(S, y_q, y_db, k=5))
+    assert found3.mean() == pytest.approx(recall_at_k(S, y_q, y_db, k=3))
+    np.testing.assert_array_equal(first_rank, first_relevant_rank(S, y_q, y_db))
+    np.testing.assert_allclose(scope.sum(axis=0) / (np.array([1, 10, 80]) * 60),
                                precision_scope_curve(S, y_q, y_db, scopes=[1, 10, 80]).precision)
-    np.testing.assert_allclose(values["pr"].mean(axis=0), precision_recall_curve(S, y_q, y_db).precision)
-    assert values["pr"].shape == (60, 11) and values["scope"].shape == (60, 3)
+    np.testing.assert_allclose(pr.mean(axis=0), precision_recall_curve(S, y_q, y_db).precision)
+    assert pr.shape == (60, 11) and scope.shape == (60, 3)
+    # the one set of reductions, which every public metric uses (AP's last bits follow the kernel the statistics
+    # asked together choose: a ranked list here, a sort of values for mean_average_precision alone)
+    assert ranked.reduce(0) == pytest.approx(mean_average_precision(S, y_q, y_db), abs=1e-12)
+    assert ranked.reduce(0, "classes") == pytest.approx(mean_average_precision(S, y_q, y_db, average="classes"))
+    assert ranked.reduce(2) == precision_at_k(S, y_q, y_db, k=5)
+    assert ranked.reduce(3) == recall_at_k(S, y_q, y_db, k=3)
+    np.testing.assert_array_equal(ranked.reduce(5).precision,
+                                  precision_scope_curve(S, y_q, y_db, [1, 10, 80]).precision)
+    np.testing.assert_array_equal(ranked.reduce(6).recall, np.linspace(0, 1, 11))
+    assert ranked.statistics[1] == Statistic("ap", 20) and ranked.statistics[6].what == "pr"
 
 
 @pytest.mark.parametrize("statistics, message", [
-    (["map"], "'map' is not a statistic"),
-    (["hits"], "'hits' needs a cut-off, e.g. 'hits@10'"),
-    (["ap@0"], "'ap@0' is not a statistic"),
-    ("ap", "non-empty list of names"),
-    ([], "non-empty list of names"),
+    (["ap"], "'ap' is not a Statistic"),
+    ([("map", None)], "is not a Statistic"),
+    ("ap", "non-empty list of Statistic values"),
+    ([], "non-empty list of Statistic values"),
 ])
 def test_rank_queries_names_the_bad_statistic(statistics, message):
     from skcross.metrics import rank_queries
 
     with pytest.raises(ValueError, match=message):
         rank_queries(np.eye(3), [0, 1, 2], [0, 1, 2], statistics)
+
+
+def test_rank_queries_refuses_bad_cut_offs_by_name():
+    from skcross.metrics import Statistic, rank_queries
+
+    for statistic, message in [(Statistic("map"), "'map'"),
+                               (Statistic("hits"), "k must be a positive integer, got None"),
+                               (Statistic("ap", 0), "k must be a positive integer or None, got 0"),
+                               (Statistic("first_rank", 3), "takes no cut-off"),
+                               (Statistic("scope", [3, 2]), "strictly increasing"),
+                               (Statistic("pr", [2.0]), "recall_levels must be")]:
+        with pytest.raises(ValueError, match=message):
+            rank_queries(np.eye(3), [0, 1, 2], [0, 1, 2], [statistic])
+
+
+@pytest.mark.parametrize("y", ["labels", "pairs"])
+def test_rank_both_ways_is_what_every_two_way_metric_reduces(fitted, y):
+    """An estimator, its embeddings and its similarity matrix give the same per-query values both ways,
+    and cross_modal_map, cross_modal_precision, cross_modal_recall and the scorers are their reductions."""
+    from skcross.metrics import (Statistic, as_ranker, cross_modal_precision, cross_modal_recall, rank_both_ways,
+                                 rank_queries)
+
+    est, X_img, X_txt, labels = fitted
+    labels = labels if y == "labels" else None
+    asked = [Statistic("ap"), Statistic("hits", 10), Statistic("found", 5), Statistic("first_rank")]
+    by_estimator = rank_both_ways(est, X_img, X_txt, labels, statistics=asked)
+    ranker = as_ranker(est)
+    by_embeddings = rank_both_ways("cosine", ranker.embed_image(X_img), ranker.embed_text(X_txt), labels,
+                                   statistics=asked)
+    S = est.similarity(X_img, X_txt)
+    by_matrix = rank_both_ways("precomputed", S, None, labels, statistics=asked)
+    for direction, S_d in (("i2t", S), ("t2i", S.T)):
+        one_way = rank_queries(S_d, labels, labels, asked)
+        for values in (by_estimator, by_embeddings, by_matrix):
+            for got, expected in zip(values[direction].values, one_way.values):
+                np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    means = {d: by_estimator[d].reduce(0) for d in ("i2t", "t2i")}
+    assert cross_modal_map(est, X_img, X_txt, labels) == {**means, "mean": (means["i2t"] + means["t2i"]) / 2}
+    assert cross_modal_precision(est, X_img, X_txt, labels)["t2i"] == by_estimator["t2i"].reduce(1)
+    assert cross_modal_recall(est, X_img, X_txt, labels, k=5)["i2t"] == by_estimator["i2t"].reduce(2)
+    assert get_scorer("recall@5_i2t")(est, paired(X_img, X_txt), labels) == by_estimator["i2t"].reduce(2)
+    if labels is not None:
+        balanced = cross_modal_recall(est, X_img, X_txt, labels, k=5, average="classes")
+        assert balanced["t2i"] == by_estimator["t2i"].reduce(2, "classes")
+        assert get_scorer("balanced_precision@10")(est, paired(X_img, X_txt), labels) == pytest.approx(
+            cross_modal_precision(est, X_img, X_txt, labels, average="classes")["mean"])
+
+
+def test_rank_both_ways_refuses_bad_input_by_name(fitted):
+    from skcross.metrics import Statistic, rank_both_ways
+
+    est, X_img, X_txt, y = fitted
+    with pytest.raises(ValueError, match="ranking must be a fitted estimator, a callable .* got 'cosin'"):
+        rank_both_ways("cosin", X_img, X_txt)
+    with pytest.raises(ValueError, match="X_txt must be None"):
+        rank_both_ways("precomputed", np.eye(3), np.eye(3))
+    with pytest.raises(ValueError, match="X_img must be a 2-D similarity matrix"):
+        rank_both_ways("precomputed", np.ones(3))
+    with pytest.raises(ValueError, match="k must be a positive integer"):  # before anything is embedded
+        rank_both_ways(est, X_img, X_txt, y, statistics=[Statistic("hits")])
+    with pytest.raises(TypeError, match="not a cross-modal estimator"):
+        rank_both_ways(object(), X_img, X_txt, y)
+    with pytest.raises(ValueError, match="average must be 'queries'"):
+        rank_both_ways(est, X_img, X_txt, y)["i2t"].reduce(0, "macro")

@@ -328,10 +328,11 @@ def test_torch_ranking_equals_numpy(labels, k):
     y_q, y_db = (None, None) if y is None else (y, np.repeat(y[:40], 2, axis=0))
     if y is None:
         Z, y_q, y_db = Z[:80], np.arange(80), np.arange(80) // 1
-    S, relevance = _ranking._prepare(Z, y_q, y_db)
+    S = np.asarray(Z, dtype=np.float64)
+    relevance = _ranking._Relevance(y_q, y_db, *S.shape)
     rows = np.arange(S.shape[0])
-    kk = _ranking._check_k(k, S.shape[1])
-    by_sorting = _ranking._average_precision_by_sorting(rows, S, relevance, kk).sum()
+    kk = None if k is None else min(k, S.shape[1])
+    by_sorting = sum(_ranking._row_average_precision(row, rel, kk) for row, rel in zip(S, relevance.mask(rows, S.shape[1])))
     by_argsort = _ranking._average_precision_rows(relevance.sorted(rows, _ranking._rank_block(S, kk))).sum()
     assert by_sorting == pytest.approx(by_argsort, abs=1e-12)
     assert _ranking._average_precision_torch(rows, S, relevance, kk, "cpu").sum() == pytest.approx(by_argsort, abs=1e-12)

@@ -1,46 +1,56 @@
 """Retrieval metrics, cross-modal evaluation and scorers.
 
 Metrics are pure functions of a similarity matrix ``S`` (queries x database)
-and the labels that define relevance. :func:`cross_modal_map` evaluates a
-fitted estimator in both directions, and :func:`get_scorer` gives scorers for
-scikit-learn's model-selection tools.
+and the labels that define relevance. :func:`rank_both_ways` ranks both
+directions of a fitted estimator (or of embeddings, or of a similarity
+matrix) once and returns each query's values; :func:`cross_modal_map`, the
+instance scores and the scorers of :func:`get_scorer` reduce them.
 """
 
-from ._instance import first_relevant_rank, instance_retrieval_scores, unique_images
+from ._checks import split_labels
+from ._instance import (
+    cross_modal_instance_scores,
+    first_relevant_rank,
+    instance_retrieval_scores,
+    instance_scores_both_ways,
+    unique_images,
+)
+from ._ranker import Ranker, as_ranker
 from ._ranking import (
     PrecisionRecallCurve,
     PrecisionScopeCurve,
+    QueryValues,
+    Statistic,
     average_over_classes,
     average_precision_per_query,
     mean_average_precision,
     precision_at_k,
     precision_recall_curve,
     precision_scope_curve,
+    rank_both_ways,
     rank_queries,
     recall_at_k,
     top_k,
 )
 from ._reference import class_prior_similarity, random_precision
-from ._significance import MethodComparison, bootstrap_interval, compare_to_best, holm_adjust, paired_test
 from ._scorer import (
-    Ranker,
-    as_ranker,
-    cross_modal_instance_scores,
     cross_modal_map,
+    cross_modal_precision,
     cross_modal_recall,
     get_scorer,
     get_scorer_names,
     get_scorers,
-    instance_scores_both_ways,
     map_both_ways,
-    split_labels,
 )
+from ._significance import MethodComparison, bootstrap_interval, compare_to_best, holm_adjust, paired_test
 
 __all__ = [
     "MethodComparison",
     "PrecisionRecallCurve",
     "PrecisionScopeCurve",
+    "QueryValues",
     "Ranker",
+    "Statistic",
     "as_ranker",
     "average_over_classes",
     "average_precision_per_query",
@@ -49,6 +59,7 @@ __all__ = [
     "compare_to_best",
     "cross_modal_instance_scores",
     "cross_modal_map",
+    "cross_modal_precision",
     "cross_modal_recall",
     "first_relevant_rank",
     "get_scorer",
@@ -64,6 +75,7 @@ __all__ = [
     "precision_recall_curve",
     "precision_scope_curve",
     "random_precision",
+    "rank_both_ways",
     "rank_queries",
     "recall_at_k",
     "split_labels",

@@ -9,13 +9,13 @@ Similarities are made and ranked one block of queries at a time, so memory
 stays bounded by the block, not by ``n_images x n_texts``.
 """
 
-import numbers
-
 import numpy as np
 
-from ._ranking import Statistic, _check_similarity, _statistic_of, per_direction_statistics
+from ._checks import _as_rows, _check_embeddings, _check_ids, _check_ks, _check_similarity, _check_similarity_function
+from ._ranking import Statistic, rank_both_ways, rank_queries
 
-__all__ = ["first_relevant_rank", "instance_retrieval_scores", "unique_images"]
+__all__ = ["cross_modal_instance_scores", "first_relevant_rank", "instance_retrieval_scores",
+           "instance_scores_both_ways", "unique_images"]
 
 DEFAULT_KS = (1, 5, 10)
 
@@ -47,14 +47,7 @@ def first_relevant_rank(S, y_query=None, y_db=None, *, n_jobs=None):
     >>> first_relevant_rank([[0.1, 0.9, 0.5], [0.3, 0.3, 0.3]], [8, 8], [8, 7, 8]).tolist()
     [2.0, 1.0]
     """
-    return _statistic_of(S, y_query, y_db, "first_rank", None, n_jobs)[0]
-
-
-def _check_ks(ks):
-    ks = (ks,) if isinstance(ks, numbers.Integral) else tuple(ks)
-    if not ks or any(not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1 for k in ks):
-        raise ValueError(f"ks must be positive integers, e.g. (1, 5, 10); got {ks!r}.")
-    return tuple(int(k) for k in ks)
+    return rank_queries(S, y_query, y_db, [Statistic("first_rank")], n_jobs=n_jobs).values[0]
 
 
 def unique_images(groups):
@@ -89,48 +82,38 @@ def unique_images(groups):
     return rows, groups[rows]
 
 
-def _summary(ranks, ks):
-    scores = {f"R@{k}": float(np.mean(ranks <= k)) for k in ks}
-    scores["medr"] = float(np.floor(np.median(ranks)))
-    scores["meanr"] = float(np.mean(ranks))
-    return scores
-
-
-def _check_ids(ids, n, name, each):
-    """``ids`` as an array of ``n`` ids, one per ``each`` (said in the message)."""
-    ids = np.asarray(ids)
-    if ids.shape != (n,):
-        raise ValueError(f"{name} must hold one id per {each} ({n}), got shape {ids.shape}.")
-    return ids
-
-
-def _instance_two_way(n_images, n_texts, image_ids, text_groups, i2t_block, t2i_block, ks, n_jobs, per_query,
-                      names=("image_ids", "text_groups", "image (row of S)", "text (column of S)")):
-    """Both directions' instance scores from block similarity functions ``rows -> S_block``; ``names`` name the
-    ids' arguments and what they describe in the messages (``image_ids`` None: ``range(n_images)``)."""
+def _instance_scores(ranking, X_img, X_txt, image_ids, groups, ks, n_jobs, names):
+    """``(scores, per-query values)`` of instance retrieval: relevance is ``(image_ids, groups)``, each checked and
+    named as ``names`` say (``image_ids`` None: ``range(n_images)``), then both directions ranked once."""
     ks = _check_ks(ks)
+    n_images, n_texts = X_img.shape[0], (X_img.shape[1] if X_txt is None else X_txt.shape[0])
     image_ids = np.arange(n_images) if image_ids is None else _check_ids(image_ids, n_images, names[0], names[2])
-    text_groups = _check_ids(text_groups, n_texts, names[1], names[3])
+    groups = _check_ids(groups, n_texts, names[1], names[3])
     if len(np.unique(image_ids)) != len(image_ids):
         raise ValueError("image_ids must be unique: one row per image (see unique_images for pairs).")
-    missing = ~np.isin(text_groups, image_ids)
+    missing = ~np.isin(groups, image_ids)
     if missing.any():
         raise ValueError(
-            f"text_groups names images that are not among the image rows, e.g. {text_groups[missing][0]!r}: "
+            f"{names[1]} names images that are not among the image rows, e.g. {groups[missing][0]!r}: "
             "every text must describe one of the images."
         )
-    without_text = ~np.isin(image_ids, text_groups)
+    without_text = ~np.isin(image_ids, groups)
     if without_text.any():
         raise ValueError(
             f"{int(without_text.sum())} image(s) have no text, e.g. {image_ids[without_text][0]!r}: "
             "an image query without a relevant text has no rank. Drop those images."
         )
-    values = per_direction_statistics((n_images, image_ids, i2t_block), (n_texts, text_groups, t2i_block),
-                                      lambda n_db: [Statistic("first_rank"), Statistic("ap")], n_jobs)
-    scores = {d: {**_summary(ranks, ks), "map": float(ap.mean())} for d, (ranks, ap) in values.items()}
-    queries = {d: {"rank": ranks, "ap": ap} for d, (ranks, ap) in values.items()}
+    values = rank_both_ways(ranking, X_img, X_txt, (image_ids, groups),
+                            statistics=[Statistic("first_rank"), Statistic("ap")], n_jobs=n_jobs)
+    scores, queries = {}, {}
+    for direction, both in values.items():
+        ranks, ap = both.values
+        scores[direction] = {**{f"R@{k}": float(np.mean(ranks <= k)) for k in ks},
+                             "medr": float(np.floor(np.median(ranks))), "meanr": float(np.mean(ranks)),
+                             "map": both.reduce(1)}
+        queries[direction] = {"rank": ranks, "ap": ap}
     scores["rsum"] = sum(scores[d][f"R@{k}"] for d in ("i2t", "t2i") for k in ks)
-    return (scores, queries) if per_query else scores
+    return scores, queries
 
 
 def instance_retrieval_scores(S, text_groups, image_ids=None, *, ks=DEFAULT_KS, n_jobs=None):
@@ -178,5 +161,113 @@ def instance_retrieval_scores(S, text_groups, image_ids=None, *, ks=DEFAULT_KS, 
     (1.0, 1.0, 1.0)
     """
     S = _check_similarity(S)
-    return _instance_two_way(*S.shape, image_ids, text_groups, lambda rows: S[rows], lambda rows: S[:, rows].T, ks,
-                             n_jobs, per_query=False)
+    return _instance_scores("precomputed", S, None, image_ids, text_groups, ks, n_jobs,
+                            ("image_ids", "text_groups", "image (row of S)", "text (column of S)"))[0]
+
+
+def cross_modal_instance_scores(estimator, X_img, X_txt, groups, *, image_ids=None, ks=DEFAULT_KS, n_jobs=None,
+                                return_per_query=False):
+    """Instance-level retrieval of a fitted estimator: Recall@k, median and mean rank, mAP, both directions.
+
+    For data where an image has several texts (COCO's five captions):
+    relevant means "describes this image". Each image is embedded once and
+    queries every text (``"i2t"``: it succeeds when any of its texts ranks
+    high); each text queries every image (``"t2i"``). See
+    :func:`~skcross.metrics.instance_retrieval_scores` for the definitions.
+    Similarities are made one block of queries at a time, so memory stays
+    bounded (5,000 images x 25,000 captions included).
+
+    Parameters
+    ----------
+    estimator : fitted skcross estimator or Pipeline ending in one
+        The model.
+    X_img : {array-like, sparse matrix}
+        Image features: either one row per pair (the image repeated for each
+        of its texts, as :func:`~skcross.datasets.make_cross_modal` and the
+        training data have it; the first row of each image is used), or,
+        with ``image_ids``, one row per image.
+    X_txt : {array-like, sparse matrix} of shape (n_texts, n_features_text)
+        Text features.
+    groups : array-like of shape (n_texts,)
+        The image each text describes.
+    image_ids : array-like of shape (n_images,), default=None
+        The id of each row of ``X_img`` when it holds one row per image.
+    ks : tuple of int, default=(1, 5, 10)
+        Cut-offs of Recall@k.
+    n_jobs : int, default=None
+        Threads ranking blocks of queries in parallel.
+    return_per_query : bool, default=False
+        Also return ``{direction: {"rank": ..., "ap": ...}}``, each query's
+        first relevant rank and average precision (for paired tests).
+
+    Returns
+    -------
+    scores : dict
+        ``{"i2t": {"R@1", "R@5", "R@10", "medr", "meanr", "map"}, "t2i":
+        {...}, "rsum": float}`` (recalls as fractions).
+    per_query : dict
+        Only with ``return_per_query=True``.
+
+    Examples
+    --------
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import CCA
+    >>> from skcross.metrics import cross_modal_instance_scores
+    >>> X_img, X_txt, y, groups = make_cross_modal(200, n_texts_per_image=5, return_groups=True, random_state=0)
+    >>> est = CCA(8).fit(X_img[:500], X_txt[:500])
+    >>> scores = cross_modal_instance_scores(est, X_img[500:], X_txt[500:], groups[500:])
+    >>> sorted(scores["i2t"])
+    ['R@1', 'R@10', 'R@5', 'map', 'meanr', 'medr']
+    """
+    X_img, X_txt = _as_rows(X_img), _as_rows(X_txt)
+    names = ("image_ids", "groups", "row of X_img", "text (row of X_txt)")
+    if image_ids is None:  # one row per pair: the first row of each image is kept (groups checked to pick it)
+        if X_img.shape[0] != X_txt.shape[0]:
+            raise ValueError(
+                f"X_img has {X_img.shape[0]} rows and X_txt {X_txt.shape[0]}: give X_img one row per pair (each "
+                "image repeated for its texts), or one row per image with image_ids= naming them."
+            )
+        rows, image_ids = unique_images(_check_ids(groups, X_txt.shape[0], names[1], names[3]))
+        X_img = X_img[rows]
+    scores, per_query = _instance_scores(estimator, X_img, X_txt, image_ids, groups, ks, n_jobs, names)
+    return (scores, per_query) if return_per_query else scores
+
+
+def instance_scores_both_ways(E_img, E_txt, groups, image_ids=None, *, similarity=None, ks=DEFAULT_KS, n_jobs=None):
+    """Instance retrieval scores of embeddings, both directions: the pure metric behind
+    :func:`cross_modal_instance_scores` (one row per image, similarities made block by block).
+
+    Parameters
+    ----------
+    E_img : array-like of shape (n_images, n_components)
+        Image embeddings, one row per image.
+    E_txt : array-like of shape (n_texts, n_components)
+        Text embeddings.
+    groups : array-like of shape (n_texts,)
+        The image each text describes, a value of ``image_ids``.
+    image_ids : array-like of shape (n_images,), default=None
+        Ids of the image rows; None is ``range(n_images)``.
+    similarity : callable, default=None
+        ``similarity(E_img_rows, E_txt_rows)``; None is the cosine.
+    ks : tuple of int, default=(1, 5, 10)
+        Cut-offs of Recall@k.
+    n_jobs : int, default=None
+        Threads ranking blocks of queries in parallel.
+
+    Returns
+    -------
+    scores : dict
+        As :func:`~skcross.metrics.instance_retrieval_scores`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import instance_scores_both_ways
+    >>> E_img = np.eye(2)
+    >>> E_txt = np.array([[1.0, 0.1], [0.9, 0.0], [0.0, 1.0]])
+    >>> instance_scores_both_ways(E_img, E_txt, groups=[0, 0, 1])["i2t"]["R@1"]
+    1.0
+    """
+    E_img, E_txt = _check_embeddings(E_img, E_txt)
+    return _instance_scores(_check_similarity_function(similarity), E_img, E_txt, image_ids, groups, ks, n_jobs,
+                            ("image_ids", "groups", "image row of E_img", "text (row of E_txt)"))[0]

@@ -1,36 +1,76 @@
-"""Retrieval metrics on a query-by-database similarity matrix.
+"""Retrieval metrics on a query-by-database similarity matrix, and the one ranking pass behind every metric.
 
 All metrics share one ranking convention: each query ranks the whole database
 by similarity, descending, and items with equal similarity keep database order
 (a stable ranking). The work is done in blocks of query rows so that memory
 stays bounded by ``block_size x n_database`` whatever the number of queries.
+
+Every metric is a reduction of per-query values (:class:`QueryValues`), which
+:func:`rank_queries` gives for one direction and :func:`rank_both_ways` for
+both directions of an estimator, of embeddings or of a similarity matrix.
 """
 
 import functools
-import numbers
-import re
 import sys
 from typing import NamedTuple
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.utils.validation import check_array
+from sklearn.preprocessing import normalize
+from sklearn.utils.validation import check_is_fitted
 
-from ..utils._memory import rows_per_block
+from ..utils._device import resolve_device
+from ..utils._memory import fits_in_one_block, rows_per_block
 from ..utils.validation import check_labels, encode_labels
+from ._checks import (
+    _as_rows,
+    _check_average,
+    _check_embeddings,
+    _check_k,
+    _check_recall_levels,
+    _check_scopes,
+    _check_similarity,
+    split_labels,
+)
+from ._ranker import as_ranker
 
 __all__ = [
     "PrecisionRecallCurve",
     "PrecisionScopeCurve",
+    "QueryValues",
+    "Statistic",
     "average_over_classes",
     "average_precision_per_query",
     "mean_average_precision",
     "precision_at_k",
     "precision_scope_curve",
     "precision_recall_curve",
+    "rank_both_ways",
     "rank_queries",
     "recall_at_k",
+    "top_k",
 ]
+
+# ----------------------------------------------------------------------------
+# The thresholds of the kernel choice (made in _block_statistics; _FEW_TIED_VALUES in _equal_before), each with
+# the measurement behind it (2-core CPU)
+# ----------------------------------------------------------------------------
+# AP@k needs no ranked list from k >= n / _DEEP_AP_DIVISOR on: a value sort costs the same whatever k, ranking to
+# depth k grows with k; they cross near k = n / 4 (float64, 10 classes, 2,000 rows: 10,000 items 0.29 s against
+# 0.33 at n/4, 0.28 against 0.21 at n/8; 2,000 items 0.086 against 0.065 at n/4, 0.085 against 0.105 at n/2).
+_DEEP_AP_DIVISOR = 4
+# From this many items a float32 row's AP is faster by sorting its values than by sorting integer keys (the
+# per-row work of the value path outweighs the cheaper sort below; measured per row, float32 cosines of 64-d
+# unit vectors, a tenth of the items relevant: 10,000 items 0.27 against 0.27 ms, 20,000 0.49 against 0.53,
+# 100,000 2.1 against 2.6), provided at most _VALUE_SORT_MAX_RELEVANT_SHARE of the row is relevant (at 100,000
+# items: 5 % 1.7 against 2.8 ms, 10 % 2.2 against 2.9, 20 % 3.6 against 2.9, 50 % 10.2 against 4.2).
+_FLOAT32_VALUE_SORT_FROM = 1 << 14
+_VALUE_SORT_MAX_RELEVANT_SHARE = 0.15
+# Up to this many tied values in a row, their items are found by comparing the row with each value (a few
+# vectorised passes); beyond, by one binary search of every item in the values. At 100,000 float32 cosine
+# similarities a row holds about 15 tied relevant values: 0.4 ms a row against 3.6 ms.
+_FEW_TIED_VALUES = 64
+
 
 class PrecisionScopeCurve(NamedTuple):
     """Result of :func:`precision_scope_curve`: the x-axis first, as in the field's plots."""
@@ -46,40 +86,120 @@ class PrecisionRecallCurve(NamedTuple):
     recall: np.ndarray
 
 
-# --------------------------------------------------------------------------
-# validation
-# --------------------------------------------------------------------------
-def _check_similarity(S):
-    S = np.asarray(S) if not hasattr(S, "shape") else S
-    if getattr(S, "ndim", None) != 2:
-        raise ValueError(
-            "S must be a 2-D similarity matrix of shape (n_queries, n_database), "
-            f"got shape {getattr(S, 'shape', None)}."
-        )
-    if S.shape[0] == 0 or S.shape[1] == 0:
-        raise ValueError(f"S is empty (shape {S.shape}); need at least one query and one item.")
-    return check_array(
-        S, dtype=(np.float64, np.float32), input_name="S", accept_sparse=False
-    )
+class Statistic(NamedTuple):
+    """A per-query statistic to compute: what every metric reduces (see :func:`rank_queries`).
 
+    Parameters
+    ----------
+    what : {"ap", "hits", "found", "first_rank", "scope", "pr"}
+        ``"ap"``: average precision of the top ``at`` items (None: the whole
+        ranking); ``"hits"``: relevant items in the top ``at``; ``"found"``:
+        whether one is in the top ``at``; ``"first_rank"``: rank from 1 of the
+        best-ranked relevant item (inf without one); ``"scope"``: relevant
+        items in the top k for each k of the increasing ``at`` (None: 20 ranks
+        spread from 1 to the database size); ``"pr"``: interpolated precision
+        at each recall level of ``at`` (None: 0, 0.1, ..., 1).
+    at : int, array-like or None, default=None
+        The cut-off (``"ap"``, ``"hits"``, ``"found"``; a cut-off beyond the
+        database is clipped to its size), the scopes or the recall levels.
 
-def _check_k(k, n_db, name="k", allow_none=True, clip=True):
-    """Validate a cut-off rank; a ``k`` beyond the database means the whole database.
-
-    Clipping follows torchmetrics' retrieval metrics and scikit-learn's
-    ``ndcg_score``: mAP@1000 on a 693-item test set is mAP@693 (= mAP@all).
-    With ``clip=False`` (precision-scope curves, whose scopes are the x-axis)
-    a value beyond the database is an error.
+    Examples
+    --------
+    >>> from skcross.metrics import Statistic
+    >>> Statistic("ap", 50), Statistic("hits", 10)
+    (Statistic(what='ap', at=50), Statistic(what='hits', at=10))
     """
-    if k is None and allow_none:
-        return None
-    if not isinstance(k, numbers.Integral) or isinstance(k, (bool, np.bool_)) or k < 1:
-        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}, got {k!r}.")
-    if k > n_db:
-        if not clip:
-            raise ValueError(f"{name}={k} exceeds the number of database items ({n_db}).")
-        return int(n_db)
-    return int(k)
+
+    what: str
+    at: object = None
+
+
+_WHATS = ("ap", "hits", "found", "first_rank", "scope", "pr")
+
+
+def _resolve(statistics, n_db):
+    """``statistics`` checked, each cut-off clipped to the database, the default scopes and levels filled in."""
+    if isinstance(statistics, (str, Statistic)) or not len(statistics):
+        raise ValueError(f"statistics must be a non-empty list of Statistic values such as [Statistic('ap'), "
+                         f"Statistic('hits', 10)], got {statistics!r}.")
+    resolved = []
+    for statistic in statistics:
+        if not isinstance(statistic, Statistic) or statistic.what not in _WHATS:
+            raise ValueError(f"statistics: {statistic!r} is not a Statistic; use Statistic(what, at) with what one "
+                             f"of {_WHATS}, e.g. Statistic('hits', 10).")
+        what, at = statistic
+        if what == "scope":
+            at = _check_scopes(at, n_db)
+        elif what == "pr":
+            at = _check_recall_levels(at)
+        elif what == "first_rank" and at is not None:
+            raise ValueError(f"statistics: {statistic!r} takes no cut-off; use Statistic('first_rank').")
+        elif what != "first_rank":
+            at = _check_k(at, n_db, allow_none=what == "ap")
+        resolved.append(Statistic(what, at))
+    return tuple(resolved)
+
+
+def _reduce(statistic, values, y_query, average):
+    """The metric a statistic's per-query ``values`` give (``average`` checked by the caller)."""
+    what, at = statistic
+    if what == "scope":
+        return PrecisionScopeCurve(at, values.sum(axis=0) / (at * len(values)))
+    if what == "pr":
+        return PrecisionRecallCurve(values.sum(axis=0) / len(values), at)
+    if average == "classes":
+        return average_over_classes(values / at if what == "hits" else values, y_query)
+    total = float(values.sum() / at) if what == "hits" else float(values.sum())  # precision: hits over k
+    return total / len(values)
+
+
+class QueryValues(NamedTuple):
+    """One direction's per-query values, as :func:`rank_queries` and :func:`rank_both_ways` return them.
+
+    Attributes
+    ----------
+    statistics : tuple of Statistic
+        What was computed, as computed: cut-offs clipped to the database,
+        default scopes and recall levels filled in.
+    values : tuple of ndarray
+        One array per statistic: shape (n_queries,), or (n_queries, n_levels)
+        for ``"scope"`` and ``"pr"``.
+    y_query : array-like or None
+        The queries' labels (for ``average="classes"``); None for pairs.
+    """
+
+    statistics: tuple
+    values: tuple
+    y_query: object = None
+
+    def reduce(self, index=0, average="queries"):
+        """The metric of statistic ``index``: the one set of reductions every skcross metric uses.
+
+        Parameters
+        ----------
+        index : int, default=0
+            Which statistic, in the order asked.
+        average : {"queries", "classes"}, default="queries"
+            The mean over queries, or over query classes
+            (:func:`average_over_classes`); not for curves.
+
+        Returns
+        -------
+        score : float or curve
+            ``"ap"``: mAP; ``"hits"``: precision (hits over the cut-off);
+            ``"found"``: recall; ``"first_rank"``: mean rank;
+            ``"scope"``: a :class:`PrecisionScopeCurve`; ``"pr"``: a
+            :class:`PrecisionRecallCurve`.
+
+        Examples
+        --------
+        >>> from skcross.metrics import Statistic, rank_queries
+        >>> values = rank_queries([[0.9, 0.8, 0.1]], [0], [0, 1, 0], [Statistic("ap"), Statistic("hits", 2)])
+        >>> round(values.reduce(0), 4), values.reduce(1)
+        (0.8333, 0.5)
+        """
+        _check_average(average, self.y_query)
+        return _reduce(self.statistics[index], self.values[index], self.y_query, average)
 
 
 class _Relevance:
@@ -169,7 +289,9 @@ def _has_adjacent_equal(sorted_values):
     return bool((sorted_values[1:] == sorted_values[:-1]).any())
 
 
+
 _HIGH = 1 if sys.byteorder == "little" else 0  # the int32 half of an int64 that holds its high bits
+
 
 
 def _descending_keys(S_block):
@@ -193,6 +315,7 @@ def _descending_keys(S_block):
     np.invert(high, out=high)  # reversed: best first
     halves[..., 1 - _HIGH] = np.arange(n, dtype=np.int32)  # an index below 2**31 reads the same unsigned
     return keys
+
 
 
 def _rank_block_by_keys(S_block, k=None):
@@ -226,6 +349,7 @@ def _rank_block_by_keys(S_block, k=None):
         keys.sort(axis=1)
         order[~exact] = np.bitwise_and(keys, 0xFFFFFFFF)
     return order
+
 
 
 def _rank_block(S_block, k=None):
@@ -264,6 +388,7 @@ def _rank_block(S_block, k=None):
     return order
 
 
+
 def top_k(S, k=10):
     """The ``k`` most similar database items of each query, best first; equal similarities keep database order.
 
@@ -298,6 +423,7 @@ def top_k(S, k=10):
     return np.take_along_axis(S, order, axis=1), order
 
 
+
 def _row_blocks(n_query, n_db, get_block, lazy=False):
     """Yield ``(rows, get_block(rows_slice))`` for consecutive blocks of query rows.
 
@@ -312,8 +438,8 @@ def _row_blocks(n_query, n_db, get_block, lazy=False):
         yield np.arange(start, stop), (block if lazy else block())
 
 
-def _average_precision_by_sorting(rows, S_block, relevance, k, mask=None):
-    """Each row's AP@k (k None: all) from one sort of the row's *values* (``mask``: the block's relevance, if made).
+def _row_average_precision(scores, relevant, k):
+    """A row's AP@k (k None: all) from one sort of its *values*; ``relevant`` is the row's relevance mask.
 
     The rank of a relevant item is one plus the number of items with a larger
     similarity (a binary search in the row's sorted values) plus, for the
@@ -322,62 +448,44 @@ def _average_precision_by_sorting(rows, S_block, relevance, k, mask=None):
     the database and no ranked relevance matrix: sorting values is about
     twice as fast as sorting indices, and only relevant items are looked at.
     """
-    mask = relevance.mask(rows, S_block.shape[1]) if mask is None else mask
-    n = S_block.shape[1]
+    items = np.flatnonzero(relevant)  # database order
+    if items.size == 0:
+        return 0.0
+    n = scores.shape[0]
+    ordered = np.sort(scores)
+    # The relevant values in ascending order make the binary searches walk the sorted row forwards
+    # (three times faster than searching them in database order, measured at 100,000 items).
+    values = np.sort(scores[items])
+    below_or_equal = np.searchsorted(ordered, values, side="right")
+    rank = n + 1 - below_or_equal  # one plus the number of larger similarities
+    # the item just below a value's last occurrence in the sorted row has the same value: a tie
+    tied = ordered[np.maximum(below_or_equal - 2, 0)] == values
+    tied &= below_or_equal >= 2
+    if tied.any():  # the tied items' ranks again, plus the number of equal ones earlier in the database
+        tied_items = items[np.isin(scores[items], values[tied])]  # the same items, found in database order
+        tied_rank = n + 1 - np.searchsorted(ordered, scores[tied_items], side="right")
+        rank = np.concatenate([rank[~tied], tied_rank + _equal_before(scores, tied_items)])
+    rank = np.sort(rank)  # distinct ranks, best first: the j-th is the j-th hit
+    hit = np.arange(1, items.size + 1)
+    if k is not None:
+        inside = rank <= k
+        if not inside.any():
+            return 0.0
+        rank, hit = rank[inside], hit[inside]
+    return np.mean(hit / rank)
+
+
+def _average_precision_by_values(rows, S_block, relevance, mask, k):
+    """Each row's AP@k by :func:`_row_average_precision`, except float32 rows with more than
+    :data:`_VALUE_SORT_MAX_RELEVANT_SHARE` of their items relevant, which are ranked by integer keys."""
+    keyed = (np.count_nonzero(mask, axis=1) > _VALUE_SORT_MAX_RELEVANT_SHARE * S_block.shape[1]
+             if S_block.dtype == np.float32 else np.zeros(len(rows), dtype=bool))
     ap = np.zeros(len(rows))
-    for i in range(len(rows)):
-        scores = S_block[i]
-        items = np.flatnonzero(mask[i])  # database order
-        if items.size == 0:
-            continue
-        ordered = np.sort(scores)
-        # The relevant values in ascending order make the binary searches walk the sorted row forwards
-        # (three times faster than searching them in database order, measured at 100,000 items).
-        values = np.sort(scores[items])
-        below_or_equal = np.searchsorted(ordered, values, side="right")
-        rank = n + 1 - below_or_equal  # one plus the number of larger similarities
-        # the item just below a value's last occurrence in the sorted row has the same value: a tie
-        tied = ordered[np.maximum(below_or_equal - 2, 0)] == values
-        tied &= below_or_equal >= 2
-        if tied.any():  # the tied items' ranks again, plus the number of equal ones earlier in the database
-            tied_items = items[np.isin(scores[items], values[tied])]  # the same items, found in database order
-            tied_rank = n + 1 - np.searchsorted(ordered, scores[tied_items], side="right")
-            rank = np.concatenate([rank[~tied], tied_rank + _equal_before(scores, tied_items)])
-        rank = np.sort(rank)  # distinct ranks, best first: the j-th is the j-th hit
-        hit = np.arange(1, items.size + 1)
-        if k is not None:
-            inside = rank <= k
-            if not inside.any():
-                continue
-            rank, hit = rank[inside], hit[inside]
-        ap[i] = np.mean(hit / rank)
+    for i in np.flatnonzero(~keyed):
+        ap[i] = _row_average_precision(S_block[i], mask[i], k)
+    if keyed.any():
+        ap[keyed] = _average_precision_rows(relevance.sorted(rows[keyed], _rank_block(S_block[keyed], k)))
     return ap
-
-
-def _average_precision_float32(rows, S_block, relevance, k):
-    """Each row's AP@k of a wide float32 block: by sorting values where few items are relevant, else keys.
-
-    Sorting a row's values costs one binary search per relevant item and
-    more tied values to resolve, so it is the faster path only while the
-    relevant items are at most :data:`_VALUE_SORT_MAX_RELEVANT_SHARE` of the
-    row; the rows with more (frequent classes, multi-label data) are ranked
-    by sorting integer keys.
-    """
-    mask = relevance.mask(rows, S_block.shape[1])
-    few = np.count_nonzero(mask, axis=1) <= _VALUE_SORT_MAX_RELEVANT_SHARE * S_block.shape[1]
-    ap = np.empty(len(rows))
-    if few.any():
-        ap[few] = _average_precision_by_sorting(rows[few], S_block[few], relevance, k, mask=mask[few])
-    if not few.all():
-        many = ~few
-        ap[many] = _average_precision_rows(relevance.sorted(rows[many], _rank_block(S_block[many], k)))
-    return ap
-
-
-# Up to this many tied values in a row, their items are found by comparing the row with each value (a few
-# vectorised passes); beyond, by one binary search of every item in the values. At 100,000 float32 cosine
-# similarities a row holds about 15 tied relevant values: 0.4 ms a row against 3.6 ms.
-_FEW_TIED_VALUES = 64
 
 
 def _equal_before(scores, items):
@@ -405,7 +513,7 @@ def _equal_before(scores, items):
 
 
 def _average_precision_torch(rows, S_block, relevance, k, device):
-    """:func:`_average_precision_by_sorting` for a whole block at once with torch (on ``device``).
+    """:func:`_row_average_precision` for a whole block at once with torch (on ``device``).
 
     Every item's rank is one plus the number of larger similarities (a
     batched ``searchsorted`` in the sorted rows); the relevant items' ranks,
@@ -433,17 +541,9 @@ def _average_precision_torch(rows, S_block, relevance, k, device):
     tied = tied.cpu().numpy()
     if tied.any():  # only the tied rows come back, to be ranked exactly by NumPy
         S_tied = S[torch.as_tensor(np.flatnonzero(tied), device=S.device)].cpu().numpy()
-        ap[tied] = _average_precision_by_sorting(rows[tied], S_tied, relevance, k)
+        mask = relevance.mask(rows[tied], n)
+        ap[tied] = [_row_average_precision(scores, relevant, k) for scores, relevant in zip(S_tied, mask)]
     return ap
-
-
-# From this many items a float32 row's AP is faster by sorting its values than by sorting integer keys (the
-# per-row work of the value path outweighs the cheaper sort below; measured per row, float32 cosines of 64-d
-# unit vectors, a tenth of the items relevant: 10,000 items 0.27 against 0.27 ms, 20,000 0.49 against 0.53,
-# 100,000 2.1 against 2.6), provided at most this share of the row is relevant (at 100,000 items: 5 % 1.7
-# against 2.8 ms, 10 % 2.2 against 2.9, 20 % 3.6 against 2.9, 50 % 10.2 against 4.2).
-_FLOAT32_VALUE_SORT_FROM = 1 << 14
-_VALUE_SORT_MAX_RELEVANT_SHARE = 0.15
 
 
 def _map_blocks(task, S_blocks, n_jobs):
@@ -463,21 +563,6 @@ def _map_blocks(task, S_blocks, n_jobs):
     return Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
         delayed(run)(rows, S_block) for rows, S_block in S_blocks
     )
-
-
-class Statistic(NamedTuple):
-    """One per-query statistic of a ranking, as :func:`per_query_statistics` computes it.
-
-    ``what`` is ``"ap"`` (average precision of the top ``at``; None: the
-    whole ranking), ``"hits"`` (relevant items in the top ``at``),
-    ``"found"`` (whether one is in the top ``at``), ``"first_rank"`` (rank
-    from 1 of the best-ranked relevant item, inf without one), ``"scope"``
-    (relevant items in the top k for each k of the increasing ``at``) or
-    ``"pr"`` (interpolated precision at each recall level of ``at``).
-    """
-
-    what: str
-    at: object = None
 
 
 def _depth(statistic, n_db):
@@ -511,76 +596,57 @@ def _as_numpy(S_block):
 def _block_statistics(rows, S_block, relevance, statistics, device):
     """The kernel choice, in one place: every statistic of one block of query rows.
 
-    - AP only, on a torch ``device``: :func:`_average_precision_torch`.
-    - AP over most of the ranking (``at`` None or at least a quarter of the
-      database) and first ranks only: no ranked list. AP by sorting values
-      (float64 rows, and float32 rows of at least
-      :data:`_FLOAT32_VALUE_SORT_FROM` items:
-      :func:`_average_precision_float32`), first ranks by counting
-      (:func:`_first_relevant_rank_block`).
+    - AP only, on a torch ``device``: :func:`_average_precision_torch`
+      (``benchmarks/bench_gpu.py``).
+    - AP over most of the ranking (a cut-off None or at least n /
+      :data:`_DEEP_AP_DIVISOR`) and first ranks only, on float64 rows or
+      float32 rows of at least :data:`_FLOAT32_VALUE_SORT_FROM` items: no
+      ranked list. First ranks by counting (:func:`_first_relevant_rank_block`),
+      AP by sorting each row's values (:func:`_average_precision_by_values`;
+      bench_metrics' float64 mAP@all rows and its 20,000 float32 row).
     - Anything else: the block is ranked once, as deep as the deepest
-      statistic needs (:func:`_rank_block`), and each statistic read from it.
+      statistic needs (:func:`_rank_block`: integer keys for float32, the
+      float32 mAP@all and mAP@100 rows; a repaired unstable sort for
+      float64, the float64 mAP@100 rows), and each statistic read from it.
     """
     n = S_block.shape[1]
     if device is not None and all(s.what == "ap" for s in statistics):
         return [_average_precision_torch(rows, S_block, relevance, s.at, device) for s in statistics]
     S_block = _as_numpy(S_block)
-    # a value sort costs the same whatever k; ranking to depth k grows with k: they cross near k = n / 4 (float64,
-    # 10 classes, 2,000 rows: 10,000 items 0.29 s against 0.33 at n/4, 0.28 against 0.21 at n/8; 2,000 items
-    # 0.086 against 0.065 at n/4, 0.085 against 0.105 at n/2)
-    deep_ap = all(s.what == "first_rank" or (s.what == "ap" and (s.at is None or 4 * s.at >= n))
-                  for s in statistics)
-    if deep_ap and (S_block.dtype != np.float32 or n >= _FLOAT32_VALUE_SORT_FROM or
-                    all(s.what == "first_rank" for s in statistics)):
-        ap_of = _average_precision_float32 if S_block.dtype == np.float32 else _average_precision_by_sorting
-        return [_first_relevant_rank_block(rows, S_block, relevance) if s.what == "first_rank"
-                else ap_of(rows, S_block, relevance, s.at) for s in statistics]
+    deep = all(s.what == "first_rank" or (s.what == "ap" and (s.at is None or _DEEP_AP_DIVISOR * s.at >= n))
+               for s in statistics)
+    if deep and (S_block.dtype != np.float32 or n >= _FLOAT32_VALUE_SORT_FROM
+                 or all(s.what == "first_rank" for s in statistics)):
+        mask = relevance.mask(rows, n)
+        return [_first_relevant_rank_block(S_block, mask) if s.what == "first_rank"
+                else _average_precision_by_values(rows, S_block, relevance, mask, s.at) for s in statistics]
     depths = [_depth(s, n) for s in statistics]
     rel = relevance.sorted(rows, _rank_block(S_block, None if None in depths else max(depths)))
     return [_from_ranked(s, rel) for s in statistics]
 
 
-def per_query_statistics(S_blocks, relevance, statistics, n_jobs=None, device=None):
-    """Every query's value of each :class:`Statistic`: the one ranking pass behind every metric.
+def _per_query(S_blocks, relevance, statistics, n_jobs=None, device=None):
+    """Every query's value of each resolved :class:`Statistic`: the one ranking pass behind every metric.
 
     Each block of query rows of ``S_blocks`` (``(rows, S_block)`` pairs, see
     :func:`_row_blocks`) is ranked once, in ``n_jobs`` threads (NumPy's
     sorts release the GIL), by the kernel :func:`_block_statistics` chooses.
-    Returns one array per statistic, in the queries' order: shape
-    (n_queries,), or (n_queries, len(at)) for ``"scope"`` and ``"pr"``.
     """
 
     def task(rows, S_block):
         return _block_statistics(rows, S_block, relevance, statistics, device)
 
     blocks = list(_map_blocks(task, S_blocks, n_jobs))
-    return [np.concatenate([block[i] for block in blocks]) for i in range(len(statistics))]
+    return tuple(np.concatenate([block[i] for block in blocks]) for i in range(len(statistics)))
 
 
-def per_direction_statistics(images, texts, statistics, n_jobs=None, device=None):
-    """Both directions' :func:`per_query_statistics`: ``{"i2t": [...], "t2i": [...]}``.
-
-    ``images`` and ``texts`` are ``(n_rows, labels, block)``: the set's size,
-    its labels (None for pairs) and the function of its query rows giving
-    their similarities to the whole other set (made lazily, in the worker
-    that ranks them). ``statistics(n_db)`` lists what each direction asks
-    for, its cut-offs checked against that direction's database size.
-    """
-    (n_img, y_img, i2t), (n_txt, y_txt, t2i) = images, texts
-    return {direction: per_query_statistics(_row_blocks(n_q, n_db, block, lazy=True),
-                                            _Relevance(y_q, y_db, n_q, n_db), statistics(n_db), n_jobs, device)
-            for direction, n_q, n_db, y_q, y_db, block in (("i2t", n_img, n_txt, y_img, y_txt, i2t),
-                                                           ("t2i", n_txt, n_img, y_txt, y_img, t2i))}
-
-
-def _first_relevant_rank_block(rows, S_block, relevance):
+def _first_relevant_rank_block(S_block, mask):
     """1-based rank of each row's best-ranked relevant item (ties keep database order); inf without one.
 
     No sort: the rank is one plus the number of larger similarities plus the
     number of equal ones earlier in the database.
     """
     n = S_block.shape[1]
-    mask = relevance.mask(rows, n)
     has = mask.any(axis=1)
     best = np.where(mask, S_block, -np.inf).max(axis=1, keepdims=True)
     at_best = S_block == best
@@ -588,102 +654,6 @@ def _first_relevant_rank_block(rows, S_block, relevance):
     larger = np.count_nonzero(S_block > best, axis=1)
     equal_before = np.count_nonzero(at_best & (np.arange(n) < first[:, None]), axis=1)
     return np.where(has, 1.0 + larger + equal_before, np.inf)
-
-
-_STATISTIC_NAME = re.compile(r"^(?P<what>ap|hits|found)(?:@(?P<k>[1-9][0-9]*))?$|^(?P<bare>first_rank|scope|pr)$")
-
-
-def rank_queries(S, y_query=None, y_db=None, statistics=("ap",), *, scopes=None, recall_levels=None, n_jobs=None):
-    """Rank every query once and return its per-query statistics: the one currency of skcross's evaluation.
-
-    Every metric of :mod:`skcross.metrics` is a reduction of these arrays:
-    mAP is the mean of ``"ap"``, class-balanced mAP its
-    :func:`average_over_classes`, precision@k the mean of ``"hits@k"`` over
-    k, Recall@k the mean of ``"found@k"``, median rank the median of
-    ``"first_rank"``, and the curves the means of ``"scope"`` and ``"pr"``.
-    Asking for several statistics ranks each query once for all of them.
-
-    Parameters
-    ----------
-    S : array-like of shape (n_queries, n_database)
-        Similarities; larger means more similar.
-    y_query, y_db : array-like or None, default=None
-        Labels defining relevance, as in :func:`mean_average_precision`.
-    statistics : sequence of str, default=("ap",)
-        ``"ap"`` / ``"ap@K"`` (average precision of the whole ranking / of
-        the top K), ``"hits@K"`` (relevant items in the top K),
-        ``"found@K"`` (a relevant item in the top K), ``"first_rank"`` (rank
-        from 1 of the first relevant item, inf without one), ``"scope"``
-        (relevant items in the top k for each of ``scopes``) and ``"pr"``
-        (interpolated precision at each of ``recall_levels``). A K beyond the
-        database is clipped to its size.
-    scopes : array-like of int, default=None
-        Cut-offs of ``"scope"``, as in :func:`precision_scope_curve`.
-    recall_levels : array-like of float, default=None
-        Levels of ``"pr"``, as in :func:`precision_recall_curve`.
-    n_jobs : int, default=None
-        Threads ranking blocks of queries in parallel.
-
-    Returns
-    -------
-    values : dict
-        ``{name: ndarray}``: shape (n_queries,), or (n_queries, n_levels)
-        for ``"scope"`` and ``"pr"``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skcross.metrics import rank_queries
-    >>> S = np.array([[0.9, 0.8, 0.1],
-    ...               [0.2, 0.6, 0.7]])
-    >>> values = rank_queries(S, [0, 1], [0, 1, 0], ["ap", "hits@2", "first_rank"])
-    >>> values["ap"].round(4).tolist(), values["hits@2"].tolist(), values["first_rank"].tolist()
-    ([0.8333, 0.5], [1, 1], [1.0, 2.0])
-    """
-    S, relevance = _prepare(S, y_query, y_db)
-    if isinstance(statistics, str) or not len(statistics):
-        raise ValueError(f"statistics must be a non-empty list of names such as ['ap', 'hits@10'], got {statistics!r}.")
-    parsed = []
-    for name in statistics:
-        match = _STATISTIC_NAME.match(name) if isinstance(name, str) else None
-        if match is None:
-            raise ValueError(f"statistics: {name!r} is not a statistic; use 'ap', 'ap@K', 'hits@K', 'found@K', "
-                             "'first_rank', 'scope' or 'pr' (K a positive integer).")
-        if match["what"] in ("hits", "found") and match["k"] is None:
-            raise ValueError(f"statistics: {name!r} needs a cut-off, e.g. '{name}@10'.")
-        if match["bare"] == "scope":
-            parsed.append(Statistic("scope", _check_scopes(scopes, S.shape[1])))
-        elif match["bare"] == "pr":
-            parsed.append(Statistic("pr", _check_recall_levels(recall_levels)))
-        else:
-            what = match["what"] or match["bare"]
-            parsed.append(Statistic(what, _check_k(int(match["k"]), S.shape[1]) if match["k"] else None))
-    values = per_query_statistics(_blocks_of(S), relevance, parsed, n_jobs)
-    return dict(zip(statistics, values))
-
-
-def _check_scopes(scopes, n_db):
-    if scopes is None:
-        return np.unique(np.linspace(1, n_db, num=min(20, n_db)).round().astype(int))
-    scopes = np.asarray(scopes)
-    if scopes.ndim != 1 or scopes.size == 0:
-        raise ValueError("scopes must be a non-empty 1-D array of positive integers.")
-    for k in scopes:
-        _check_k(k.item() if hasattr(k, "item") else k, n_db, name="scopes value", allow_none=False, clip=False)
-    if np.any(np.diff(scopes) <= 0):
-        raise ValueError("scopes must be strictly increasing.")
-    return scopes
-
-
-def _check_recall_levels(recall_levels):
-    levels = np.linspace(0, 1, 11) if recall_levels is None else np.asarray(recall_levels, float)
-    if levels.ndim != 1 or levels.size == 0 or not np.all((levels >= 0) & (levels <= 1)):
-        raise ValueError("recall_levels must be a non-empty 1-D array of values in [0, 1].")
-    return levels
-
-
-def _blocks_of(S):
-    return _row_blocks(*S.shape, lambda rows: S[rows])
 
 
 def _relevant_positions(rel):
@@ -719,33 +689,191 @@ def _interpolated_precision_rows(rel, levels):
     return out
 
 
-def _prepare(S, y_query, y_db):
+def rank_queries(S, y_query=None, y_db=None, statistics=(Statistic("ap"),), *, n_jobs=None):
+    """Rank every query of a similarity matrix once and return its per-query statistics.
+
+    Every metric of :mod:`skcross.metrics` is a reduction of these arrays
+    (:meth:`QueryValues.reduce`): mAP is the mean of ``Statistic("ap")``,
+    class-balanced mAP its :func:`average_over_classes`, precision@k the mean
+    of ``Statistic("hits", k)`` over k, Recall@k the mean of
+    ``Statistic("found", k)``, median rank the median of
+    ``Statistic("first_rank")``, and the curves the means of ``"scope"`` and
+    ``"pr"``. Asking for several statistics ranks each query once for all of
+    them. :func:`rank_both_ways` does the same for both directions of an
+    estimator.
+
+    Parameters
+    ----------
+    S : array-like of shape (n_queries, n_database)
+        Similarities; larger means more similar.
+    y_query, y_db : array-like or None, default=None
+        Labels defining relevance, as in :func:`mean_average_precision`.
+    statistics : sequence of Statistic, default=(Statistic("ap"),)
+        What to compute for every query (see :class:`Statistic`).
+    n_jobs : int, default=None
+        Threads ranking blocks of queries in parallel.
+
+    Returns
+    -------
+    values : QueryValues
+        ``values.values``: one array per statistic, in the order asked;
+        ``values.reduce(i)``: statistic ``i``'s metric.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import Statistic, rank_queries
+    >>> S = np.array([[0.9, 0.8, 0.1],
+    ...               [0.2, 0.6, 0.7]])
+    >>> values = rank_queries(S, [0, 1], [0, 1, 0], [Statistic("ap"), Statistic("hits", 2), Statistic("first_rank")])
+    >>> ap, hits, first_rank = values.values
+    >>> ap.round(4).tolist(), hits.tolist(), first_rank.tolist()
+    ([0.8333, 0.5], [1, 1], [1.0, 2.0])
+    """
     S = _check_similarity(S)
-    return S, _Relevance(y_query, y_db, *S.shape)
+    relevance = _Relevance(y_query, y_db, *S.shape)
+    resolved = _resolve(statistics, S.shape[1])
+    return QueryValues(resolved, _per_query(_row_blocks(*S.shape, lambda rows: S[rows]), relevance, resolved, n_jobs),
+                       y_query)
 
 
-def _statistic_of(S, y_query, y_db, what, k, n_jobs=None, allow_none=True):
-    """``(values, k)``: every query's ``what`` at cut-off ``k`` (checked, clipped) of a similarity matrix."""
-    S, relevance = _prepare(S, y_query, y_db)
-    k = _check_k(k, S.shape[1], allow_none=allow_none)
-    return per_query_statistics(_blocks_of(S), relevance, [Statistic(what, k)], n_jobs)[0], k
+def _block_similarities(E_img, E_txt, similarity, device=None, name="the estimator"):
+    """``(i2t, t2i)``: functions of query rows giving that block's similarities to the whole other set.
+
+    ``similarity`` None is the cosine: every embedding is normalised once
+    (on ``device`` when given, already resolved by the caller), then each
+    block is one matrix product. Every block is checked to be finite. A matrix that fits in one block of the
+    working memory (``skcross.utils._memory``) is computed once and shared
+    by both directions; beyond it each direction computes its own blocks.
+    A text block is made with rows in memory order: the ranking sorts along
+    them (a transposed view sorts several times slower).
+    """
+    if similarity is None and device is not None:  # cosine blocks made as torch tensors, kept there
+        import torch
+
+        as_block, finite = (lambda S: S), (lambda S: bool(torch.isfinite(S).all()))
+        transposed = lambda S: S.T.contiguous()  # noqa: E731
+        def unit(Z):
+            return torch.nn.functional.normalize(torch.as_tensor(np.ascontiguousarray(Z), device=device), dim=1)
+    else:
+        as_block, finite, unit = np.asarray, (lambda S: np.isfinite(S).all()), normalize
+        transposed = lambda S: np.ascontiguousarray(S.T)  # noqa: E731
+    if similarity is None:
+        E_img, E_txt, similarity = unit(E_img), unit(E_txt), lambda A, B: A @ B.T
+
+    def checked(block_similarity):
+        def block(rows):
+            S_block = block_similarity(rows)
+            if not finite(S_block):
+                raise ValueError(f"{name} produced NaN or infinite similarities.")
+            return S_block
+
+        return block
+
+    if similarity == "precomputed" or fits_in_one_block(E_img.shape[0] * E_txt.shape[0]):
+        # small enough to hold: compute the similarities once and rank both directions from them
+        # (halves the cost of a learned metric such as UNCSM's metric network)
+        S = E_img if similarity == "precomputed" else as_block(similarity(E_img, E_txt))
+        return checked(lambda rows: S[rows]), checked(lambda rows: transposed(S[:, rows]))
+    return (checked(lambda rows: as_block(similarity(E_img[rows], E_txt))),
+            checked(lambda rows: transposed(as_block(similarity(E_img, E_txt[rows])))))
 
 
-_AVERAGES = ("queries", "classes")
+def rank_both_ways(ranking, X_img, X_txt=None, y=None, *, statistics=(Statistic("ap"),), n_jobs=None, device=None):
+    """Both directions' per-query values: the one way skcross evaluates image-text retrieval.
 
+    Every image queries all texts (``"i2t"``) and every text queries all
+    images (``"t2i"``). Similarities are made one block of queries at a time
+    (so memory stays bounded) and each block is ranked once for every
+    statistic asked. :func:`cross_modal_map`, :func:`cross_modal_precision`,
+    :func:`cross_modal_recall`, the instance scores, every scorer of
+    :func:`get_scorer` and the benchmark reduce what this returns.
 
-def _check_average(average, y_query):
-    """Refuse an ``average`` other than "queries" or "classes", and "classes" without labels; before any ranking."""
-    if average not in _AVERAGES:
-        raise ValueError(
-            f"average must be 'queries' (every query weighs the same, the field's habit) or 'classes' "
-            f"(every query class weighs the same), got {average!r}."
-        )
-    if average == "classes" and y_query is None:
-        raise ValueError(
-            "average='classes' needs labels: without y_query and y_db every query is its own pair, "
-            "so there are no classes to average over."
-        )
+    Parameters
+    ----------
+    ranking : fitted estimator, Pipeline ending in one, callable, "cosine" or "precomputed"
+        What ranks. An estimator embeds both sets and compares the
+        embeddings with its similarity (:func:`as_ranker`); a callable
+        ``similarity(X_img_rows, X_txt_rows)`` compares rows of the two sets;
+        ``"cosine"``: the cosine of the rows (embeddings); ``"precomputed"``:
+        ``X_img`` is the similarity matrix itself, images x texts, and
+        ``X_txt`` is None (as scikit-learn's ``metric="precomputed"``).
+    X_img : {array-like, sparse matrix} of shape (n_images, n_features)
+        Image rows (queries for i2t, database for t2i); with
+        ``"precomputed"``, the similarities of shape (n_images, n_texts).
+    X_txt : {array-like, sparse matrix} of shape (n_texts, n_features) or None, default=None
+        Text rows; None with ``"precomputed"``.
+    y : array-like, tuple of two array-likes, or None, default=None
+        Labels of the pairs (1-D classes or 2-D 0/1 indicators), or
+        ``(y_img, y_txt)`` for sets of different sizes (for instance
+        retrieval, ``(image_ids, groups)``: relevant means the same image).
+        None: the only relevant item of a query is its own pair.
+    statistics : sequence of Statistic, default=(Statistic("ap"),)
+        What to compute for every query (see :class:`Statistic`); cut-offs
+        are clipped to each direction's database.
+    n_jobs : int, default=None
+        Threads ranking blocks of queries in parallel; None means 1, -1 all
+        cores. At most ``2 * n_jobs`` blocks exist at once.
+    device : str, default=None
+        Torch device (``"cuda"``, ``"cpu"``; needs torch) for cosine
+        similarities and AP; None uses NumPy.
+
+    Returns
+    -------
+    values : dict
+        ``{"i2t": QueryValues, "t2i": QueryValues}``: each direction's
+        arrays (``.values``) and their metrics (``.reduce(i)``).
+
+    Examples
+    --------
+    >>> from skcross.datasets import make_cross_modal
+    >>> from skcross.linear import CCA
+    >>> from skcross.metrics import Statistic, rank_both_ways
+    >>> X_img, X_txt, y = make_cross_modal(200, random_state=0)
+    >>> est = CCA(n_components=4).fit(X_img[:150], X_txt[:150])
+    >>> values = rank_both_ways(est, X_img[150:], X_txt[150:], y[150:],
+    ...                         statistics=[Statistic("ap"), Statistic("hits", 10)])
+    >>> ap, hits = values["t2i"].values
+    >>> ap.shape, hits.shape
+    ((50,), (50,))
+    >>> values["t2i"].reduce(0) == ap.mean()  # mAP@all, text to image
+    True
+    """
+    if isinstance(ranking, str):
+        if ranking not in ("cosine", "precomputed"):
+            raise ValueError(f"ranking must be a fitted estimator, a callable similarity(X_img_rows, X_txt_rows), "
+                             f"'cosine' or 'precomputed', got {ranking!r}.")
+        if ranking == "precomputed":
+            if X_txt is not None:
+                raise ValueError("With ranking='precomputed', X_img is the similarity matrix (images x texts) and "
+                                 "X_txt must be None.")
+            X_img = _check_similarity(X_img, "X_img")
+            X_txt = np.empty((X_img.shape[1], 0))  # the texts: only their number is read
+        else:
+            X_img, X_txt = _check_embeddings(X_img, X_txt)
+    else:
+        X_img, X_txt = _as_rows(X_img), _as_rows(X_txt)
+    n_img, n_txt = X_img.shape[0], X_txt.shape[0]
+    y_img, y_txt = split_labels(y, n_img, n_txt)
+    relevance = {"i2t": _Relevance(y_img, y_txt, n_img, n_txt), "t2i": _Relevance(y_txt, y_img, n_txt, n_img)}
+    resolved = {"i2t": _resolve(statistics, n_txt), "t2i": _resolve(statistics, n_img)}  # before any embedding
+    if ranking == "precomputed":
+        E_img, E_txt, similarity, name = X_img, X_txt, "precomputed", "X_img"
+    elif isinstance(ranking, str) or callable(ranking):
+        cosine = ranking == "cosine"
+        E_img, E_txt, similarity, name = X_img, X_txt, None if cosine else ranking, "the embeddings" if cosine else (
+            "the similarity")
+    else:
+        ranker = as_ranker(ranking)
+        E_img, E_txt = ranker.embed_image(X_img), ranker.embed_text(X_txt)
+        check_is_fitted(ranker.estimator)
+        similarity, name = None if ranker.cosine else ranker.similarity, type(ranker.estimator).__name__
+    if device is not None:
+        device = resolve_device(device)
+    blocks = dict(zip(("i2t", "t2i"), _block_similarities(E_img, E_txt, similarity, device, name)))
+    return {d: QueryValues(resolved[d], _per_query(_row_blocks(n_q, n_db, blocks[d], lazy=True), relevance[d],
+                                                   resolved[d], n_jobs, device), y_q)
+            for d, n_q, n_db, y_q in (("i2t", n_img, n_txt, y_img), ("t2i", n_txt, n_img, y_txt))}
 
 
 def average_over_classes(values, y_query):
@@ -793,21 +921,16 @@ def average_over_classes(values, y_query):
     return float(np.mean((values @ indicator)[present] / counts[present]))
 
 
-def _mean_precision(hits, k, y_query, average):
-    """Precision@k from each query's hits in its top ``k``, averaged as :func:`_average` does."""
-    return float(hits.sum() / k / len(hits)) if average == "queries" else average_over_classes(hits / k, y_query)
-
-
-def _average(values, y_query, average):
-    """The mean of per-query ``values`` over queries (``average="queries"``) or over query classes."""
-    if average == "queries":
-        return float(values.sum() / len(values))
-    return average_over_classes(values, y_query)
-
 
 # --------------------------------------------------------------------------
-# public metrics
+# public metrics of one direction
 # --------------------------------------------------------------------------
+def _metric(S, y_query, y_db, statistic, average, n_jobs):
+    """One statistic of a similarity matrix, reduced: the body of every single-direction metric."""
+    _check_average(average, y_query)
+    return rank_queries(S, y_query, y_db, [statistic], n_jobs=n_jobs).reduce(0, average)
+
+
 def mean_average_precision(S, y_query=None, y_db=None, k=None, *, average="queries", n_jobs=None):
     """Mean average precision (mAP@all, or mAP@k) of a ranking.
 
@@ -864,8 +987,7 @@ def mean_average_precision(S, y_query=None, y_db=None, k=None, *, average="queri
     >>> mean_average_precision(S, [0, 1], [0, 1, 0], k=1)
     0.5
     """
-    _check_average(average, y_query)
-    return _average(_statistic_of(S, y_query, y_db, "ap", k, n_jobs)[0], y_query, average)
+    return _metric(S, y_query, y_db, Statistic("ap", k), average, n_jobs)
 
 
 def average_precision_per_query(S, y_query=None, y_db=None, k=None):
@@ -904,7 +1026,7 @@ def average_precision_per_query(S, y_query=None, y_db=None, k=None):
     >>> average_precision_per_query(S, [0, 1], [0, 1, 0]).round(4)
     array([0.8333, 0.5   ])
     """
-    return _statistic_of(S, y_query, y_db, "ap", k)[0]
+    return rank_queries(S, y_query, y_db, [Statistic("ap", k)]).values[0]
 
 
 def precision_at_k(S, y_query=None, y_db=None, k=10, *, average="queries", n_jobs=None):
@@ -940,9 +1062,7 @@ def precision_at_k(S, y_query=None, y_db=None, k=10, *, average="queries", n_job
     >>> precision_at_k(S, [0], [0, 1, 0], k=2)
     0.5
     """
-    _check_average(average, y_query)
-    hits, k = _statistic_of(S, y_query, y_db, "hits", k, n_jobs, allow_none=False)
-    return _mean_precision(hits, k, y_query, average)
+    return _metric(S, y_query, y_db, Statistic("hits", k), average, n_jobs)
 
 
 def precision_scope_curve(S, y_query=None, y_db=None, scopes=None, *, n_jobs=None):
@@ -978,10 +1098,7 @@ def precision_scope_curve(S, y_query=None, y_db=None, scopes=None, *, n_jobs=Non
     >>> precision_scope_curve(S, [0], [0, 1, 0], scopes=[1, 2, 3]).precision
     array([1.        , 0.5       , 0.66666667])
     """
-    S, relevance = _prepare(S, y_query, y_db)
-    scopes = _check_scopes(scopes, S.shape[1])
-    (hits,) = per_query_statistics(_blocks_of(S), relevance, [Statistic("scope", scopes)], n_jobs)
-    return PrecisionScopeCurve(scopes, hits.sum(axis=0) / (scopes * S.shape[0]))
+    return _metric(S, y_query, y_db, Statistic("scope", scopes), "queries", n_jobs)
 
 
 def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None, *, n_jobs=None):
@@ -1021,11 +1138,7 @@ def precision_recall_curve(S, y_query=None, y_db=None, recall_levels=None, *, n_
     >>> precision
     array([1.        , 0.66666667])
     """
-    S, relevance = _prepare(S, y_query, y_db)
-    levels = _check_recall_levels(recall_levels)
-
-    (precision,) = per_query_statistics(_blocks_of(S), relevance, [Statistic("pr", levels)], n_jobs)
-    return PrecisionRecallCurve(precision.sum(axis=0) / S.shape[0], levels)
+    return _metric(S, y_query, y_db, Statistic("pr", recall_levels), "queries", n_jobs)
 
 
 def recall_at_k(S, y_query=None, y_db=None, k=1, *, n_jobs=None):
@@ -1061,5 +1174,4 @@ def recall_at_k(S, y_query=None, y_db=None, k=1, *, n_jobs=None):
     >>> recall_at_k(S, k=1)  # query 0 finds item 0; query 1 ranks item 0 first
     0.5
     """
-    found, _ = _statistic_of(S, y_query, y_db, "found", k, n_jobs, allow_none=False)
-    return float(np.count_nonzero(found) / len(found))
+    return _metric(S, y_query, y_db, Statistic("found", k), "queries", n_jobs)
