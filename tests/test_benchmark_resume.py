@@ -62,7 +62,7 @@ def _without_costs(directory):
         summary = [{key: value for key, value in row.items() if key.removesuffix("_std") not in COSTS}
                    for row in csv.DictReader(f)]
     document = json.loads((directory / "results.json").read_text())
-    for key in ("date", "command", "wall_s"):
+    for key in ("date", "command", "argv", "wall_s"):
         document["protocol"].pop(key)
     for row in document["summary"]:
         for key in list(row):
@@ -191,9 +191,14 @@ def test_the_command_refuses_a_time_limit_without_child_processes(capsys):
 def test_resume_reruns_the_saved_command_on_the_folder_without_fresh(tmp_path):
     from skcross.benchmark._cli import _resumed_argv
 
+    command = "python -m skcross.benchmark --quick --fresh --output elsewhere --methods CCA,SM"
     (tmp_path / "protocol.json").write_text(json.dumps(
-        {"command": "python -m skcross.benchmark --quick --fresh --output elsewhere --methods 'CCA,SM'"}))
+        {"command": command, "argv": ["--quick", "--fresh", "--output", "elsewhere", "--methods", "CCA,SM"]}))
     assert _resumed_argv(tmp_path) == ["--quick", "--methods", "CCA,SM", "--output", str(tmp_path)]
+    # the arguments are saved as a list, not read back from the command's text: a folder without them is refused
+    (tmp_path / "protocol.json").write_text(json.dumps({"command": command}))
+    with pytest.raises(SystemExit):
+        _resumed_argv(str(tmp_path))
 
 
 def _double(shared, value):

@@ -665,3 +665,19 @@ def test_rank_both_ways_refuses_bad_input_by_name(fitted):
         rank_both_ways(object(), X_img, X_txt, y)
     with pytest.raises(ValueError, match="average must be 'queries'"):
         rank_both_ways(est, X_img, X_txt, y)["i2t"].reduce(0, "macro")
+
+
+def test_no_private_name_crosses_a_module_line_inside_metrics_but_the_shared_checks():
+    """Inside skcross.metrics a module uses another's public names only; _checks (the shared input checks) is the
+    one internal module whose private names the others import."""
+    import ast
+    import pathlib
+
+    import skcross.metrics
+
+    crossing = []
+    for path in pathlib.Path(skcross.metrics.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module != "_checks":
+                crossing += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    assert crossing == []

@@ -4,7 +4,6 @@ import argparse
 import json
 import shlex
 import sys
-import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -179,11 +178,13 @@ def _resumed_argv(directory):
     if not path.exists():
         _parser().error(f"--resume {directory!r}: no benchmark run there (protocol.json is missing); give the "
                         "--output folder of an earlier run")
-    command = json.loads(path.read_text()).get("command")
-    if not command:
-        _parser().error(f"--resume {directory!r}: its protocol.json saved no command (the run was made by "
-                        "run_benchmark, not this command): call run_benchmark again with output= that folder")
-    argv, words = [], shlex.split(command)[3:]  # after "python -m skcross.benchmark"
+    protocol = json.loads(path.read_text())
+    if "argv" not in protocol:
+        _parser().error(f"--resume {directory!r}: its protocol.json saved no command-line arguments (the run was "
+                        "made by run_benchmark, or by an earlier skcross): run "
+                        + (f"its command again: {protocol['command']}" if protocol.get("command") else
+                           "run_benchmark again with output= that folder"))
+    argv, words = [], list(protocol["argv"])
     while words:
         word = words.pop(0)
         if word == "--output":
@@ -273,13 +274,12 @@ def main(argv=None):
     if args.fit_timeout is not None and (args.in_process or not args.fit_timeout > 0):
         _parser().error(f"--fit-timeout {args.fit_timeout:g}: " + (
             "needs child processes; drop --in-process" if args.in_process else "give a positive number of seconds"))
-    command = "python -m skcross.benchmark " + " ".join(
-        shlex.quote(arg) for arg in (sys.argv[1:] if argv is None else argv))
-    provenance = {"command": command, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    argv = sys.argv[1:] if argv is None else list(argv)
+    provenance = {"command": "python -m skcross.benchmark " + shlex.join(argv), "argv": argv,
+                  "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     if raw:
         provenance["raw_data"] = {key: data.metadata[key] for key in
                                   ("source", "format", "sha256", "images", "encoders", "cache", "encoding")}
-    start = time.perf_counter()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # failures are reported in the table
@@ -291,7 +291,6 @@ def main(argv=None):
         _parser().error(str(error))
     except KeyboardInterrupt:
         return _interrupted(output, args.no_plots)
-    result.protocol["wall_s"] = round(time.perf_counter() - start, 1)
     written = save_results(result, output, plots=not args.no_plots)
     print((output / "results.md").read_text())
     reused = f" ({len(result.reused)} read from {output / 'fits'}, not refitted)" if result.reused else ""

@@ -10,7 +10,6 @@ peak memory are those of an in-process fit, measured inside it.
 import multiprocessing
 import signal
 import time
-import traceback
 from multiprocessing.connection import wait
 
 __all__ = ["ChildProcess", "InProcess"]
@@ -47,7 +46,7 @@ def _serve(connection):
         try:
             reply = ("ok", function(shared, *args))
         except Exception as error:  # the caller's row says what went wrong
-            reply = ("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
+            reply = ("error", f"{type(error).__name__}: {error}")  # as _run._fit_record words a failed fit
         connection.send(reply)
 
 
@@ -121,7 +120,7 @@ class ChildProcess:
                 status, value = self._connection.recv()
             except (EOFError, OSError):
                 return None, self._lost(start)
-            return (value, None) if status == "ok" else (None, value.split("\n", 1)[0])
+            return (value, None) if status == "ok" else (None, value)
         if not ready:  # the time limit
             self.close(kill=True)
             return None, f"stopped at the time limit of {timeout:g} s"

@@ -10,8 +10,8 @@ import numpy as np
 from ..metrics import PrecisionRecallCurve, PrecisionScopeCurve
 from ._analysis import ALPHA, analyse
 from ._methods import METHODS
-from ._run import DIRECTIONS, MAP_AT, PRECISION_AT, PRIOR, RECALL_AT, assemble, summarize
-from ._store import FitStore
+from ._run import MAP_AT, PRECISION_AT, PRIOR, RECALL_AT, assemble, summarize
+from ._store import DIRECTIONS, FitStore, curve_entries, curves_from_entries
 
 __all__ = ["load_results", "save_results", "summarize", "to_json", "to_latex", "to_markdown", "to_rst"]
 
@@ -56,9 +56,10 @@ def protocol_lines(result):
         "embeddings unless the 'similarity' column says otherwise (a learned or method-defined similarity).",
         f"Selection: {protocol['selection']}.",
         f"Seeds: {', '.join(map(str, seeds))} ({'mean ± std over seeds; methods without randomness fitted once' if len(seeds) > 1 else 'one seed'}); "
-        f"device: {protocol['device']}; fit s includes any search; inference s = embedding both test sets "
-        "and computing their similarity matrix; peak MiB = the process's peak resident memory during fit "
-        "and inference (libraries and data included).",
+        f"device: {protocol['device']}; fit s includes any search; inference s = "
+        # a run before issue 43 timed embedding and similarities only; later runs record what they time
+        + protocol.get("inference", "embedding both test sets and computing their similarity matrix")
+        + "; peak MiB = the process's peak resident memory during fit and inference (libraries and data included).",
         f"Machine: {protocol['machine']}; Python {protocol['python']}; "
         + ", ".join(f"{package} {version}" for package, version in protocol["versions"].items()) + ".",
     ]
@@ -123,7 +124,7 @@ class _Column(NamedTuple):
     key: str  # the summary row's key
     title: str
     digits: int = 4
-    vs_prior: bool = False  # marked "≤ prior" where the class-prior ranking is not beaten
+    vs_prior: tuple = None  # (measure, direction) of the class-prior value a cell not above it is marked "≤ prior" by
 
 
 def _score_columns(instance):
@@ -131,8 +132,9 @@ def _score_columns(instance):
         return ([_Column(f"r@{k}_{d}", f"R@{k} {d}") for d in DIRECTIONS for k in RECALL_AT]
                 + [_Column(f"{m}_{d}", f"{m} {d}", 1) for m in ("medr", "meanr") for d in DIRECTIONS]
                 + [_Column("rsum", "rsum")] + [_Column(f"map_{d}", f"mAP {d}") for d in DIRECTIONS])
-    return ([_Column(f"map_{d}", f"mAP {d}", vs_prior=True) for d in DIRECTIONS] + [_Column("map_mean", "mAP mean")]
-            + [_Column(f"balanced_map_{d}", f"bal. mAP {d}", vs_prior=True) for d in DIRECTIONS]
+    return ([_Column(f"map_{d}", f"mAP {d}", vs_prior=("map", d)) for d in DIRECTIONS]
+            + [_Column("map_mean", "mAP mean")]
+            + [_Column(f"balanced_map_{d}", f"bal. mAP {d}", vs_prior=("balanced_map", d)) for d in DIRECTIONS]
             + [_Column(f"{measure}_{d}", f"{title} {d}") for measure, title in
                ((f"map@{MAP_AT}", f"mAP@{MAP_AT}"), (f"p@{PRECISION_AT}", f"P@{PRECISION_AT}")) for d in DIRECTIONS])
 
@@ -184,7 +186,7 @@ def table(result, analysis=None):
         cells = [row["method"] + (" (collapsed fit, see below)" if "warnings" in row else ""), row["supervision"],
                  row["similarity"]]
         cells += [_cell(row, c.key, c.digits) + marks.get((row["method"], c.key), "")
-                  + (_below_prior(row, c.key, prior) if c.vs_prior else "") for c in columns]
+                  + _below_prior(row, c, prior) for c in columns]
         cells += [_time_cell(row, key) if digits is None else _cell(row, key, digits) for _, key, digits in costs]
         if "selected" in headers:
             cells.append(row.get("selected", "-"))
@@ -226,12 +228,12 @@ def _closing_lines(analysis):
                     if "warnings" in row]
 
 
-def _below_prior(row, key, prior):
+def _below_prior(row, column, prior):
     """" ≤ prior" when the method's mean mAP in this direction does not beat the class-prior ranking."""
-    measure, direction = key.rsplit("_", 1)
-    if not prior or key not in row or measure not in prior[direction] or row[key] > prior[direction][measure]:
+    if not prior or not column.vs_prior or column.key not in row:
         return ""
-    return " ≤ prior"
+    measure, direction = column.vs_prior
+    return "" if measure not in prior[direction] or row[column.key] > prior[direction][measure] else " ≤ prior"
 
 
 def _document(result, analysis, quote, table_lines, escape=str):
@@ -568,19 +570,12 @@ def load_results(directory):
                 else:
                     run[key] = float(value)
             runs.append(run)
-    curves = {}
-    for entry in json.loads((directory / "curves.json").read_text()):
-        kind = entry["kind"]
-        curves[(entry["method"], entry["direction"], kind)] = [
-            PrecisionRecallCurve(np.array(p), np.array(x)) if kind == "pr" else PrecisionScopeCurve(np.array(x), np.array(p))
-            for x, p in zip(entry["x"], entry["precision"])
-        ]
+    curves = curves_from_entries(json.loads((directory / "curves.json").read_text()))
     per_query_ap = {}
     if (directory / "per_query_ap.npz").exists():
-        with np.load(directory / "per_query_ap.npz") as saved:
-            for key in saved.files:
-                name, seed, direction = key.rsplit("|", 2)
-                per_query_ap[(name, int(seed), direction)] = saved[key]
+        with np.load(directory / "per_query_ap.npz") as saved:  # row i of each direction's array: fit i
+            for i, fit in enumerate(zip(saved["method"].tolist(), saved["seed"].tolist())):
+                per_query_ap.update({(*fit, direction): saved[direction][i] for direction in DIRECTIONS})
     test_labels = None
     if (directory / "test_labels.npz").exists():
         with np.load(directory / "test_labels.npz") as saved:
@@ -602,8 +597,9 @@ def save_results(result, directory, plots=True):
     ``runs.csv`` (one row per fit), ``summary.csv``, ``results.md``,
     ``results.rst``, ``results.tex`` (:func:`to_latex`), ``results.json``
     (:func:`to_json`), ``protocol.json``, ``curves.json``,
-    ``per_query_ap.npz`` (each run's average precision per test query, keys
-    ``"method|seed|direction"``), ``test_labels.npz`` (``y_test``, the
+    ``per_query_ap.npz`` (each fit's average precision per test query:
+    ``method`` and ``seed`` name the fits, and row i of ``i2t`` and ``t2i``
+    holds fit i's queries), ``test_labels.npz`` (``y_test``, the
     queries' labels) and the curve PNGs. :func:`load_results` reads them
     back, so every table can be rendered again without refitting.
     """
@@ -617,19 +613,17 @@ def save_results(result, directory, plots=True):
     (directory / "results.tex").write_text(_latex(result, analysis))
     (directory / "results.json").write_text(_json(result, analysis))
     (directory / "protocol.json").write_text(json.dumps(result.protocol, indent=2) + "\n")
-    curves = [{"method": name, "direction": direction, "kind": kind,
-               "x": [np.asarray(c[1] if kind == "pr" else c[0]).tolist() for c in values],
-               "precision": [np.asarray(c.precision).tolist() for c in values]}
-              for (name, direction, kind), values in result.curves.items()]
-    (directory / "curves.json").write_text(json.dumps(curves) + "\n")
+    (directory / "curves.json").write_text(json.dumps(curve_entries(result.curves)) + "\n")
     written = [directory / name for name in ("runs.csv", "summary.csv", "results.md", "results.rst", "results.tex",
                                              "results.json", "protocol.json", "curves.json")]
     if result.test_labels is not None:
         np.savez_compressed(directory / "test_labels.npz", y_test=np.asarray(result.test_labels))
         written.append(directory / "test_labels.npz")
     if result.per_query_ap:
-        np.savez_compressed(directory / "per_query_ap.npz", **{
-            f"{name}|{seed}|{direction}": ap for (name, seed, direction), ap in result.per_query_ap.items()})
+        fits = list(dict.fromkeys((name, seed) for name, seed, _ in result.per_query_ap))
+        np.savez_compressed(directory / "per_query_ap.npz", method=np.array([name for name, _ in fits]),
+                            seed=np.array([seed for _, seed in fits]), **{
+                                d: np.stack([result.per_query_ap[(*fit, d)] for fit in fits]) for d in DIRECTIONS})
         written.append(directory / "per_query_ap.npz")
     examples = result.examples if result.examples and result.examples["methods"] else None
     if examples:

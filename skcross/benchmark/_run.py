@@ -15,26 +15,24 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold, ParameterGrid, StratifiedKFold
 
 from ..metrics import (
-    PrecisionRecallCurve,
-    PrecisionScopeCurve,
-    average_over_classes,
+    Statistic,
     class_prior_similarity,
     cross_modal_instance_scores,
-    instance_retrieval_scores,
     get_scorer,
+    instance_retrieval_scores,
     mean_average_precision,
     random_precision,
+    rank_both_ways,
     rank_queries,
 )
 from ..plotting import query_rows, top_captions
 from ..utils._device import resolve_device
 from ._isolation import ChildProcess, InProcess
 from ._methods import METHODS, available_methods
-from ._store import FitStore
+from ._store import DIRECTIONS, FitStore
 
 __all__ = ["BenchmarkResult", "assemble", "run_benchmark"]
 
-DIRECTIONS = ("i2t", "t2i")
 MAP_AT = 50
 PRECISION_AT = 10
 QUICK_TRAIN, QUICK_TEST = 600, 300
@@ -46,6 +44,9 @@ N_EXAMPLES, N_EXAMPLE_CAPTIONS = 3, 5  # the qualitative figure: image queries, 
 INSTANCE_SCORES = ([f"r@{k}_{d}" for d in DIRECTIONS for k in RECALL_AT] + [f"{m}_{d}" for m in ("medr", "meanr")
                    for d in DIRECTIONS] + ["rsum", "map_i2t", "map_t2i"])
 COSTS = ["fit_s", "inference_s", "peak_mib", "peak_gpu_mib"]
+# what each direction of a class-level run is scored by: one ranking of the test split per direction
+CLASS_STATISTICS = (Statistic("ap"), Statistic("ap", MAP_AT), Statistic("hits", PRECISION_AT), Statistic("scope"),
+                    Statistic("pr"))
 PRIOR = "class prior"  # the name of the query-independent ranking's curves
 
 
@@ -136,7 +137,9 @@ class BenchmarkResult:
     ----------
     runs : list of dict
         One row per method and seed: the scores (``map_i2t``, ``map_t2i``,
-        ``map@50_i2t``, ..., ``p@10_t2i``), ``fit_s``, ``inference_s``,
+        ``map@50_i2t``, ..., ``p@10_t2i``), ``fit_s``, ``inference_s`` (embedding
+        the test split, its similarities and ranking both directions:
+        :func:`~skcross.metrics.rank_both_ways`, for both kinds of run),
         ``peak_mib`` (and ``peak_gpu_mib`` on a GPU), ``selected`` (the
         parameters chosen by ``--select cv``), ``warnings`` (the fit's
         ``ConvergenceWarning`` messages, e.g. a collapsed stage) or ``error``.
@@ -165,7 +168,8 @@ class BenchmarkResult:
         the machine and package versions; ``settings`` (what a resumed run
         must share: the data's SHA-256, seeds, selection, each method's
         parameters, skcross's version), ``fits`` (the planned ``[method,
-        seed]``, in table order), and ``incomplete`` while some are missing.
+        seed]``, in table order), ``incomplete`` while some are missing, and
+        ``wall_s`` (the run's seconds).
     reused : list of tuple
         The ``(method, seed)`` fits read from the output folder instead of
         fitted (a resumed run).
@@ -311,6 +315,7 @@ def run_benchmark(
     >>> round(result.runs[0]["map_i2t"], 4)
     0.2417
     """
+    start = time.perf_counter()
     if select not in ("paper", "cv", "dev"):
         raise ValueError(f"select must be 'paper', 'cv' or 'dev', got {select!r}.")
     _check_isolation(output, fresh, in_process, fit_timeout)
@@ -371,6 +376,7 @@ def run_benchmark(
         }[select],
         "seeds": seeds,
         "device": device_name,
+        "inference": "embedding both test sets, their similarities and ranking both directions, block by block",
         "quick": shortened,
         "chance_map": None if groups_test is not None else chance_map(y_test),
         "relevant_share": None if groups_test is not None else random_precision(y_test, y_test),
@@ -378,11 +384,11 @@ def run_benchmark(
         **_environment(),
     }
     if groups_test is None:
-        prior = class_prior_similarity(y, y_test, len(y_test))
-        protocol["class_prior_map"], prior_curves = {}, {}
-        for direction in DIRECTIONS:
-            protocol["class_prior_map"][direction], _, curves = _score_ranking(prior, y_test, y_test)
-            prior_curves.update({(PRIOR, direction, kind): curve for kind, curve in curves.items()})
+        # the test pairs are both directions' queries and database, so one ranking of the prior serves both
+        prior_map, _, curves = _class_scores(rank_queries(class_prior_similarity(y, y_test, len(y_test)), y_test,
+                                                          y_test, CLASS_STATISTICS))
+        protocol["class_prior_map"] = {direction: prior_map for direction in DIRECTIONS}
+        prior_curves = {(PRIOR, direction, kind): curve for direction in DIRECTIONS for kind, curve in curves.items()}
     else:
         groups_test, prior_curves = np.asarray(groups_test), {}
         protocol["chance_instance"] = _flat_instance(_random_instance_scores(groups_test))
@@ -447,6 +453,7 @@ def run_benchmark(
             bar.close()
     if store is not None:  # the tables of every run with an output folder are made from what is on disk
         records = {job: store.read(*job) for job in jobs}
+    protocol["wall_s"] = round(time.perf_counter() - start, 1)
     result = assemble(protocol, (prior_curves, test_labels, queries), [records.get(job) for job in jobs])
     result.reused = [job for job in jobs if job not in pending]
     return result
@@ -728,10 +735,10 @@ def _run_one(method, seed, setting, train, test):
         else:  # the groups (when given) let a method keep an image's captions from being each other's negatives
             model = estimator.fit(_paired(X_img, X_txt, groups_train), labels)
         row["fit_s"] = time.perf_counter() - start
-        start = time.perf_counter()
+        start = time.perf_counter()  # embedding, similarities and ranking, block by block, both kinds of run
         if groups_test is None:
-            S = np.asarray(model.similarity(X_img_test, X_txt_test))
-        else:  # embedding, similarities and instance scores, block by block
+            values = rank_both_ways(model, X_img_test, X_txt_test, y_test, statistics=CLASS_STATISTICS)
+        else:
             scores, per_query = cross_modal_instance_scores(model, X_img_test, X_txt_test, groups_test, ks=RECALL_AT,
                                                             return_per_query=True)
         row["inference_s"] = time.perf_counter() - start
@@ -744,8 +751,8 @@ def _run_one(method, seed, setting, train, test):
         row.update(_flat_instance(scores))
         per_query_ap = {direction: per_query[direction]["ap"] for direction in DIRECTIONS}
     else:
-        for direction, S_d in zip(DIRECTIONS, (S, S.T)):
-            scores, per_query_ap[direction], direction_curves = _score_ranking(S_d, y_test, y_test)
+        for direction in DIRECTIONS:
+            scores, per_query_ap[direction], direction_curves = _class_scores(values[direction])
             row.update({f"{measure}_{direction}": value for measure, value in scores.items()})
             curves.update({(direction, kind): curve for kind, curve in direction_curves.items()})
     row["map_mean"] = (row["map_i2t"] + row["map_t2i"]) / 2
@@ -755,27 +762,12 @@ def _run_one(method, seed, setting, train, test):
     return row, curves, per_query_ap, top
 
 
-def _score_ranking(S, y_query, y_db):
-    """``(scores, per-query AP, {"pr": curve, "scope": curve})`` of one direction's similarities.
-
-    Each query is ranked once (:func:`~skcross.metrics.rank_queries`); the
-    scores (mAP@all, class-balanced mAP, mAP@50, P@10) and both curves are
-    reductions of its per-query arrays.
-    """
-    n_query, precision_at = S.shape[0], min(PRECISION_AT, S.shape[1])
-    # the curves' x values, stated here (not left to rank_queries' defaults) since the curves are built here
-    scopes = np.unique(np.linspace(1, S.shape[1], num=min(20, S.shape[1])).round().astype(int))
-    levels = np.linspace(0, 1, 11)
-    values = rank_queries(S, y_query, y_db, ["ap", f"ap@{MAP_AT}", f"hits@{precision_at}", "scope", "pr"],
-                          scopes=scopes, recall_levels=levels)
-    curves = {"pr": PrecisionRecallCurve(values["pr"].sum(axis=0) / n_query, levels),
-              "scope": PrecisionScopeCurve(scopes, values["scope"].sum(axis=0) / (scopes * n_query))}
-    return {
-        "map": float(values["ap"].sum() / n_query),
-        "balanced_map": average_over_classes(values["ap"], y_query),
-        f"map@{MAP_AT}": float(values[f"ap@{MAP_AT}"].sum() / n_query),
-        f"p@{PRECISION_AT}": float(values[f"hits@{precision_at}"].sum() / precision_at / n_query),
-    }, values["ap"], curves
+def _class_scores(values):
+    """``(scores, per-query AP, {"pr": curve, "scope": curve})`` of one direction's :data:`CLASS_STATISTICS`:
+    mAP@all, class-balanced mAP, mAP@50 and P@10, each a reduction of the one ranking."""
+    scores = {"map": values.reduce(0), "balanced_map": values.reduce(0, "classes"), f"map@{MAP_AT}": values.reduce(1),
+              f"p@{PRECISION_AT}": values.reduce(2)}
+    return scores, values.values[0], {"scope": values.reduce(3), "pr": values.reduce(4)}
 
 
 def _paired(X_img, X_txt, groups=None):

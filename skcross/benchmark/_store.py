@@ -18,7 +18,9 @@ import numpy as np
 
 from ..metrics import PrecisionRecallCurve, PrecisionScopeCurve
 
-__all__ = ["FITS", "FitStore", "write_atomic"]
+__all__ = ["DIRECTIONS", "FITS", "FitStore", "curve_entries", "curves_from_entries", "write_atomic"]
+
+DIRECTIONS = ("i2t", "t2i")  # image query -> text database, and the reverse
 
 FITS = "fits"  # the output folder's subfolder of finished fits
 _REFERENCE = "reference.npz"  # what the run computed before its first fit: class-prior curves, test labels, examples
@@ -47,25 +49,21 @@ def _json_default(value):
     raise TypeError(f"cannot keep {type(value).__name__} {value!r} in a fit's record")
 
 
-def _curve_arrays(curves):
-    """``{(name, direction, kind): curve}`` as npz arrays ``curve|name|direction|kind|x`` and ``...|precision``."""
-    arrays = {}
-    for (name, direction, kind), curve in curves.items():
-        x = curve.recall if kind == "pr" else curve.scopes
-        arrays[f"curve|{name}|{direction}|{kind}|x"] = np.asarray(x)
-        arrays[f"curve|{name}|{direction}|{kind}|precision"] = np.asarray(curve.precision)
-    return arrays
+def curve_entries(curves):
+    """``{(method, direction, kind): [curve, ...]}`` as JSON entries: one per key, the seeds' x and precision lists
+    (``curves.json``, and each kept fit's record; JSON keeps float64 values exactly)."""
+    return [{"method": name, "direction": direction, "kind": kind,
+             "x": [np.asarray(c.recall if kind == "pr" else c.scopes).tolist() for c in values],
+             "precision": [np.asarray(c.precision).tolist() for c in values]}
+            for (name, direction, kind), values in curves.items()]
 
 
-def _curves_from(saved):
-    curves = {}
-    for key in saved.files:
-        if key.startswith("curve|") and key.endswith("|x"):
-            _, name, direction, kind, _ = key.split("|")
-            x, precision = saved[key], saved[key[:-2] + "|precision"]
-            curves[(name, direction, kind)] = (PrecisionRecallCurve(precision, x) if kind == "pr"
-                                               else PrecisionScopeCurve(x, precision))
-    return curves
+def curves_from_entries(entries):
+    """What :func:`curve_entries` wrote, as curves again."""
+    return {(e["method"], e["direction"], e["kind"]): [
+        PrecisionRecallCurve(np.array(p), np.array(x)) if e["kind"] == "pr" else PrecisionScopeCurve(np.array(x),
+                                                                                                       np.array(p))
+        for x, p in zip(e["x"], e["precision"])] for e in entries}
 
 
 class FitStore:
@@ -103,24 +101,28 @@ class FitStore:
 
     def write_reference(self, curves, test_labels, queries):
         """Keep what every table shows beside the fits: class-prior curves, test labels, the example queries."""
-        arrays = _curve_arrays(curves)
+        document = {"curves": curve_entries({key: [curve] for key, curve in curves.items()}), "examples": queries}
+        arrays = {"document": np.array(json.dumps(document))}
         if test_labels is not None:
             arrays["test_labels"] = np.asarray(test_labels)
-        arrays["examples"] = np.array(json.dumps(queries))
         write_atomic(self.fits / _REFERENCE, lambda f: np.savez(f, **arrays))
 
     def read_reference(self):
         """``(curves, test labels or None, example query files or None)``, as :meth:`write_reference` kept them."""
         with np.load(self.fits / _REFERENCE, allow_pickle=False) as saved:
             labels = saved["test_labels"] if "test_labels" in saved.files else None
-            return _curves_from(saved), labels, json.loads(str(saved["examples"]))
+            document = json.loads(str(saved["document"]))
+        curves = {key: curve for key, (curve,) in curves_from_entries(document["curves"]).items()}
+        return curves, labels, document["examples"]
 
     def write(self, record):
         """Keep one finished fit's record (atomically: a reader sees all of it or nothing)."""
         row = record["row"]
-        arrays = {f"ap|{direction}": np.asarray(ap) for direction, ap in record["per_query_ap"].items()}
-        arrays.update(_curve_arrays({(row["method"], d, k): c for (d, k), c in record["curves"].items()}))
-        arrays["record"] = np.array(json.dumps({"row": row, "examples": record["examples"]}, default=_json_default))
+        curves = curve_entries({(row["method"], d, k): [c] for (d, k), c in record["curves"].items()})
+        arrays = {direction: np.asarray(record["per_query_ap"][direction]) for direction in DIRECTIONS
+                  if direction in record["per_query_ap"]}  # each direction's per-query AP, by its name
+        arrays["record"] = np.array(json.dumps({"row": row, "curves": curves, "examples": record["examples"]},
+                                               default=_json_default))
         write_atomic(self.path(row["method"], row["seed"]), lambda f: np.savez(f, **arrays))
 
     def read(self, name, seed):
@@ -132,8 +134,8 @@ class FitStore:
             document = json.loads(str(saved["record"]))
             if (document["row"]["method"], document["row"]["seed"]) != (name, seed):
                 return None  # another method whose name maps to the same file: not this fit
-            per_query_ap = {key.split("|", 1)[1]: saved[key] for key in saved.files if key.startswith("ap|")}
-            curves = {(d, k): curve for (_, d, k), curve in _curves_from(saved).items()}
+            per_query_ap = {direction: saved[direction] for direction in DIRECTIONS if direction in saved.files}
+        curves = {(d, k): curve for (_, d, k), (curve,) in curves_from_entries(document["curves"]).items()}
         examples = document["examples"]
         if examples is not None:
             examples = [[tuple(pair) for pair in ranked] for ranked in examples]

@@ -255,7 +255,7 @@ _SCORERS = {
     "neg_instance_meanr": _Scorer(_instance_metric("meanr", -1), "none", instance=True),
 }
 # a scorer name: [balanced_]metric[@K][_i2t|_t2i], the metric a key of _SCORERS
-_SCORER_NAME = re.compile(r"^(?P<balanced>balanced_)?(?P<metric>" + "|".join(sorted(_SCORERS, key=len, reverse=True))
+_SCORER_NAME = re.compile(r"^(?P<balanced>balanced_)?(?P<metric>" + "|".join(sorted(_SCORERS, key=len)[::-1])
                           + r")(?:@(?P<k>[1-9][0-9]*))?(?:_(?P<direction>i2t|t2i))?$")
 
 
