@@ -574,8 +574,8 @@ def load_results(directory):
     per_query_ap = {}
     if (directory / "per_query_ap.npz").exists():
         with np.load(directory / "per_query_ap.npz") as saved:  # row i of each direction's array: fit i
-            for i, fit in enumerate(zip(saved["method"].tolist(), saved["seed"].tolist())):
-                per_query_ap.update({(*fit, direction): saved[direction][i] for direction in DIRECTIONS})
+            fits, arrays = zip(saved["method"].tolist(), saved["seed"].tolist()), {d: saved[d] for d in DIRECTIONS}
+            per_query_ap = {(*fit, d): arrays[d][i] for i, fit in enumerate(fits) for d in DIRECTIONS}
     test_labels = None
     if (directory / "test_labels.npz").exists():
         with np.load(directory / "test_labels.npz") as saved:
